@@ -1,0 +1,515 @@
+package types
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+)
+
+// PostgresEpoch is 2000-01-01 00:00:00 UTC, the zero of dates and
+// timestamps, as in PostgreSQL.
+var PostgresEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// postgresEpochUnixMicros is PostgresEpoch in microseconds since the Unix epoch.
+const postgresEpochUnixMicros = 946684800 * 1_000_000
+
+// TimeToMicros converts a Go time to microseconds since PostgresEpoch.
+func TimeToMicros(t time.Time) int64 { return t.UnixMicro() - postgresEpochUnixMicros }
+
+// MicrosToTime converts microseconds since PostgresEpoch to a UTC Go time.
+func MicrosToTime(us int64) time.Time { return time.UnixMicro(us + postgresEpochUnixMicros).UTC() }
+
+// FormatText renders d in PostgreSQL's text output format (DateStyle ISO,
+// IntervalStyle postgres, TimeZone UTC). NULL renders as "" (the wire sends
+// NULL separately).
+func FormatText(d Datum) string { return string(AppendText(nil, d)) }
+
+// AppendText appends FormatText(d) to buf.
+func AppendText(buf []byte, d Datum) []byte {
+	if d.null {
+		return buf
+	}
+	switch d.typ {
+	case Bool:
+		if d.i != 0 {
+			return append(buf, 't')
+		}
+		return append(buf, 'f')
+	case Int2, Int4, Int8, Oid:
+		return strconv.AppendInt(buf, d.i, 10)
+	case Float4:
+		return AppendFloat(buf, d.f, 32)
+	case Float8:
+		return AppendFloat(buf, d.f, 64)
+	case Numeric:
+		return append(buf, d.d.Text('f')...)
+	case Bytea:
+		buf = append(buf, `\x`...)
+		return hex.AppendEncode(buf, []byte(d.s))
+	case UUID:
+		h := hex.EncodeToString([]byte(d.s))
+		if len(h) != 32 {
+			return append(buf, h...)
+		}
+		return append(buf, h[0:8]+"-"+h[8:12]+"-"+h[12:16]+"-"+h[16:20]+"-"+h[20:]...)
+	case Date:
+		return appendDate(buf, d.i)
+	case Time:
+		return appendClock(buf, d.i)
+	case Timestamp:
+		return appendTimestamp(buf, d.i)
+	case TimestampTZ:
+		return append(appendTimestamp(buf, d.i), "+00"...)
+	case Interval:
+		return AppendInterval(buf, d.Interval())
+	}
+	return append(buf, d.s...)
+}
+
+// AppendFloat formats a float the way PostgreSQL 12+ does with
+// extra_float_digits = 1: the shortest text that reads back exactly.
+func AppendFloat(buf []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(buf, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(buf, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(buf, "-Infinity"...)
+	}
+	exp := 0
+	if f != 0 {
+		exp = int(math.Floor(math.Log10(math.Abs(f))))
+	}
+	if exp < -4 || exp >= 15+(bits-32)/32*2 {
+		s := strconv.FormatFloat(f, 'e', -1, bits)
+		// Go writes e+06, PostgreSQL e+06 too; both pad the exponent to two digits.
+		return append(buf, s...)
+	}
+	return strconv.AppendFloat(buf, f, 'f', -1, bits)
+}
+
+func appendDate(buf []byte, days int64) []byte {
+	t := PostgresEpoch.AddDate(0, 0, int(days))
+	y := t.Year()
+	bc := y <= 0
+	if bc {
+		y = 1 - y
+	}
+	buf = fmt.Appendf(buf, "%04d-%02d-%02d", y, int(t.Month()), t.Day())
+	if bc {
+		buf = append(buf, " BC"...)
+	}
+	return buf
+}
+
+func appendClock(buf []byte, us int64) []byte {
+	h := us / 3600e6
+	m := us / 60e6 % 60
+	s := us / 1e6 % 60
+	frac := us % 1e6
+	buf = fmt.Appendf(buf, "%02d:%02d:%02d", h, m, s)
+	if frac != 0 {
+		f := fmt.Sprintf("%06d", frac)
+		buf = append(buf, '.')
+		buf = append(buf, strings.TrimRight(f, "0")...)
+	}
+	return buf
+}
+
+func appendTimestamp(buf []byte, us int64) []byte {
+	day := floorDiv(us, 86400e6)
+	buf = appendDate(buf, day)
+	buf = append(buf, ' ')
+	return appendClock(buf, us-day*86400e6)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// AppendInterval formats an interval in IntervalStyle postgres:
+// "1 year 2 mons 3 days 04:05:06.5".
+func AppendInterval(buf []byte, iv IntervalValue) []byte {
+	start := len(buf)
+	sep := func() {
+		if len(buf) > start {
+			buf = append(buf, ' ')
+		}
+	}
+	years, months := iv.Months/12, iv.Months%12
+	plural := func(n int64, unit string) {
+		sep()
+		buf = strconv.AppendInt(buf, n, 10)
+		buf = append(buf, ' ')
+		buf = append(buf, unit...)
+		if n != 1 && n != -1 {
+			buf = append(buf, 's')
+		}
+	}
+	if years != 0 {
+		plural(int64(years), "year")
+	}
+	if months != 0 {
+		plural(int64(months), "mon")
+	}
+	if iv.Days != 0 {
+		plural(int64(iv.Days), "day")
+	}
+	if iv.Micros != 0 || len(buf) == start {
+		sep()
+		us := iv.Micros
+		if us < 0 {
+			buf = append(buf, '-')
+			us = -us
+		}
+		buf = appendClock(buf, us)
+	}
+	return buf
+}
+
+// ParseError is returned by ParseText for input that is not a valid value
+// of the type. Code is the SQLSTATE PostgreSQL uses (22P02, 22007, 22008,
+// 22003).
+type ParseError struct {
+	Code string
+	Msg  string
+}
+
+func (e *ParseError) Error() string { return e.Msg }
+
+func invalid(t Type, s string) error {
+	code := "22P02"
+	if t.Family() == FamDateTime || t == Time || t == Interval {
+		code = "22007"
+	}
+	return &ParseError{Code: code, Msg: fmt.Sprintf("invalid input syntax for type %s: %q", t, s)}
+}
+
+func outOfRange(t Type) error {
+	return &ParseError{Code: "22003", Msg: fmt.Sprintf("value out of range for type %s", t)}
+}
+
+// IntRange returns the bounds of an integer type.
+func IntRange(t Type) (lo, hi int64) {
+	switch t {
+	case Int2:
+		return math.MinInt16, math.MaxInt16
+	case Int4:
+		return math.MinInt32, math.MaxInt32
+	case Oid:
+		return 0, math.MaxUint32
+	}
+	return math.MinInt64, math.MaxInt64
+}
+
+// ParseText parses PostgreSQL's text input format of type t.
+func ParseText(t Type, s string) (Datum, error) {
+	switch t {
+	case Bool:
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "t", "true", "yes", "y", "on", "1":
+			return NewBool(true), nil
+		case "f", "false", "no", "n", "off", "0":
+			return NewBool(false), nil
+		}
+		return Datum{}, invalid(t, s)
+	case Int2, Int4, Int8, Oid:
+		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return Datum{}, outOfRange(t)
+			}
+			return Datum{}, invalid(t, s)
+		}
+		lo, hi := IntRange(t)
+		if v < lo || v > hi {
+			return Datum{}, outOfRange(t)
+		}
+		return NewInt(t, v), nil
+	case Float4, Float8:
+		v, err := parseFloat(strings.TrimSpace(s), t)
+		if err != nil {
+			return Datum{}, err
+		}
+		return NewFloat(t, v), nil
+	case Numeric:
+		v, _, err := apd.NewFromString(strings.TrimSpace(s))
+		if err != nil {
+			return Datum{}, invalid(t, s)
+		}
+		return NewNumeric(v), nil
+	case Text, Varchar, Bpchar, Unknown:
+		return NewString(t, s), nil
+	case Bytea:
+		if strings.HasPrefix(s, `\x`) {
+			b, err := hex.DecodeString(s[2:])
+			if err != nil {
+				return Datum{}, invalid(t, s)
+			}
+			return NewString(Bytea, string(b)), nil
+		}
+		return NewString(Bytea, s), nil
+	case UUID:
+		h := strings.ReplaceAll(strings.Trim(strings.TrimSpace(s), "{}"), "-", "")
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != 16 {
+			return Datum{}, invalid(t, s)
+		}
+		return NewString(UUID, string(b)), nil
+	case JSONB:
+		return ParseJSONB(s)
+	case Date:
+		tm, err := parseDateTime(s, false)
+		if err != nil {
+			return Datum{}, invalid(t, s)
+		}
+		return NewDate(floorDiv(TimeToMicros(tm), 86400e6)), nil
+	case Timestamp, TimestampTZ:
+		tm, err := parseDateTime(s, t == TimestampTZ)
+		if err != nil {
+			return Datum{}, invalid(t, s)
+		}
+		return NewTimestamp(t, TimeToMicros(tm)), nil
+	case Time:
+		tm, err := time.Parse("15:04:05.999999", strings.TrimSpace(s))
+		if err != nil {
+			tm, err = time.Parse("15:04", strings.TrimSpace(s))
+			if err != nil {
+				return Datum{}, invalid(t, s)
+			}
+		}
+		return NewTime(int64(tm.Hour())*3600e6 + int64(tm.Minute())*60e6 + int64(tm.Second())*1e6 + int64(tm.Nanosecond()/1000)), nil
+	case Interval:
+		iv, err := ParseInterval(s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return NewInterval(iv), nil
+	}
+	return Datum{}, invalid(t, s)
+}
+
+func parseFloat(s string, t Type) (float64, error) {
+	switch strings.ToLower(s) {
+	case "nan":
+		return math.NaN(), nil
+	case "infinity", "inf", "+infinity", "+inf":
+		return math.Inf(1), nil
+	case "-infinity", "-inf":
+		return math.Inf(-1), nil
+	}
+	bits := 64
+	if t == Float4 {
+		bits = 32
+	}
+	v, err := strconv.ParseFloat(s, bits)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, outOfRange(t)
+		}
+		return 0, invalid(t, s)
+	}
+	return v, nil
+}
+
+var dateTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z07",
+	"2006-01-02 15:04:05.999999999-0700",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999Z07",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02T15:04",
+	"2006-01-02",
+	"January 2 2006",
+	"Jan 2 2006",
+	"02 Jan 2006",
+	"2006-01-02 15:04:05.999999999 MST",
+}
+
+// parseDateTime accepts the ISO forms clients send. Times without a zone are
+// UTC. withZone is informational: a zone in the input of a plain timestamp
+// is ignored, as PostgreSQL ignores it.
+func parseDateTime(s string, withZone bool) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "epoch":
+		return time.Unix(0, 0).UTC(), nil
+	case "infinity", "-infinity":
+		return time.Time{}, fmt.Errorf("infinite timestamps are not supported")
+	}
+	for _, layout := range dateTimeLayouts {
+		if tm, err := time.Parse(layout, s); err == nil {
+			if !withZone {
+				y, mo, d := tm.Date()
+				return time.Date(y, mo, d, tm.Hour(), tm.Minute(), tm.Second(), tm.Nanosecond(), time.UTC), nil
+			}
+			return tm.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad datetime")
+}
+
+// ParseInterval parses PostgreSQL's interval input: "1 day 2 hours",
+// "01:02:03", "3 mons", "1 year 2 mons 3 days 04:05:06.5", "@ 1 minute ago",
+// and ISO 8601 "P1DT2H".
+func ParseInterval(s string) (IntervalValue, error) {
+	var iv IntervalValue
+	in := strings.ToLower(strings.TrimSpace(s))
+	bad := &ParseError{Code: "22007", Msg: fmt.Sprintf("invalid input syntax for type interval: %q", s)}
+	if strings.HasPrefix(in, "p") {
+		return parseISOInterval(in, bad)
+	}
+	in = strings.TrimPrefix(in, "@")
+	ago := false
+	if strings.HasSuffix(in, " ago") {
+		ago = true
+		in = strings.TrimSuffix(in, " ago")
+	}
+	fields := strings.Fields(in)
+	if len(fields) == 0 {
+		return iv, bad
+	}
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if strings.Contains(f, ":") {
+			us, err := parseClock(f)
+			if err != nil {
+				return iv, bad
+			}
+			iv.Micros += us
+			continue
+		}
+		num, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			// "5minutes" style: split the number from the unit.
+			j := strings.IndexFunc(f, func(r rune) bool { return (r < '0' || r > '9') && r != '.' && r != '-' && r != '+' })
+			if j <= 0 {
+				return iv, bad
+			}
+			num, err = strconv.ParseFloat(f[:j], 64)
+			if err != nil {
+				return iv, bad
+			}
+			fields = append(fields[:i+1], append([]string{f[j:]}, fields[i+1:]...)...)
+		}
+		unit := "second"
+		if i+1 < len(fields) {
+			i++
+			unit = fields[i]
+		}
+		if err := addIntervalUnit(&iv, num, unit); err != nil {
+			return iv, bad
+		}
+	}
+	if ago {
+		iv = IntervalValue{Months: -iv.Months, Days: -iv.Days, Micros: -iv.Micros}
+	}
+	return iv, nil
+}
+
+func parseClock(f string) (int64, error) {
+	neg := strings.HasPrefix(f, "-")
+	f = strings.TrimLeft(f, "+-")
+	parts := strings.Split(f, ":")
+	if len(parts) > 3 {
+		return 0, fmt.Errorf("bad clock")
+	}
+	var us int64
+	mult := []float64{3600e6, 60e6, 1e6}
+	for k, p := range parts {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return 0, err
+		}
+		us += int64(math.Round(v * mult[k]))
+	}
+	if neg {
+		us = -us
+	}
+	return us, nil
+}
+
+func addIntervalUnit(iv *IntervalValue, n float64, unit string) error {
+	unit = strings.TrimSuffix(strings.TrimSuffix(unit, ","), "s")
+	switch unit {
+	case "microsecond", "u", "usec", "us":
+		iv.Micros += int64(math.Round(n))
+	case "millisecond", "m", "msec", "ms":
+		iv.Micros += int64(math.Round(n * 1e3))
+	case "second", "sec", "":
+		iv.Micros += int64(math.Round(n * 1e6))
+	case "minute", "min":
+		iv.Micros += int64(math.Round(n * 60e6))
+	case "hour", "hr", "h":
+		iv.Micros += int64(math.Round(n * 3600e6))
+	case "day", "d":
+		whole := math.Trunc(n)
+		iv.Days += int32(whole)
+		iv.Micros += int64(math.Round((n - whole) * 86400e6))
+	case "week", "w":
+		days := n * 7
+		whole := math.Trunc(days)
+		iv.Days += int32(whole)
+		iv.Micros += int64(math.Round((days - whole) * 86400e6))
+	case "mon", "month":
+		whole := math.Trunc(n)
+		iv.Months += int32(whole)
+		iv.Days += int32(math.Round((n - whole) * 30))
+	case "year", "y", "yr":
+		iv.Months += int32(math.Round(n * 12))
+	case "decade":
+		iv.Months += int32(math.Round(n * 120))
+	case "century", "centurie":
+		iv.Months += int32(math.Round(n * 1200))
+	default:
+		return fmt.Errorf("unknown unit %q", unit)
+	}
+	return nil
+}
+
+func parseISOInterval(in string, bad error) (IntervalValue, error) {
+	var iv IntervalValue
+	inTime := false
+	num := ""
+	for _, r := range in[1:] {
+		switch {
+		case r == 't':
+			inTime = true
+		case (r >= '0' && r <= '9') || r == '.' || r == '-':
+			num += string(r)
+		default:
+			n, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return iv, bad
+			}
+			num = ""
+			unit := map[rune]string{'y': "year", 'w': "week", 'd': "day", 'h': "hour", 's': "second"}[r]
+			if r == 'm' {
+				unit = "month"
+				if inTime {
+					unit = "minute"
+				}
+			}
+			if unit == "" || addIntervalUnit(&iv, n, unit) != nil {
+				return iv, bad
+			}
+		}
+	}
+	if num != "" {
+		return iv, bad
+	}
+	return iv, nil
+}
