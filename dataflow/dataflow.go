@@ -1,0 +1,94 @@
+package dataflow
+
+import (
+	"github.com/tributary-db/tributary/sql/expr"
+)
+
+// Dataflow is a running plan: its operators and their state. It advances
+// one timestamp per Step; each Step sees the whole change of every input at
+// that timestamp, so its output is the exact change of the plan's result.
+// A Dataflow is not safe for concurrent use: the coordinator steps it.
+type Dataflow struct {
+	plan  Plan
+	nodes []node // in dependency order: inputs before the node reading them
+	first bool
+}
+
+type node struct {
+	op     operator
+	inputs []int // indexes into nodes
+	getID  CollectionID
+	isGet  bool
+}
+
+// Build instantiates the operators of a plan, with empty state.
+func Build(p Plan) (*Dataflow, error) {
+	d := &Dataflow{plan: p, first: true}
+	var add func(p Plan) (int, error)
+	add = func(p Plan) (int, error) {
+		var inputs []int
+		for _, in := range p.Inputs() {
+			i, err := add(in)
+			if err != nil {
+				return 0, err
+			}
+			inputs = append(inputs, i)
+		}
+		op, err := buildOp(p)
+		if err != nil {
+			return 0, err
+		}
+		n := node{op: op, inputs: inputs}
+		if g, ok := p.(*Get); ok {
+			n.isGet, n.getID = true, g.ID
+		}
+		d.nodes = append(d.nodes, n)
+		return len(d.nodes) - 1, nil
+	}
+	if _, err := add(p); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Plan returns the plan the dataflow runs.
+func (d *Dataflow) Plan() Plan { return d.plan }
+
+// Step advances the dataflow by one timestamp. changes holds, for each
+// collection the plan reads, its consolidated change at this timestamp (on
+// the first step: its full contents). Step does not retain changes' slices.
+// It returns the consolidated change of the plan's output.
+//
+// An error (a row that divides by zero, say) leaves the dataflow's state
+// partially advanced; the caller must treat the dataflow as failed.
+func (d *Dataflow) Step(ctx *expr.Ctx, changes map[CollectionID][]Update) ([]Update, error) {
+	outs := make([][]Update, len(d.nodes))
+	first := d.first
+	d.first = false
+	for i, n := range d.nodes {
+		if n.isGet {
+			outs[i] = changes[n.getID]
+			continue
+		}
+		ins := make([][]Update, len(n.inputs))
+		for j, in := range n.inputs {
+			ins[j] = outs[in]
+		}
+		out, err := n.op.step(ctx, first, ins)
+		if err != nil {
+			return nil, err
+		}
+		outs[i] = Consolidate(out)
+	}
+	return outs[len(outs)-1], nil
+}
+
+// RunOnce builds a dataflow, feeds it one snapshot and returns the result:
+// how an ad-hoc SELECT runs (the same operators as a materialized view).
+func RunOnce(ctx *expr.Ctx, p Plan, snapshot map[CollectionID][]Update) ([]Update, error) {
+	d, err := Build(p)
+	if err != nil {
+		return nil, err
+	}
+	return d.Step(ctx, snapshot)
+}

@@ -1,0 +1,436 @@
+package dataflow
+
+import (
+	"fmt"
+
+	"github.com/google/btree"
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// operator is one running node. step receives, for each input, the
+// consolidated change at the step's timestamp and returns its own change.
+// Inputs are owned by the operator for the duration of the call only; the
+// returned batch is owned by the caller. first is true on the first step of
+// the dataflow (when Get inputs carry snapshots and Constants emit).
+type operator interface {
+	step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, error)
+}
+
+type getOp struct{ id CollectionID }
+
+func (o *getOp) step(*expr.Ctx, bool, [][]Update) ([]Update, error) {
+	panic("dataflow: getOp is fed by the dataflow, not stepped")
+}
+
+type constantOp struct{ rows []types.Row }
+
+func (o *constantOp) step(_ *expr.Ctx, first bool, _ [][]Update) ([]Update, error) {
+	if !first {
+		return nil, nil
+	}
+	out := make([]Update, len(o.rows))
+	for i, r := range o.rows {
+		out[i] = Update{Row: r, Diff: 1}
+	}
+	return out, nil
+}
+
+type mapOp struct{ exprs []expr.Expr }
+
+func (o *mapOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	in := ins[0]
+	out := make([]Update, len(in))
+	// One allocation for all output rows of the batch.
+	cells := make([]types.Datum, len(in)*len(o.exprs))
+	for i, u := range in {
+		row := cells[i*len(o.exprs) : (i+1)*len(o.exprs) : (i+1)*len(o.exprs)]
+		for j, e := range o.exprs {
+			d, err := e.Eval(ctx, u.Row)
+			if err != nil {
+				return nil, err
+			}
+			row[j] = d
+		}
+		out[i] = Update{Row: row, Diff: u.Diff}
+	}
+	return out, nil
+}
+
+type filterOp struct{ pred expr.Expr }
+
+func (o *filterOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	out := ins[0][:0:0]
+	for _, u := range ins[0] {
+		d, err := o.pred.Eval(ctx, u.Row)
+		if err != nil {
+			return nil, err
+		}
+		if !d.IsNull() && d.Bool() {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+type unionOp struct{}
+
+func (o *unionOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	n := 0
+	for _, in := range ins {
+		n += len(in)
+	}
+	out := make([]Update, 0, n)
+	for _, in := range ins {
+		out = append(out, in...)
+	}
+	return out, nil
+}
+
+type negateOp struct{}
+
+func (o *negateOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	out := make([]Update, len(ins[0]))
+	for i, u := range ins[0] {
+		out[i] = Update{Row: u.Row, Diff: -u.Diff}
+	}
+	return out, nil
+}
+
+// thresholdOp keeps each row's running count and emits the change of
+// max(count, 0).
+type thresholdOp struct{ counts *Index }
+
+func (o *thresholdOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	var out []Update
+	for _, u := range ins[0] {
+		before := o.counts.Count(u.Row)
+		o.counts.Apply([]Update{u})
+		after := before + u.Diff
+		if d := max(after, 0) - max(before, 0); d != 0 {
+			out = append(out, Update{Row: u.Row, Diff: d})
+		}
+	}
+	return out, nil
+}
+
+// joinOp is the bilinear join: Δ(L⋈R) = ΔL⋈R + (L+ΔL)⋈ΔR, with L and R
+// arranged by their keys.
+type joinOp struct {
+	lkey, rkey []expr.Expr
+	nullEq     bool
+	left       *Arrangement
+	right      *Arrangement
+}
+
+func evalKey(ctx *expr.Ctx, key []expr.Expr, row types.Row, nullEq bool) (types.Row, bool, error) {
+	k := make(types.Row, len(key))
+	for i, e := range key {
+		d, err := e.Eval(ctx, row)
+		if err != nil {
+			return nil, false, err
+		}
+		if d.IsNull() && !nullEq {
+			return nil, false, nil
+		}
+		k[i] = d
+	}
+	return k, true, nil
+}
+
+func concatRows(l, r types.Row) types.Row {
+	out := make(types.Row, 0, len(l)+len(r))
+	return append(append(out, l...), r...)
+}
+
+func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	var out []Update
+	for _, u := range ins[0] {
+		k, ok, err := evalKey(ctx, o.lkey, u.Row, o.nullEq)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		o.right.Lookup(k, func(r types.Row, n int64) {
+			out = append(out, Update{Row: concatRows(u.Row, r), Diff: u.Diff * n})
+		})
+		o.left.Add(k, u.Row, u.Diff)
+	}
+	for _, u := range ins[1] {
+		k, ok, err := evalKey(ctx, o.rkey, u.Row, o.nullEq)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		o.left.Lookup(k, func(l types.Row, n int64) {
+			out = append(out, Update{Row: concatRows(l, u.Row), Diff: u.Diff * n})
+		})
+		o.right.Add(k, u.Row, u.Diff)
+	}
+	return out, nil
+}
+
+// reduceOp keeps, per group, the row count and one retractable accumulator
+// per aggregate, and emits (old output, -1), (new output, +1) for the groups
+// a step touches.
+type reduceOp struct {
+	keys   []int
+	aggs   []AggCall
+	global bool
+	groups map[string]*group
+	buf    []byte
+}
+
+type group struct {
+	key      types.Row
+	count    int64
+	states   []expr.AggState
+	distinct []map[string]int64 // per DISTINCT aggregate: argument multiset
+	out      types.Row          // the row last emitted, nil if none
+	touched  bool
+}
+
+func (o *reduceOp) newGroup(key types.Row) *group {
+	g := &group{key: key, states: make([]expr.AggState, len(o.aggs)), distinct: make([]map[string]int64, len(o.aggs))}
+	for i, a := range o.aggs {
+		argTypes := make([]types.Type, len(a.Args))
+		for j, e := range a.Args {
+			argTypes[j] = e.Type()
+		}
+		g.states[i] = a.Agg.New(argTypes)
+		if a.Distinct {
+			g.distinct[i] = map[string]int64{}
+		}
+	}
+	return g
+}
+
+func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, error) {
+	var touched []*group
+	if first && o.global {
+		g := o.newGroup(types.Row{})
+		o.groups[""] = g
+		g.touched = true
+		touched = append(touched, g)
+	}
+	var args []types.Datum
+	for _, u := range ins[0] {
+		o.buf = o.buf[:0]
+		for _, k := range o.keys {
+			o.buf = types.AppendKey(o.buf, u.Row[k])
+		}
+		g, ok := o.groups[string(o.buf)]
+		if !ok {
+			key := make(types.Row, len(o.keys))
+			for i, k := range o.keys {
+				key[i] = u.Row[k]
+			}
+			g = o.newGroup(key)
+			o.groups[string(o.buf)] = g
+		}
+		if !g.touched {
+			g.touched = true
+			touched = append(touched, g)
+		}
+		g.count += u.Diff
+		for i, a := range o.aggs {
+			if a.Filter != nil {
+				d, err := a.Filter.Eval(ctx, u.Row)
+				if err != nil {
+					return nil, err
+				}
+				if d.IsNull() || !d.Bool() {
+					continue
+				}
+			}
+			args = args[:0]
+			for _, e := range a.Args {
+				d, err := e.Eval(ctx, u.Row)
+				if err != nil {
+					return nil, err
+				}
+				args = append(args, d)
+			}
+			diff := u.Diff
+			if a.Distinct {
+				k := string(types.RowKey(nil, args))
+				before := g.distinct[i][k]
+				after := before + u.Diff
+				if after == 0 {
+					delete(g.distinct[i], k)
+				} else {
+					g.distinct[i][k] = after
+				}
+				switch {
+				case before <= 0 && after > 0:
+					diff = 1
+				case before > 0 && after <= 0:
+					diff = -1
+				default:
+					continue
+				}
+			}
+			if err := g.states[i].Add(args, diff); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []Update
+	for _, g := range touched {
+		g.touched = false
+		var next types.Row
+		if g.count > 0 || (o.global && len(o.keys) == 0) {
+			next = make(types.Row, 0, len(g.key)+len(o.aggs))
+			next = append(next, g.key...)
+			for _, s := range g.states {
+				d, err := s.Result()
+				if err != nil {
+					return nil, err
+				}
+				next = append(next, d)
+			}
+		}
+		if g.out != nil && next != nil && types.RowsEqual(g.out, next) {
+			continue
+		}
+		if g.out != nil {
+			out = append(out, Update{Row: g.out, Diff: -1})
+		}
+		if next != nil {
+			out = append(out, Update{Row: next, Diff: 1})
+		}
+		g.out = next
+		if g.count == 0 && !(o.global && len(o.keys) == 0) {
+			o.buf = types.RowKey(o.buf[:0], g.key)
+			delete(o.groups, string(o.buf))
+		}
+	}
+	return out, nil
+}
+
+// topKOp keeps each group's rows ordered and emits the change of the
+// group's window of ranks Offset+1 … Offset+Limit.
+type topKOp struct {
+	plan   *TopK
+	groups map[string]*topGroup
+	buf    []byte
+}
+
+type topGroup struct {
+	rows    *btree.BTreeG[*indexEntry]
+	out     []types.Row
+	touched bool
+}
+
+func (o *topKOp) less(a, b *indexEntry) bool {
+	for _, k := range o.plan.Order {
+		x, y := a.row[k.Col], b.row[k.Col]
+		if x.IsNull() != y.IsNull() {
+			// NULLs sort last ascending and first descending, unless overridden.
+			nullFirst := k.NullsFirst
+			return x.IsNull() == nullFirst
+		}
+		c := types.Compare(x, y)
+		if k.Desc {
+			c = -c
+		}
+		if c != 0 {
+			return c < 0
+		}
+	}
+	return types.CompareRows(a.row, b.row) < 0
+}
+
+func (o *topKOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	var touched []*topGroup
+	var keys []string
+	for _, u := range ins[0] {
+		o.buf = o.buf[:0]
+		for _, k := range o.plan.Group {
+			o.buf = types.AppendKey(o.buf, u.Row[k])
+		}
+		g, ok := o.groups[string(o.buf)]
+		if !ok {
+			g = &topGroup{rows: btree.NewG(16, o.less)}
+			o.groups[string(o.buf)] = g
+		}
+		if !g.touched {
+			g.touched = true
+			touched = append(touched, g)
+			keys = append(keys, string(o.buf))
+		}
+		probe := &indexEntry{row: u.Row}
+		if e, ok := g.rows.Get(probe); ok {
+			e.count += u.Diff
+			if e.count == 0 {
+				g.rows.Delete(probe)
+			}
+		} else if u.Diff != 0 {
+			g.rows.ReplaceOrInsert(&indexEntry{row: u.Row, count: u.Diff})
+		}
+	}
+	var out []Update
+	for i, g := range touched {
+		g.touched = false
+		var next []types.Row
+		rank := int64(0)
+		g.rows.Ascend(func(e *indexEntry) bool {
+			for c := int64(0); c < e.count; c++ {
+				rank++
+				if rank <= o.plan.Offset {
+					continue
+				}
+				if o.plan.Limit >= 0 && rank > o.plan.Offset+o.plan.Limit {
+					return false
+				}
+				row := e.row
+				if o.plan.RowNumber {
+					row = append(row.Copy(), types.NewInt8(rank))
+				}
+				next = append(next, row)
+			}
+			return true
+		})
+		for _, r := range g.out {
+			out = append(out, Update{Row: r, Diff: -1})
+		}
+		for _, r := range next {
+			out = append(out, Update{Row: r, Diff: 1})
+		}
+		g.out = next
+		if g.rows.Len() == 0 {
+			delete(o.groups, keys[i])
+		}
+	}
+	return out, nil
+}
+
+func buildOp(p Plan) (operator, error) {
+	switch p := p.(type) {
+	case *Get:
+		return &getOp{id: p.ID}, nil
+	case *Constant:
+		return &constantOp{rows: p.Rows}, nil
+	case *Map:
+		return &mapOp{exprs: p.Exprs}, nil
+	case *Filter:
+		return &filterOp{pred: p.Pred}, nil
+	case *Union:
+		return &unionOp{}, nil
+	case *Negate:
+		return &negateOp{}, nil
+	case *Threshold:
+		return &thresholdOp{counts: NewIndex()}, nil
+	case *Join:
+		return &joinOp{lkey: p.LeftKey, rkey: p.RightKey, nullEq: p.NullEq, left: NewArrangement(), right: NewArrangement()}, nil
+	case *Reduce:
+		return &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}}, nil
+	case *TopK:
+		return &topKOp{plan: p, groups: map[string]*topGroup{}}, nil
+	}
+	return nil, fmt.Errorf("dataflow: unknown plan node %T", p)
+}

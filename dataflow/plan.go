@@ -1,0 +1,249 @@
+package dataflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// Plan is a dataflow plan: a tree of relational operators over collections
+// of (row, time, diff) updates. It is the last stage before running
+// operators: every node has a fixed output arity and column types, and every
+// operator is either linear (applied to the change alone) or keeps its state
+// in arrangements.
+type Plan interface {
+	// Types returns the output column types.
+	Types() []types.Type
+	// Inputs returns the node's inputs, in order.
+	Inputs() []Plan
+	// describe renders the node itself (without inputs) for EXPLAIN.
+	describe() string
+}
+
+// CollectionID names a durable collection (a table's or a source's event
+// log) or the output of a materialized view.
+type CollectionID uint64
+
+// Get reads a collection: its full contents at the first step (a snapshot),
+// then its changes.
+type Get struct {
+	ID   CollectionID
+	Name string
+	Typs []types.Type
+}
+
+// Constant is a fixed collection, emitted at the first step.
+type Constant struct {
+	Rows []types.Row
+	Typs []types.Type
+}
+
+// Map computes each output column from the input row.
+type Map struct {
+	Input Plan
+	Exprs []expr.Expr
+}
+
+// Filter keeps the input rows for which Pred is true.
+type Filter struct {
+	Input Plan
+	Pred  expr.Expr
+}
+
+// Join is an inner equi-join; its output is the left row followed by the
+// right row. Rows whose key contains NULL never match, unless NullEq is set
+// (the key compares with IS NOT DISTINCT FROM). An empty key is a cross join.
+type Join struct {
+	Left, Right       Plan
+	LeftKey, RightKey []expr.Expr
+	NullEq            bool
+}
+
+// Union adds its inputs' collections (UNION ALL).
+type Union struct{ Ins []Plan }
+
+// Negate flips the sign of every diff (for EXCEPT and anti-joins).
+type Negate struct{ Input Plan }
+
+// Threshold keeps each row with multiplicity max(count, 0).
+type Threshold struct{ Input Plan }
+
+// AggCall is one aggregate of a Reduce.
+type AggCall struct {
+	Agg      *expr.Aggregate
+	Args     []expr.Expr
+	Distinct bool
+	Filter   expr.Expr // nil when there is no FILTER clause
+	Ret      types.Type
+}
+
+// Reduce groups by the Keys columns and computes Aggs per group; output is
+// the key columns followed by one column per aggregate. With no keys and
+// Global set it is a scalar aggregate: one row even over no input.
+type Reduce struct {
+	Input  Plan
+	Keys   []int
+	Aggs   []AggCall
+	Global bool
+}
+
+// SortKey orders rows by one column.
+type SortKey struct {
+	Col        int
+	Desc       bool
+	NullsFirst bool
+}
+
+// TopK keeps, per group of the Group columns, the rows ranked Offset+1 to
+// Offset+Limit by Order (Limit < 0: no limit). With RowNumber it appends
+// each row's rank within its group (row_number()).
+type TopK struct {
+	Input     Plan
+	Group     []int
+	Order     []SortKey
+	Limit     int64
+	Offset    int64
+	RowNumber bool
+}
+
+func (p *Get) Types() []types.Type       { return p.Typs }
+func (p *Constant) Types() []types.Type  { return p.Typs }
+func (p *Map) Types() []types.Type       { return exprTypes(p.Exprs) }
+func (p *Filter) Types() []types.Type    { return p.Input.Types() }
+func (p *Union) Types() []types.Type     { return p.Ins[0].Types() }
+func (p *Negate) Types() []types.Type    { return p.Input.Types() }
+func (p *Threshold) Types() []types.Type { return p.Input.Types() }
+func (p *Join) Types() []types.Type {
+	return append(append([]types.Type(nil), p.Left.Types()...), p.Right.Types()...)
+}
+func (p *Reduce) Types() []types.Type {
+	in := p.Input.Types()
+	var out []types.Type
+	for _, k := range p.Keys {
+		out = append(out, in[k])
+	}
+	for _, a := range p.Aggs {
+		out = append(out, a.Ret)
+	}
+	return out
+}
+func (p *TopK) Types() []types.Type {
+	out := append([]types.Type(nil), p.Input.Types()...)
+	if p.RowNumber {
+		out = append(out, types.Int8)
+	}
+	return out
+}
+
+func exprTypes(es []expr.Expr) []types.Type {
+	out := make([]types.Type, len(es))
+	for i, e := range es {
+		out[i] = e.Type()
+	}
+	return out
+}
+
+func (p *Get) Inputs() []Plan       { return nil }
+func (p *Constant) Inputs() []Plan  { return nil }
+func (p *Map) Inputs() []Plan       { return []Plan{p.Input} }
+func (p *Filter) Inputs() []Plan    { return []Plan{p.Input} }
+func (p *Join) Inputs() []Plan      { return []Plan{p.Left, p.Right} }
+func (p *Union) Inputs() []Plan     { return p.Ins }
+func (p *Negate) Inputs() []Plan    { return []Plan{p.Input} }
+func (p *Threshold) Inputs() []Plan { return []Plan{p.Input} }
+func (p *Reduce) Inputs() []Plan    { return []Plan{p.Input} }
+func (p *TopK) Inputs() []Plan      { return []Plan{p.Input} }
+
+func (p *Get) describe() string { return fmt.Sprintf("Get %s", p.Name) }
+func (p *Constant) describe() string {
+	return fmt.Sprintf("Constant (%d rows)", len(p.Rows))
+}
+func (p *Map) describe() string    { return "Map " + exprList(p.Exprs) }
+func (p *Filter) describe() string { return "Filter " + p.Pred.String() }
+func (p *Join) describe() string {
+	if len(p.LeftKey) == 0 {
+		return "CrossJoin"
+	}
+	eq := "="
+	if p.NullEq {
+		eq = "IS NOT DISTINCT FROM"
+	}
+	var parts []string
+	for i := range p.LeftKey {
+		parts = append(parts, fmt.Sprintf("%s %s %s", p.LeftKey[i], eq, p.RightKey[i]))
+	}
+	return "Join on " + strings.Join(parts, " AND ")
+}
+func (p *Union) describe() string     { return "Union" }
+func (p *Negate) describe() string    { return "Negate" }
+func (p *Threshold) describe() string { return "Threshold" }
+func (p *Reduce) describe() string {
+	var aggs []string
+	for _, a := range p.Aggs {
+		s := a.Agg.Name + "("
+		if a.Distinct {
+			s += "DISTINCT "
+		}
+		s += strings.TrimSuffix(strings.TrimPrefix(exprList(a.Args), "["), "]") + ")"
+		if a.Filter != nil {
+			s += " FILTER (WHERE " + a.Filter.String() + ")"
+		}
+		aggs = append(aggs, s)
+	}
+	return fmt.Sprintf("Reduce group=%v aggs=[%s]", p.Keys, strings.Join(aggs, ", "))
+}
+func (p *TopK) describe() string {
+	s := fmt.Sprintf("TopK group=%v order=%v", p.Group, p.Order)
+	if p.Limit >= 0 {
+		s += fmt.Sprintf(" limit=%d", p.Limit)
+	}
+	if p.Offset > 0 {
+		s += fmt.Sprintf(" offset=%d", p.Offset)
+	}
+	if p.RowNumber {
+		s += " row_number"
+	}
+	return s
+}
+
+func exprList(es []expr.Expr) string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.String()
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// Explain renders a plan as an indented tree, one node per line.
+func Explain(p Plan) string {
+	var b strings.Builder
+	var walk func(p Plan, depth int)
+	walk = func(p Plan, depth int) {
+		b.WriteString(strings.Repeat("  ", depth))
+		b.WriteString(p.describe())
+		b.WriteByte('\n')
+		for _, in := range p.Inputs() {
+			walk(in, depth+1)
+		}
+	}
+	walk(p, 0)
+	return b.String()
+}
+
+// Gets returns the collections a plan reads.
+func Gets(p Plan) []CollectionID {
+	var out []CollectionID
+	var walk func(p Plan)
+	walk = func(p Plan) {
+		if g, ok := p.(*Get); ok {
+			out = append(out, g.ID)
+		}
+		for _, in := range p.Inputs() {
+			walk(in)
+		}
+	}
+	walk(p)
+	return out
+}

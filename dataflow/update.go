@@ -1,0 +1,126 @@
+package dataflow
+
+import (
+	"slices"
+
+	"github.com/google/btree"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// Timestamp is a point on Tributary's one timeline: milliseconds since the
+// Unix epoch, handed out by the timestamp oracle.
+type Timestamp = uint64
+
+// Update is one change to a collection: Diff copies of Row are added
+// (Diff > 0) or removed (Diff < 0). All updates handed to one step share the
+// step's timestamp, so a batch ([]Update) carries no time of its own.
+type Update struct {
+	Row  types.Row
+	Diff int64
+}
+
+// Consolidate sorts a batch by row, adds the diffs of equal rows and drops
+// rows whose diffs cancel. It reorders and reuses batch's backing array.
+func Consolidate(batch []Update) []Update {
+	if len(batch) < 2 {
+		if len(batch) == 1 && batch[0].Diff == 0 {
+			return batch[:0]
+		}
+		return batch
+	}
+	slices.SortFunc(batch, func(a, b Update) int { return types.CompareRows(a.Row, b.Row) })
+	out := batch[:0]
+	for _, u := range batch {
+		if n := len(out); n > 0 && types.RowsEqual(out[n-1].Row, u.Row) {
+			out[n-1].Diff += u.Diff
+			if out[n-1].Diff == 0 {
+				out = out[:n-1]
+			}
+			continue
+		}
+		if u.Diff != 0 {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Index is a multiset of rows ordered by row: the state behind a table's or a
+// view's contents. It is not safe for concurrent use; the coordinator
+// serializes writers and readers.
+type Index struct {
+	tree *btree.BTreeG[*indexEntry]
+	n    int64 // total multiplicity
+}
+
+type indexEntry struct {
+	row   types.Row
+	count int64
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{tree: btree.NewG(16, func(a, b *indexEntry) bool { return types.CompareRows(a.row, b.row) < 0 })}
+}
+
+// Apply adds a batch of updates. A count that would go negative is clamped
+// at the caller's risk: it signals a broken invariant upstream.
+func (x *Index) Apply(batch []Update) {
+	for _, u := range batch {
+		probe := &indexEntry{row: u.Row}
+		if e, ok := x.tree.Get(probe); ok {
+			e.count += u.Diff
+			if e.count == 0 {
+				x.tree.Delete(probe)
+			}
+		} else if u.Diff != 0 {
+			x.tree.ReplaceOrInsert(&indexEntry{row: u.Row, count: u.Diff})
+		}
+		x.n += u.Diff
+	}
+}
+
+// Len is the number of rows, counting multiplicity.
+func (x *Index) Len() int64 { return x.n }
+
+// Count returns the multiplicity of row.
+func (x *Index) Count(row types.Row) int64 {
+	if e, ok := x.tree.Get(&indexEntry{row: row}); ok {
+		return e.count
+	}
+	return 0
+}
+
+// Scan calls f for every distinct row with its multiplicity, in row order,
+// until f returns false. f must not modify the index or retain row's slice
+// beyond the call unless it copies it.
+func (x *Index) Scan(f func(row types.Row, count int64) bool) {
+	x.tree.Ascend(func(e *indexEntry) bool { return f(e.row, e.count) })
+}
+
+// ScanFrom is Scan starting at the first row ≥ from.
+func (x *Index) ScanFrom(from types.Row, f func(row types.Row, count int64) bool) {
+	x.tree.AscendGreaterOrEqual(&indexEntry{row: from}, func(e *indexEntry) bool { return f(e.row, e.count) })
+}
+
+// Snapshot returns the contents as a batch of insertions.
+func (x *Index) Snapshot() []Update {
+	out := make([]Update, 0, x.tree.Len())
+	x.Scan(func(row types.Row, count int64) bool {
+		out = append(out, Update{Row: row, Diff: count})
+		return true
+	})
+	return out
+}
+
+// Rows returns the contents as rows, each repeated by its multiplicity.
+func (x *Index) Rows() []types.Row {
+	out := make([]types.Row, 0, x.n)
+	x.Scan(func(row types.Row, count int64) bool {
+		for i := int64(0); i < count; i++ {
+			out = append(out, row)
+		}
+		return true
+	})
+	return out
+}

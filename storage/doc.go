@@ -1,0 +1,10 @@
+// Package storage is the event log: the durable, ordered record of every
+// change to every table and source, and of the catalog's DDL history. It is
+// the source of truth; every view is a deterministic function of it.
+//
+// The Log interface is append-only and ordered by timestamp. Append returns
+// only once the batch is durable (for the in-memory log: immediately).
+// Restart replays the catalog, then each collection's updates in order.
+//
+// storage imports sql/types only.
+package storage
