@@ -2,26 +2,81 @@ package sql
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
+	pg "github.com/pganalyze/pg_query_go/v6"
+	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
+	"github.com/tributary-db/tributary/dataflow"
+	"github.com/tributary-db/tributary/planner"
+	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
+	"github.com/tributary-db/tributary/storage"
 )
 
 // EngineOptions configure an Engine.
-type EngineOptions struct{}
+type EngineOptions struct {
+	// Log is the event log; nil means a fresh in-memory log.
+	Log    storage.Log
+	Logger *slog.Logger
+}
 
-// Engine is one Tributary database: catalog, coordinator and dataflows.
-type Engine struct{}
+// Engine is one Tributary database: the catalog and the coordinator that
+// orders every write on one timeline and keeps materialized views current.
+//
+// Concurrency: mu serializes writers (a write appends to the log, applies to
+// tables and steps every materialized view before it is acknowledged) and
+// lets readers share. A read therefore always sees every acknowledged write
+// and never part of one: reads are strictly serializable.
+type Engine struct {
+	log    storage.Log
+	logger *slog.Logger
+	mu     struct {
+		sync.RWMutex
+		cat      *catalog
+		lastTime uint64 // the timestamp of the latest write
+	}
+}
 
 // NewEngine opens an engine.
-func NewEngine(opts EngineOptions) (*Engine, error) { return &Engine{}, nil }
+func NewEngine(opts EngineOptions) (*Engine, error) {
+	if opts.Log == nil {
+		opts.Log = storage.NewMemLog()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{log: opts.Log, logger: opts.Logger}
+	e.mu.cat = newCatalog()
+	return e, nil
+}
 
-// Close stops the engine's dataflows and closes its storage.
-func (e *Engine) Close() error { return nil }
+// Close closes the engine's storage.
+func (e *Engine) Close() error { return e.log.Close() }
+
+// nextTimeLocked hands out the next write timestamp: the wall clock in
+// milliseconds, never moving backwards. REQUIRES: mu held for writing.
+func (e *Engine) nextTimeLocked() uint64 {
+	t := uint64(time.Now().UnixMilli())
+	if t <= e.mu.lastTime {
+		t = e.mu.lastTime + 1
+	}
+	e.mu.lastTime = t
+	return t
+}
 
 // Statement is one parsed SQL statement.
 type Statement struct {
-	sql string
+	sql    string
+	ast    *pg.Node
+	offset int // the statement's position in the query string it came from
 }
 
 // SQL returns the statement's text.
@@ -29,46 +84,541 @@ func (st *Statement) SQL() string { return st.sql }
 
 // Session is one client connection's state.
 type Session struct {
-	e    *Engine
-	opts SessionOptions
+	e        *Engine
+	opts     SessionOptions
+	settings map[string]string
+	tx       *txn
+	failed   bool // a statement failed inside a transaction block
+}
+
+// txn is an open transaction block: its writes are buffered here and
+// applied atomically at COMMIT.
+type txn struct {
+	explicit bool
+	writes   map[dataflow.CollectionID][]dataflow.Update
 }
 
 // NewSession starts a session.
-func (e *Engine) NewSession(opts SessionOptions) *Session { return &Session{e: e, opts: opts} }
+func (e *Engine) NewSession(opts SessionOptions) *Session {
+	s := &Session{e: e, opts: opts, settings: map[string]string{}}
+	for k, v := range defaultSettings {
+		s.settings[k] = v
+	}
+	s.settings["application_name"] = opts.ApplicationName
+	for k, v := range opts.Params {
+		s.settings[strings.ToLower(k)] = v
+	}
+	return s
+}
+
+var defaultSettings = map[string]string{
+	"server_version":                "15.0",
+	"server_version_num":            "150000",
+	"server_encoding":               "UTF8",
+	"client_encoding":               "UTF8",
+	"datestyle":                     "ISO, MDY",
+	"intervalstyle":                 "postgres",
+	"timezone":                      "UTC",
+	"integer_datetimes":             "on",
+	"standard_conforming_strings":   "on",
+	"is_superuser":                  "on",
+	"extra_float_digits":            "1",
+	"search_path":                   `"$user", public`,
+	"transaction_isolation":         "strict serializable",
+	"default_transaction_isolation": "strict serializable",
+	"statement_timeout":             "0",
+	"max_identifier_length":         "63",
+}
+
+var reportedSettings = []string{"server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "integer_datetimes", "standard_conforming_strings", "application_name", "is_superuser"}
+
+func (s *Session) user() string {
+	if s.opts.User == "" {
+		return "tributary"
+	}
+	return s.opts.User
+}
 
 // ParameterStatuses are the run-time parameters reported at startup.
 func (s *Session) ParameterStatuses() [][2]string {
-	return [][2]string{
-		{"server_version", "15.0"},
-		{"server_encoding", "UTF8"},
-		{"client_encoding", "UTF8"},
-		{"DateStyle", "ISO, MDY"},
-		{"IntervalStyle", "postgres"},
-		{"TimeZone", "UTC"},
-		{"integer_datetimes", "on"},
-		{"standard_conforming_strings", "on"},
-		{"application_name", s.opts.ApplicationName},
-		{"is_superuser", "on"},
+	out := make([][2]string, 0, len(reportedSettings))
+	for _, k := range reportedSettings {
+		out = append(out, [2]string{k, s.settings[strings.ToLower(k)]})
 	}
-}
-
-// ParseStatements splits and parses a query string.
-func (s *Session) ParseStatements(query string) ([]*Statement, error) {
-	return nil, pgerror.New(pgerror.FeatureNotSupported, "not implemented")
-}
-
-// Prepare binds a statement.
-func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types.Type) (*Prepared, error) {
-	return nil, pgerror.New(pgerror.FeatureNotSupported, "not implemented")
-}
-
-// Execute runs a prepared statement with its parameters.
-func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
-	return nil, pgerror.New(pgerror.FeatureNotSupported, "not implemented")
+	return out
 }
 
 // TxStatus reports the transaction state.
-func (s *Session) TxStatus() TxStatus { return TxIdle }
+func (s *Session) TxStatus() TxStatus {
+	switch {
+	case s.failed:
+		return TxFailed
+	case s.tx != nil && s.tx.explicit:
+		return TxActive
+	}
+	return TxIdle
+}
 
 // Close ends the session, rolling back an open transaction.
-func (s *Session) Close() {}
+func (s *Session) Close() { s.tx, s.failed = nil, false }
+
+// ParseStatements splits a query string into statements and parses each
+// with PostgreSQL's parser. A syntax error carries its position in query.
+func (s *Session) ParseStatements(query string) ([]*Statement, error) {
+	res, err := pg.Parse(query)
+	if err != nil {
+		perr := &pgerror.Error{Code: pgerror.SyntaxError, Message: err.Error()}
+		var pe *pgparser.Error
+		if errors.As(err, &pe) {
+			perr.Message = pe.Message
+			perr.Position = pe.Cursorpos
+		}
+		return nil, perr
+	}
+	out := make([]*Statement, 0, len(res.Stmts))
+	for _, raw := range res.Stmts {
+		start := int(raw.StmtLocation)
+		end := len(query)
+		if raw.StmtLen > 0 {
+			end = start + int(raw.StmtLen)
+		}
+		out = append(out, &Statement{sql: strings.TrimSpace(query[start:end]), ast: raw.Stmt, offset: start})
+	}
+	return out, nil
+}
+
+// Prepare binds a statement to learn its parameter and result types.
+func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types.Type) (p *Prepared, err error) {
+	defer s.recoverPanic(st, &err)
+	p = &Prepared{Stmt: st, ParamTypes: append([]types.Type(nil), paramTypes...)}
+	if st.ast == nil {
+		return p, nil
+	}
+	s.e.mu.RLock()
+	defer s.e.mu.RUnlock()
+	b := s.newBinder(p.ParamTypes, nil)
+	cols, err := s.describe(b, st.ast)
+	if err != nil {
+		return nil, pgerror.WithPosition(err, 0)
+	}
+	for i, t := range b.params {
+		if t == types.Unknown {
+			b.params[i] = types.Text
+		}
+	}
+	p.ParamTypes = b.params
+	p.Columns = cols
+	return p, nil
+}
+
+func (s *Session) newBinder(params []types.Type, values []types.Datum) *binder {
+	return &binder{s: s, cat: s.e.mu.cat, params: append([]types.Type(nil), params...), values: values,
+		inlineMatViews: s.tx != nil && len(s.tx.writes) > 0}
+}
+
+// describe returns the result columns of a statement (nil for none).
+func (s *Session) describe(b *binder, n *pg.Node) ([]Column, error) {
+	switch {
+	case n.GetSelectStmt() != nil:
+		q, err := b.bindSelectStmt(n, nil)
+		if err != nil {
+			return nil, err
+		}
+		return queryColumns(q), nil
+	case n.GetExplainStmt() != nil:
+		return []Column{{Name: "QUERY PLAN", Type: types.Text}}, nil
+	case n.GetVariableShowStmt() != nil:
+		name := n.GetVariableShowStmt().Name
+		if strings.EqualFold(name, "all") {
+			return []Column{{Name: "name", Type: types.Text}, {Name: "setting", Type: types.Text}, {Name: "description", Type: types.Text}}, nil
+		}
+		return []Column{{Name: strings.ToLower(name), Type: types.Text}}, nil
+	case n.GetInsertStmt() != nil, n.GetUpdateStmt() != nil, n.GetDeleteStmt() != nil:
+		w, err := s.bindWrite(b, n)
+		if err != nil {
+			return nil, err
+		}
+		return w.returningCols, nil
+	}
+	return nil, nil
+}
+
+func queryColumns(q *boundQuery) []Column {
+	cols := make([]Column, q.visible)
+	for i := range cols {
+		cols[i] = Column{Name: q.cols[i].name, Type: q.cols[i].typ}
+	}
+	return cols
+}
+
+// Execute runs a prepared statement with its parameters.
+func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum) (res *Result, err error) {
+	defer s.recoverPanic(p.Stmt, &err)
+	if p.Stmt.ast == nil {
+		return &Result{Empty: true}, nil
+	}
+	n := p.Stmt.ast
+	if ts := n.GetTransactionStmt(); ts != nil {
+		return s.execTransaction(ts)
+	}
+	if s.failed {
+		return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+	}
+	res, err = s.execute(ctx, p, params)
+	if err != nil {
+		if s.tx != nil && s.tx.explicit {
+			s.failed = true
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Session) recoverPanic(st *Statement, err *error) {
+	if r := recover(); r != nil {
+		s.e.logger.Error("panic while executing statement", "panic", r, "sql", st.sql, "stack", string(debug.Stack()))
+		*err = pgerror.New(pgerror.InternalError, "internal error: %v", r)
+		if s.tx != nil && s.tx.explicit {
+			s.failed = true
+		}
+	}
+}
+
+func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
+	switch ts.Kind {
+	case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
+		res := &Result{Tag: "BEGIN"}
+		if s.tx != nil && s.tx.explicit {
+			res.Notices = append(res.Notices, Notice{Severity: "WARNING", Code: "25001", Message: "there is already a transaction in progress"})
+			return res, nil
+		}
+		s.tx = &txn{explicit: true, writes: map[dataflow.CollectionID][]dataflow.Update{}}
+		return res, nil
+	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
+		if s.failed {
+			s.tx, s.failed = nil, false
+			return &Result{Tag: "ROLLBACK"}, nil
+		}
+		if s.tx == nil {
+			return &Result{Tag: "COMMIT", Notices: []Notice{{Severity: "WARNING", Code: "25P01", Message: "there is no transaction in progress"}}}, nil
+		}
+		tx := s.tx
+		s.tx = nil
+		if err := s.e.commit(tx.writes); err != nil {
+			return nil, err
+		}
+		return &Result{Tag: "COMMIT"}, nil
+	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+		res := &Result{Tag: "ROLLBACK"}
+		if s.tx == nil {
+			res.Notices = []Notice{{Severity: "WARNING", Code: "25P01", Message: "there is no transaction in progress"}}
+		}
+		s.tx, s.failed = nil, false
+		return res, nil
+	}
+	if s.failed {
+		return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+	}
+	return nil, pgerror.New(pgerror.FeatureNotSupported, "%s is not supported", strings.TrimPrefix(ts.Kind.String(), "TRANS_STMT_"))
+}
+
+func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
+	n := p.Stmt.ast
+	switch {
+	case n.GetSelectStmt() != nil:
+		return s.execSelect(ctx, p, params)
+	case n.GetInsertStmt() != nil, n.GetUpdateStmt() != nil, n.GetDeleteStmt() != nil:
+		return s.execWrite(ctx, p, params)
+	case n.GetExplainStmt() != nil:
+		return s.execExplain(n.GetExplainStmt(), p, params)
+	case n.GetVariableSetStmt() != nil:
+		return s.execSet(n.GetVariableSetStmt())
+	case n.GetVariableShowStmt() != nil:
+		return s.execShow(n.GetVariableShowStmt())
+	}
+	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "DDL inside a transaction that has written is not supported")
+	}
+	return s.e.execDDL(s, p.Stmt)
+}
+
+// read runs a bound query at the current timestamp and returns its rows in
+// the requested order.
+func (s *Session) execSelect(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
+	s.e.mu.RLock()
+	defer s.e.mu.RUnlock()
+	b := s.newBinder(p.ParamTypes, params)
+	q, err := b.bindSelectStmt(p.Stmt.ast, nil)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.runQueryLocked(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Columns: queryColumns(q), Rows: rows, Tag: fmt.Sprintf("SELECT %d", len(rows))}, nil
+}
+
+// runQueryLocked plans and runs a bound query once over the current
+// contents (plus the session's uncommitted writes).
+// REQUIRES: e.mu held (read or write).
+func (s *Session) runQueryLocked(ctx context.Context, q *boundQuery) ([]types.Row, error) {
+	plan, err := planner.Lower(planner.Optimize(q.rel))
+	if err != nil {
+		return nil, err
+	}
+	snapshot, err := s.snapshotLocked(plan)
+	if err != nil {
+		return nil, err
+	}
+	out, err := dataflow.RunOnce(s.evalCtx(), plan, snapshot)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, pgerror.New(pgerror.QueryCanceled, "canceling statement due to user request")
+	}
+	rows := make([]types.Row, 0, len(out))
+	for _, u := range out {
+		if u.Diff < 0 {
+			return nil, pgerror.New(pgerror.InternalError, "query produced a negative multiplicity")
+		}
+		for i := int64(0); i < u.Diff; i++ {
+			rows = append(rows, u.Row)
+		}
+	}
+	sortRows(rows, q.order)
+	if q.visible < len(q.cols) {
+		for i, r := range rows {
+			rows[i] = r[:q.visible]
+		}
+	}
+	return rows, nil
+}
+
+func sortRows(rows []types.Row, order []dataflow.SortKey) {
+	if len(order) == 0 {
+		return
+	}
+	slices.SortStableFunc(rows, func(a, b types.Row) int {
+		for _, k := range order {
+			x, y := a[k.Col], b[k.Col]
+			if x.IsNull() != y.IsNull() {
+				if x.IsNull() == k.NullsFirst {
+					return -1
+				}
+				return 1
+			}
+			c := types.Compare(x, y)
+			if k.Desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+}
+
+func (s *Session) evalCtx() *expr.Ctx {
+	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC}
+}
+
+// snapshotLocked gathers the contents of every collection a plan reads.
+// REQUIRES: e.mu held.
+func (s *Session) snapshotLocked(plan dataflow.Plan) (map[dataflow.CollectionID][]dataflow.Update, error) {
+	snap := map[dataflow.CollectionID][]dataflow.Update{}
+	for _, id := range dataflow.Gets(plan) {
+		if _, ok := snap[id]; ok {
+			continue
+		}
+		o := s.e.mu.cat.byID(id)
+		if o == nil {
+			return nil, pgerror.New(pgerror.UndefinedTable, "relation %d does not exist", id)
+		}
+		if o.Err != nil {
+			return nil, o.Err
+		}
+		contents := o.Data.Snapshot()
+		if s.tx != nil && len(s.tx.writes[id]) > 0 {
+			contents = dataflow.Consolidate(append(contents, s.tx.writes[id]...))
+		}
+		snap[id] = contents
+	}
+	return snap, nil
+}
+
+// commit applies a transaction's writes at one new timestamp: append to the
+// log, apply to the tables, step every materialized view.
+func (e *Engine) commit(writes map[dataflow.CollectionID][]dataflow.Update) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.commitLocked(writes)
+}
+
+// commitLocked is commit with e.mu held for writing.
+func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update) error {
+	t := e.nextTimeLocked()
+	batch := storage.Batch{Time: t}
+	changes := map[dataflow.CollectionID][]dataflow.Update{}
+	for id, ups := range writes {
+		ups = dataflow.Consolidate(append([]dataflow.Update(nil), ups...))
+		if len(ups) == 0 {
+			continue
+		}
+		changes[id] = ups
+		for _, u := range ups {
+			batch.Entries = append(batch.Entries, storage.Entry{Collection: uint64(id), Row: u.Row, Diff: u.Diff})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := e.log.Append(context.Background(), batch); err != nil {
+		return err
+	}
+	for id, ups := range changes {
+		if o := e.mu.cat.byID(id); o != nil {
+			o.Data.Apply(ups)
+		}
+	}
+	e.stepViewsLocked(changes)
+	return nil
+}
+
+// stepViewsLocked advances every materialized view by one timestamp with
+// the given changes; each view's output change joins the map so that views
+// over views see it in the same step.
+func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Update) {
+	ctx := &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC}
+	for _, mv := range e.mu.cat.matViews() {
+		if mv.Err != nil {
+			continue
+		}
+		relevant := false
+		for _, id := range dataflow.Gets(mv.Flow.Plan()) {
+			if len(changes[id]) > 0 {
+				relevant = true
+				break
+			}
+		}
+		if !relevant {
+			continue
+		}
+		out, err := mv.Flow.Step(ctx, changes)
+		if err != nil {
+			mv.Err = err
+			e.logger.Warn("materialized view failed", "view", mv.Name, "err", err)
+			continue
+		}
+		if len(out) > 0 {
+			mv.Data.Apply(out)
+			changes[mv.ID] = out
+		}
+	}
+}
+
+func (s *Session) execExplain(ex *pg.ExplainStmt, p *Prepared, params []types.Datum) (*Result, error) {
+	s.e.mu.RLock()
+	defer s.e.mu.RUnlock()
+	b := s.newBinder(p.ParamTypes, params)
+	target := ex.Query
+	if ctas := target.GetCreateTableAsStmt(); ctas != nil {
+		target = ctas.Query
+	}
+	q, err := b.bindSelectStmt(target, nil)
+	if err != nil {
+		return nil, err
+	}
+	opt := planner.Optimize(q.rel)
+	plan, err := planner.Lower(opt)
+	if err != nil {
+		return nil, err
+	}
+	text := "Optimized plan:\n" + planner.ExplainRel(opt) + "\nDataflow:\n" + dataflow.Explain(plan)
+	var rows []types.Row
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		rows = append(rows, types.Row{types.NewText(line)})
+	}
+	return &Result{Columns: []Column{{Name: "QUERY PLAN", Type: types.Text}}, Rows: rows, Tag: "EXPLAIN"}, nil
+}
+
+func (s *Session) execSet(vs *pg.VariableSetStmt) (*Result, error) {
+	name := strings.ToLower(vs.Name)
+	switch vs.Kind {
+	case pg.VariableSetKind_VAR_RESET:
+		s.settings[name] = defaultSettings[name]
+		return &Result{Tag: "RESET"}, nil
+	case pg.VariableSetKind_VAR_RESET_ALL:
+		for k, v := range defaultSettings {
+			s.settings[k] = v
+		}
+		return &Result{Tag: "RESET"}, nil
+	case pg.VariableSetKind_VAR_SET_MULTI:
+		return &Result{Tag: "SET"}, nil
+	case pg.VariableSetKind_VAR_SET_DEFAULT:
+		s.settings[name] = defaultSettings[name]
+		return &Result{Tag: "SET"}, nil
+	}
+	var parts []string
+	for _, a := range vs.Args {
+		switch {
+		case a.GetAConst() != nil:
+			c := a.GetAConst()
+			switch {
+			case c.GetSval() != nil:
+				parts = append(parts, c.GetSval().Sval)
+			case c.GetIval() != nil:
+				parts = append(parts, fmt.Sprint(c.GetIval().Ival))
+			case c.GetFval() != nil:
+				parts = append(parts, c.GetFval().Fval)
+			case c.GetBoolval() != nil:
+				parts = append(parts, fmt.Sprint(c.GetBoolval().Boolval))
+			}
+		case a.GetTypeCast() != nil:
+			if c := a.GetTypeCast().Arg.GetAConst(); c != nil && c.GetSval() != nil {
+				parts = append(parts, c.GetSval().Sval)
+			}
+		}
+	}
+	value := strings.Join(parts, ", ")
+	if name == "timezone" && strings.EqualFold(value, "utc") {
+		value = "UTC"
+	}
+	s.settings[name] = value
+	res := &Result{Tag: "SET"}
+	for _, r := range reportedSettings {
+		if strings.ToLower(r) == name {
+			res.ParameterStatus = append(res.ParameterStatus, [2]string{r, value})
+		}
+	}
+	return res, nil
+}
+
+func (s *Session) execShow(vs *pg.VariableShowStmt) (*Result, error) {
+	name := strings.ToLower(vs.Name)
+	if name == "all" {
+		keys := make([]string, 0, len(s.settings))
+		for k := range s.settings {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		res := &Result{Columns: []Column{{Name: "name", Type: types.Text}, {Name: "setting", Type: types.Text}, {Name: "description", Type: types.Text}}, Tag: "SHOW"}
+		for _, k := range keys {
+			res.Rows = append(res.Rows, types.Row{types.NewText(k), types.NewText(s.settings[k]), types.NewText("")})
+		}
+		return res, nil
+	}
+	if name == "transaction isolation level" {
+		name = "transaction_isolation"
+	}
+	v, ok := s.settings[name]
+	if !ok {
+		return nil, pgerror.New(pgerror.UndefinedObject, "unrecognized configuration parameter %q", vs.Name)
+	}
+	return &Result{Columns: []Column{{Name: name, Type: types.Text}}, Rows: []types.Row{{types.NewText(v)}}, Tag: "SHOW"}, nil
+}

@@ -1,0 +1,1053 @@
+package sql
+
+import (
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/tributary-db/tributary/dataflow"
+	"github.com/tributary-db/tributary/planner"
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// boundQuery is a bound SELECT: its relation, output columns, and the sort
+// the client asked for (applied when the result is returned, since a
+// collection has no order).
+type boundQuery struct {
+	rel   planner.Rel
+	cols  []scopeCol
+	order []dataflow.SortKey
+	// visible is the number of leading output columns the client sees; the
+	// rest carry ORDER BY keys.
+	visible int
+}
+
+// subqueryMode says how a decorrelated subquery's select list is built.
+type subqueryMode uint8
+
+const (
+	modeNone subqueryMode = iota
+	modeScalar
+	modeExists
+	modeIn
+)
+
+// subqueryCtx is handed to bindSelect for a subquery in an expression: the
+// relation D of distinct outer values (its columns come first in the
+// subquery's FROM), how many columns it has, and the mode.
+type subqueryCtx struct {
+	mode  subqueryMode
+	d     planner.Rel
+	dcols []scopeCol
+	// inLeft is the column of D holding the IN operand (modeIn).
+	inLeft int
+}
+
+func (b *binder) bindSelectStmt(n *pg.Node, outer *scope) (*boundQuery, error) {
+	sel := n.GetSelectStmt()
+	if sel == nil {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "%s is not supported as a query", nodeName(n))
+	}
+	return b.bindSelect(sel, outer, nil, nil)
+}
+
+func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation, sub *subqueryCtx) (*boundQuery, error) {
+	if sel.WithClause != nil {
+		if sel.WithClause.Recursive {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "WITH RECURSIVE is not supported")
+		}
+		saved := b.ctes
+		b.ctes = map[string]*boundCTE{}
+		for k, v := range saved {
+			b.ctes[k] = v
+		}
+		defer func() { b.ctes = saved }()
+		for _, c := range sel.WithClause.Ctes {
+			cte := c.GetCommonTableExpr()
+			q, err := b.bindSelectStmt(cte.Ctequery, outer)
+			if err != nil {
+				return nil, err
+			}
+			cols := renameCols(q.cols[:q.visible], cte.Aliascolnames, strings.ToLower(cte.Ctename))
+			b.ctes[strings.ToLower(cte.Ctename)] = &boundCTE{rel: trimCols(q), cols: cols}
+		}
+	}
+	if sel.Op != pg.SetOperation_SETOP_NONE {
+		if sub != nil || corr != nil {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "set operations in correlated subqueries are not supported")
+		}
+		return b.bindSetOp(sel, outer)
+	}
+	if len(sel.ValuesLists) > 0 {
+		return b.bindValues(sel, outer)
+	}
+	sc := &scope{outer: outer, corr: corr}
+	var rel planner.Rel
+	if sub != nil {
+		rel = sub.d
+		sc.cols = append(sc.cols, sub.dcols...)
+	}
+	for _, f := range sel.FromClause {
+		r, cols, err := b.bindFrom(f, sc)
+		if err != nil {
+			return nil, err
+		}
+		if rel == nil {
+			rel = r
+		} else {
+			rel = &planner.Join{Kind: planner.InnerJoin, Left: rel, Right: r}
+		}
+		sc.cols = append(sc.cols, cols...)
+	}
+	if rel == nil {
+		rel = &planner.Values{Rows: []types.Row{{}}}
+	}
+	hasAggs := len(sel.GroupClause) > 0 || sel.HavingClause != nil || containsAggregate(sel.TargetList)
+	nd := 0
+	if sub != nil {
+		nd = len(sub.dcols)
+	}
+	// A scalar aggregate over a correlated subquery must yield a row for
+	// outer values with no matching rows (count = 0): join D LEFT to the
+	// subquery's rows, with the WHERE clause as the join condition, and
+	// count a marker column instead of rows.
+	var marker expr.Expr
+	leftJoinAgg := sub != nil && len(sel.GroupClause) == 0 && (hasAggs || sub.mode == modeExists || sub.mode == modeIn)
+	if leftJoinAgg {
+		right := rel
+		rcols := sc.cols[nd:]
+		if jr, ok := rel.(*planner.Join); ok && jr.Left == sub.d {
+			right = jr.Right
+		} else if rel == sub.d {
+			right = &planner.Values{Rows: []types.Row{{}}}
+		}
+		rtypes := right.Types()
+		proj := make([]expr.Expr, 0, len(rtypes)+1)
+		for i, t := range rtypes {
+			proj = append(proj, &expr.Col{Idx: i, Typ: t})
+		}
+		proj = append(proj, &expr.Const{Val: types.NewBool(true)})
+		right = &planner.Project{Input: right, Exprs: proj}
+		sc.cols = append(append(append([]scopeCol{}, sc.cols[:nd]...), rcols...), scopeCol{name: "?marker?", typ: types.Bool, hidden: true})
+		marker = &expr.Col{Idx: len(sc.cols) - 1, Typ: types.Bool}
+		var on expr.Expr
+		if sel.WhereClause != nil {
+			b.rel = nil
+			w, err := b.bindBool(sel.WhereClause, sc, "argument of WHERE")
+			if err != nil {
+				return nil, err
+			}
+			on = w
+		}
+		rel = &planner.Join{Kind: planner.LeftJoin, Left: sub.d, Right: right, On: on}
+	} else if sel.WhereClause != nil {
+		b.rel = rel
+		w, err := b.bindBool(sel.WhereClause, sc, "argument of WHERE")
+		if err != nil {
+			return nil, err
+		}
+		rel = &planner.Filter{Input: b.rel, Pred: w}
+		b.rel = nil
+	}
+
+	// Select list (and ORDER BY keys) over either the input or the aggregation.
+	var items []*pg.ResTarget
+	for _, t := range sel.TargetList {
+		items = append(items, t.GetResTarget())
+	}
+	outScope := sc
+	if hasAggs || sub != nil && (sub.mode == modeExists || sub.mode == modeIn) {
+		as := &aggScope{input: sc, nkeys: nd}
+		for i := 0; i < nd; i++ {
+			g := &expr.Col{Idx: i, Typ: sc.cols[i].typ}
+			as.groups = append(as.groups, g)
+			as.groupStr = append(as.groupStr, g.String())
+		}
+		if leftJoinAgg {
+			as.countStarArg = marker
+		}
+		for _, g := range sel.GroupClause {
+			var e expr.Expr
+			var err error
+			if c := g.GetAConst(); c != nil && c.GetIval() != nil {
+				pos := int(c.GetIval().Ival)
+				if pos < 1 || pos > len(items) {
+					return nil, errAt(pgerror.New(pgerror.InvalidColumnReference, "GROUP BY position %d is not in select list", pos), c.Location)
+				}
+				e, err = b.bindExpr(items[pos-1].Val, sc)
+			} else if e, err = b.bindGroupName(g, sc, items); err != nil {
+				return nil, err
+			}
+			if err != nil {
+				return nil, err
+			}
+			as.groups = append(as.groups, e)
+			as.groupStr = append(as.groupStr, e.String())
+		}
+		outScope = &scope{cols: sc.cols, outer: sc.outer, corr: sc.corr, agg: as}
+		// The select list is bound first (it registers aggregates), then the
+		// aggregation is built, then HAVING/select exprs are evaluated over it.
+		var exprs []expr.Expr
+		var names []string
+		switch {
+		case sub != nil && sub.mode == modeExists:
+			cnt, err := as.bindAgg(b, "count", &pg.FuncCall{AggStar: true})
+			if err != nil {
+				return nil, err
+			}
+			exprs = []expr.Expr{&expr.Compare{Op: expr.GT, L: cnt, R: &expr.Const{Val: types.NewInt8(0)}}}
+			names = []string{"exists"}
+		case sub != nil && sub.mode == modeIn:
+			e, err := b.bindInSubqueryItem(as, sc, items, sub, marker)
+			if err != nil {
+				return nil, err
+			}
+			exprs, names = []expr.Expr{e}, []string{"in"}
+		default:
+			var err error
+			exprs, names, err = b.bindTargets(items, outScope)
+			if err != nil {
+				return nil, err
+			}
+		}
+		var having expr.Expr
+		if sel.HavingClause != nil {
+			h, err := b.bindBool(sel.HavingClause, outScope, "argument of HAVING")
+			if err != nil {
+				return nil, err
+			}
+			having = h
+		}
+		order, orderExprs, err := b.bindOrder(sel.SortClause, items, names, exprs, outScope)
+		if err != nil {
+			return nil, err
+		}
+		// Pre-project the input to group keys then aggregate arguments.
+		pre := append([]expr.Expr{}, as.groups...)
+		aggs := make([]dataflow.AggCall, len(as.aggs))
+		for i, a := range as.aggs {
+			c := a
+			c.Args = nil
+			for _, arg := range a.Args {
+				c.Args = append(c.Args, &expr.Col{Idx: len(pre), Typ: arg.Type()})
+				pre = append(pre, arg)
+			}
+			if a.Filter != nil {
+				c.Filter = &expr.Col{Idx: len(pre), Typ: types.Bool}
+				pre = append(pre, a.Filter)
+			}
+			aggs[i] = c
+		}
+		keys := make([]int, len(as.groups))
+		for i := range keys {
+			keys[i] = i
+		}
+		rel = &planner.Aggregate{Input: &planner.Project{Input: rel, Exprs: pre}, Keys: keys, Aggs: aggs, Global: len(as.groups) == 0}
+		if having != nil {
+			rel = &planner.Filter{Input: rel, Pred: having}
+		}
+		return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+	}
+	b.rel = rel
+	exprs, names, err := b.bindTargets(items, outScope)
+	if err != nil {
+		return nil, err
+	}
+	order, orderExprs, err := b.bindOrder(sel.SortClause, items, names, exprs, outScope)
+	if err != nil {
+		return nil, err
+	}
+	rel = b.rel
+	b.rel = nil
+	if sub != nil {
+		// Carry the D columns in front of the select list.
+		var dexprs []expr.Expr
+		for i := 0; i < nd; i++ {
+			dexprs = append(dexprs, &expr.Col{Idx: i, Typ: sc.cols[i].typ})
+		}
+		exprs = append(dexprs, exprs...)
+		names = append(make([]string, nd), names...)
+	}
+	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+}
+
+// bindGroupName binds a GROUP BY item: an input column or expression, or
+// else an output column name (PostgreSQL's fallback).
+func (b *binder) bindGroupName(g *pg.Node, sc *scope, items []*pg.ResTarget) (expr.Expr, error) {
+	e, err := b.bindExpr(g, sc)
+	if err == nil {
+		return e, nil
+	}
+	if cr := g.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && pgerror.CodeOf(err) == pgerror.UndefinedColumn {
+		name := strings.ToLower(columnRefName(cr))
+		for _, it := range items {
+			if strings.ToLower(it.Name) == name {
+				return b.bindExpr(it.Val, sc)
+			}
+		}
+	}
+	return nil, err
+}
+
+func (b *binder) bindInSubqueryItem(as *aggScope, sc *scope, items []*pg.ResTarget, sub *subqueryCtx, marker expr.Expr) (expr.Expr, error) {
+	if len(items) != 1 {
+		return nil, pgerror.New(pgerror.SyntaxError, "subquery has too many columns")
+	}
+	saved := sc.agg
+	sc.agg = nil
+	y, err := b.bindExpr(items[0].Val, sc)
+	sc.agg = saved
+	if err != nil {
+		return nil, err
+	}
+	x := expr.Expr(&expr.Col{Idx: sub.inLeft, Typ: sc.cols[sub.inLeft].typ})
+	pair, _, err := b.unify([]expr.Expr{x, y}, "IN")
+	if err != nil {
+		return nil, err
+	}
+	eq := &expr.Compare{Op: expr.EQ, L: pair[0], R: pair[1]}
+	boolOr, _, err := expr.ResolveAggregate("bool_or", []types.Type{types.Bool})
+	if err != nil {
+		return nil, err
+	}
+	add := func(arg expr.Expr) expr.Expr {
+		as.aggs = append(as.aggs, dataflow.AggCall{Agg: boolOr, Args: []expr.Expr{arg}, Ret: types.Bool})
+		as.aggStr = append(as.aggStr, "")
+		return &expr.Col{Idx: len(as.groups) + len(as.aggs) - 1, Typ: types.Bool}
+	}
+	found := add(eq)
+	hasNull := add(&expr.Case{Typ: types.Bool, Whens: []expr.When{{Cond: marker, Val: &expr.IsNull{Arg: eq}}}, Else: &expr.Const{Val: types.Null(types.Bool)}})
+	return &expr.Case{Typ: types.Bool, Whens: []expr.When{
+		{Cond: found, Val: &expr.Const{Val: types.NewBool(true)}},
+		{Cond: hasNull, Val: &expr.Const{Val: types.Null(types.Bool)}},
+	}, Else: &expr.Const{Val: types.NewBool(false)}}, nil
+}
+
+// finishSelect applies DISTINCT, ORDER BY with LIMIT/OFFSET (a TopK) and
+// the final projection.
+func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.Expr, names []string, order []dataflow.SortKey, orderExprs []expr.Expr, sub *subqueryCtx, nd int) (*boundQuery, error) {
+	visible := len(exprs)
+	all := append(append([]expr.Expr{}, exprs...), orderExprs...)
+	for i, e := range all {
+		if e.Type() == types.Unknown {
+			c, err := b.resolveUnknown(e)
+			if err != nil {
+				return nil, err
+			}
+			all[i] = c
+		}
+	}
+	for i := range order {
+		if order[i].Col >= len(exprs)-nd || sub == nil {
+			order[i].Col += 0
+		}
+	}
+	rel = &planner.Project{Input: rel, Exprs: all}
+	if len(sel.DistinctClause) > 0 {
+		if sel.DistinctClause[0] != nil && len(sel.DistinctClause) > 0 && sel.DistinctClause[0].GetNode() != nil {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "SELECT DISTINCT ON is not supported")
+		}
+		if len(orderExprs) > 0 {
+			return nil, pgerror.New(pgerror.InvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+		}
+		rel = &planner.Distinct{Input: rel}
+	}
+	limit, offset := int64(-1), int64(0)
+	var err error
+	if sel.LimitCount != nil {
+		if limit, err = b.bindLimit(sel.LimitCount, "LIMIT"); err != nil {
+			return nil, err
+		}
+	}
+	if sel.LimitOffset != nil {
+		if offset, err = b.bindLimit(sel.LimitOffset, "OFFSET"); err != nil {
+			return nil, err
+		}
+	}
+	if limit >= 0 || offset > 0 {
+		var group []int
+		for i := 0; i < nd; i++ {
+			group = append(group, i)
+		}
+		rel = &planner.TopK{Input: rel, Group: group, Order: order, Limit: limit, Offset: offset}
+	}
+	cols := make([]scopeCol, len(all))
+	for i, e := range all {
+		name := "?column?"
+		if i < len(names) && names[i] != "" {
+			name = names[i]
+		}
+		cols[i] = scopeCol{name: strings.ToLower(name), typ: e.Type(), hidden: i >= visible}
+		if i < len(names) {
+			cols[i].name = names[i]
+		}
+	}
+	return &boundQuery{rel: rel, cols: cols, order: order, visible: visible}, nil
+}
+
+func (b *binder) bindLimit(n *pg.Node, what string) (int64, error) {
+	if c := n.GetAConst(); c != nil && c.Isnull {
+		return -1, nil
+	}
+	e, err := b.bindExpr(n, &scope{})
+	if err != nil {
+		return 0, err
+	}
+	if e, err = b.coerce(e, types.Int8); err != nil {
+		return 0, err
+	}
+	if e.Type() != types.Int8 {
+		c, err := expr.NewCast(e, types.Int8)
+		if err != nil {
+			return 0, err
+		}
+		e = c
+	}
+	d, err := e.Eval(&expr.Ctx{}, nil)
+	if err != nil {
+		return 0, err
+	}
+	if d.IsNull() {
+		return -1, nil
+	}
+	if d.Int() < 0 {
+		code := pgerror.InvalidRowCountInLimitClause
+		if what == "OFFSET" {
+			code = pgerror.InvalidRowCountInResultOffsetClause
+		}
+		return 0, pgerror.New(code, "%s must not be negative", what)
+	}
+	return d.Int(), nil
+}
+
+// bindTargets binds the select list, expanding *.
+func (b *binder) bindTargets(items []*pg.ResTarget, sc *scope) ([]expr.Expr, []string, error) {
+	var exprs []expr.Expr
+	var names []string
+	for _, it := range items {
+		if cr := it.Val.GetColumnRef(); cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
+			table := ""
+			if len(cr.Fields) > 1 {
+				table = strings.ToLower(cr.Fields[len(cr.Fields)-2].GetString_().Sval)
+			}
+			n := 0
+			for i, c := range sc.cols {
+				if c.hidden || (table != "" && c.table != table) {
+					continue
+				}
+				var e expr.Expr = &expr.Col{Idx: i, Typ: c.typ, Name: c.name}
+				if sc.agg != nil {
+					var ok bool
+					var err error
+					e, ok, err = sc.agg.matchCol(i)
+					if !ok || err != nil {
+						return nil, nil, pgerror.New(pgerror.GroupingError, "column %q must appear in the GROUP BY clause or be used in an aggregate function", c.name)
+					}
+				}
+				exprs = append(exprs, e)
+				names = append(names, c.name)
+				n++
+			}
+			if n == 0 && table != "" {
+				return nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "missing FROM-clause entry for table %q", table), cr.Location)
+			}
+			if n == 0 && table == "" && len(sc.cols) == 0 {
+				return nil, nil, errAt(pgerror.New(pgerror.SyntaxError, "SELECT * with no tables specified is not valid"), cr.Location)
+			}
+			continue
+		}
+		e, err := b.bindExpr(it.Val, sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		exprs = append(exprs, e)
+		names = append(names, targetName(it))
+	}
+	return exprs, names, nil
+}
+
+func (a *aggScope) matchCol(i int) (expr.Expr, bool, error) {
+	key := (&expr.Col{Idx: i, Typ: a.input.cols[i].typ}).String()
+	for g, s := range a.groupStr {
+		if s == key {
+			return &expr.Col{Idx: g, Typ: a.groups[g].Type()}, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// targetName is the output column name PostgreSQL gives a select item.
+func targetName(it *pg.ResTarget) string {
+	if it.Name != "" {
+		return it.Name
+	}
+	n := it.Val
+	for n.GetTypeCast() != nil {
+		tc := n.GetTypeCast()
+		if tc.Arg.GetColumnRef() == nil && tc.Arg.GetFuncCall() == nil {
+			name := tc.TypeName.Names[len(tc.TypeName.Names)-1].GetString_().Sval
+			return map[string]string{"int4": "int4", "int8": "int8", "float8": "float8", "bool": "bool"}[name] + func() string {
+				if _, ok := map[string]string{"int4": "", "int8": "", "float8": "", "bool": ""}[name]; ok {
+					return ""
+				}
+				return name
+			}()
+		}
+		n = tc.Arg
+	}
+	switch {
+	case n.GetColumnRef() != nil:
+		f := n.GetColumnRef().Fields
+		if s := f[len(f)-1].GetString_(); s != nil {
+			return s.Sval
+		}
+	case n.GetFuncCall() != nil:
+		return funcName(n.GetFuncCall().Funcname[len(n.GetFuncCall().Funcname)-1:])
+	case n.GetCaseExpr() != nil:
+		return "case"
+	case n.GetCoalesceExpr() != nil:
+		return "coalesce"
+	case n.GetSubLink() != nil && n.GetSubLink().SubLinkType == pg.SubLinkType_EXISTS_SUBLINK:
+		return "exists"
+	case n.GetMinMaxExpr() != nil:
+		if n.GetMinMaxExpr().Op == pg.MinMaxOp_IS_GREATEST {
+			return "greatest"
+		}
+		return "least"
+	case n.GetSqlvalueFunction() != nil:
+		return map[pg.SQLValueFunctionOp]string{pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP: "current_timestamp", pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE: "current_date", pg.SQLValueFunctionOp_SVFOP_CURRENT_USER: "current_user"}[n.GetSqlvalueFunction().Op]
+	}
+	return "?column?"
+}
+
+// bindOrder binds ORDER BY: output column positions and names first, then
+// expressions over the input (which become extra, hidden output columns).
+func (b *binder) bindOrder(sorts []*pg.Node, items []*pg.ResTarget, names []string, exprs []expr.Expr, sc *scope) ([]dataflow.SortKey, []expr.Expr, error) {
+	var keys []dataflow.SortKey
+	var extra []expr.Expr
+	for _, s := range sorts {
+		sb := s.GetSortBy()
+		key := dataflow.SortKey{Desc: sb.SortbyDir == pg.SortByDir_SORTBY_DESC}
+		key.NullsFirst = key.Desc
+		switch sb.SortbyNulls {
+		case pg.SortByNulls_SORTBY_NULLS_FIRST:
+			key.NullsFirst = true
+		case pg.SortByNulls_SORTBY_NULLS_LAST:
+			key.NullsFirst = false
+		}
+		col := -1
+		if c := sb.Node.GetAConst(); c != nil && c.GetIval() != nil {
+			pos := int(c.GetIval().Ival)
+			if pos < 1 || pos > len(exprs) {
+				return nil, nil, errAt(pgerror.New(pgerror.InvalidColumnReference, "ORDER BY position %d is not in select list", pos), c.Location)
+			}
+			col = pos - 1
+		} else if cr := sb.Node.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && cr.Fields[0].GetString_() != nil {
+			name := strings.ToLower(cr.Fields[0].GetString_().Sval)
+			for i, n := range names {
+				if strings.ToLower(n) == name && i < len(items) && (items[i].Name != "" || sc.agg != nil || true) {
+					if col >= 0 && !sameExpr(exprs[col], exprs[i]) {
+						return nil, nil, errAt(pgerror.New(pgerror.AmbiguousColumn, "ORDER BY %q is ambiguous", name), cr.Location)
+					}
+					if col < 0 {
+						col = i
+					}
+				}
+			}
+		}
+		if col < 0 {
+			e, err := b.bindExpr(sb.Node, sc)
+			if err != nil {
+				return nil, nil, err
+			}
+			for i, x := range exprs {
+				if sameExpr(x, e) {
+					col = i
+					break
+				}
+			}
+			if col < 0 {
+				col = len(exprs) + len(extra)
+				extra = append(extra, e)
+			}
+		}
+		key.Col = col
+		keys = append(keys, key)
+	}
+	return keys, extra, nil
+}
+
+func sameExpr(a, b expr.Expr) bool { return a.String() == b.String() && a.Type() == b.Type() }
+
+func containsAggregate(targets []*pg.Node) bool {
+	found := false
+	var walk func(n any)
+	walk = func(n any) {
+		if found || n == nil {
+			return
+		}
+		switch x := n.(type) {
+		case *pg.Node:
+			if x == nil {
+				return
+			}
+			if fc := x.GetFuncCall(); fc != nil {
+				if fc.Over == nil && (expr.IsAggregate(funcName(fc.Funcname)) || fc.AggStar) {
+					found = true
+					return
+				}
+				for _, a := range fc.Args {
+					walk(a)
+				}
+				return
+			}
+			if x.GetSubLink() != nil {
+				return // aggregates inside a subquery belong to it
+			}
+			walk(x.GetNode())
+		case *pg.Node_ResTarget:
+			walk(x.ResTarget.Val)
+		case *pg.Node_AExpr:
+			walk(x.AExpr.Lexpr)
+			walk(x.AExpr.Rexpr)
+		case *pg.Node_BoolExpr:
+			for _, a := range x.BoolExpr.Args {
+				walk(a)
+			}
+		case *pg.Node_TypeCast:
+			walk(x.TypeCast.Arg)
+		case *pg.Node_CaseExpr:
+			walk(x.CaseExpr.Arg)
+			for _, w := range x.CaseExpr.Args {
+				walk(w.GetCaseWhen().Expr)
+				walk(w.GetCaseWhen().Result)
+			}
+			walk(x.CaseExpr.Defresult)
+		case *pg.Node_CoalesceExpr:
+			for _, a := range x.CoalesceExpr.Args {
+				walk(a)
+			}
+		case *pg.Node_MinMaxExpr:
+			for _, a := range x.MinMaxExpr.Args {
+				walk(a)
+			}
+		case *pg.Node_NullTest:
+			walk(x.NullTest.Arg)
+		case *pg.Node_BooleanTest:
+			walk(x.BooleanTest.Arg)
+		case *pg.Node_List:
+			for _, a := range x.List.Items {
+				walk(a)
+			}
+		}
+	}
+	for _, t := range targets {
+		walk(t)
+	}
+	return found
+}
+
+func renameCols(cols []scopeCol, aliases []*pg.Node, table string) []scopeCol {
+	out := make([]scopeCol, len(cols))
+	for i, c := range cols {
+		c.table = table
+		if i < len(aliases) {
+			c.name = strings.ToLower(aliases[i].GetString_().Sval)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// trimCols projects a bound query to its visible columns.
+func trimCols(q *boundQuery) planner.Rel {
+	if q.visible == len(q.cols) {
+		return q.rel
+	}
+	exprs := make([]expr.Expr, q.visible)
+	for i := range exprs {
+		exprs[i] = &expr.Col{Idx: i, Typ: q.cols[i].typ}
+	}
+	return &planner.Project{Input: q.rel, Exprs: exprs}
+}
+
+func (b *binder) bindFrom(n *pg.Node, sc *scope) (planner.Rel, []scopeCol, error) {
+	switch {
+	case n.GetRangeVar() != nil:
+		return b.bindRangeVar(n.GetRangeVar())
+	case n.GetRangeSubselect() != nil:
+		rs := n.GetRangeSubselect()
+		if rs.Lateral {
+			return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "LATERAL is not supported")
+		}
+		q, err := b.bindSelectStmt(rs.Subquery, sc.outer)
+		if err != nil {
+			return nil, nil, err
+		}
+		alias := ""
+		var colAliases []*pg.Node
+		if rs.Alias != nil {
+			alias = strings.ToLower(rs.Alias.Aliasname)
+			colAliases = rs.Alias.Colnames
+		}
+		return trimCols(q), renameCols(q.cols[:q.visible], colAliases, alias), nil
+	case n.GetJoinExpr() != nil:
+		return b.bindJoin(n.GetJoinExpr(), sc)
+	}
+	return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "FROM item %s is not supported", nodeName(n))
+}
+
+func (b *binder) bindRangeVar(rv *pg.RangeVar) (planner.Rel, []scopeCol, error) {
+	name := strings.ToLower(rv.Relname)
+	alias := name
+	var colAliases []*pg.Node
+	if rv.Alias != nil {
+		alias = strings.ToLower(rv.Alias.Aliasname)
+		colAliases = rv.Alias.Colnames
+	}
+	if rv.Schemaname == "" {
+		if cte, ok := b.ctes[name]; ok {
+			return cte.rel, renameCols(cte.cols, colAliases, alias), nil
+		}
+	}
+	if rv.Schemaname != "" && !strings.EqualFold(rv.Schemaname, "public") {
+		return nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
+	}
+	o, ok := b.cat.get(name)
+	if !ok || o.Kind == KindIndex {
+		return nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	if b.deps != nil {
+		b.deps[o.Name] = true
+	}
+	cols := make([]scopeCol, len(o.Columns))
+	for i, c := range o.Columns {
+		cols[i] = scopeCol{table: alias, name: strings.ToLower(c.Name), typ: c.Type}
+	}
+	cols = renameCols(cols, colAliases, alias)
+	switch {
+	case o.Kind == KindView || (o.Kind == KindMatView && b.inlineMatViews):
+		q, err := b.bindDefinition(o)
+		if err != nil {
+			return nil, nil, err
+		}
+		return trimCols(q), cols, nil
+	}
+	return &planner.Scan{ID: o.ID, Name: o.Name, Typs: o.Types()}, cols, nil
+}
+
+// bindDefinition binds a view's stored query in a fresh scope.
+func (b *binder) bindDefinition(o *Object) (*boundQuery, error) {
+	res, err := pg.Parse(o.SQL)
+	if err != nil {
+		return nil, pgerror.New(pgerror.InternalError, "view %s: %v", o.Name, err)
+	}
+	saved := b.ctes
+	b.ctes = nil
+	defer func() { b.ctes = saved }()
+	return b.bindSelectStmt(res.Stmts[0].Stmt, nil)
+}
+
+func (b *binder) bindJoin(j *pg.JoinExpr, sc *scope) (planner.Rel, []scopeCol, error) {
+	lrel, lcols, err := b.bindFrom(j.Larg, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	rrel, rcols, err := b.bindFrom(j.Rarg, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	kind := map[pg.JoinType]planner.JoinKind{pg.JoinType_JOIN_INNER: planner.InnerJoin, pg.JoinType_JOIN_LEFT: planner.LeftJoin, pg.JoinType_JOIN_RIGHT: planner.RightJoin, pg.JoinType_JOIN_FULL: planner.FullJoin}[j.Jointype]
+	cols := append(append([]scopeCol{}, lcols...), rcols...)
+	js := &scope{cols: cols, outer: sc.outer, corr: sc.corr}
+	var on expr.Expr
+	var using []string
+	if j.IsNatural {
+		for _, l := range lcols {
+			for _, r := range rcols {
+				if l.name == r.name && !l.hidden && !r.hidden {
+					using = append(using, l.name)
+				}
+			}
+		}
+	}
+	for _, u := range j.UsingClause {
+		using = append(using, strings.ToLower(u.GetString_().Sval))
+	}
+	if len(using) > 0 {
+		var terms []expr.Expr
+		for _, name := range using {
+			li, ri := -1, -1
+			for i, c := range lcols {
+				if c.name == name {
+					li = i
+				}
+			}
+			for i, c := range rcols {
+				if c.name == name {
+					ri = i
+				}
+			}
+			if li < 0 || ri < 0 {
+				return nil, nil, pgerror.New(pgerror.UndefinedColumn, "column %q specified in USING clause does not exist in both tables", name)
+			}
+			l := expr.Expr(&expr.Col{Idx: li, Typ: lcols[li].typ})
+			r := expr.Expr(&expr.Col{Idx: len(lcols) + ri, Typ: rcols[ri].typ})
+			pair, _, err := b.unify([]expr.Expr{l, r}, "JOIN/USING")
+			if err != nil {
+				return nil, nil, err
+			}
+			terms = append(terms, &expr.Compare{Op: expr.EQ, L: pair[0], R: pair[1]})
+			// The right column is hidden from * and unqualified lookups.
+			cols[len(lcols)+ri].hidden = true
+			cols[len(lcols)+ri].table = "?using?"
+		}
+		on = planner.AndOf(terms)
+	} else if j.Quals != nil {
+		b.rel = nil
+		w, err := b.bindBool(j.Quals, js, "argument of JOIN/ON")
+		if err != nil {
+			return nil, nil, err
+		}
+		on = w
+	}
+	rel := &planner.Join{Kind: kind, Left: lrel, Right: rrel, On: on}
+	if j.Alias != nil {
+		cols = renameCols(cols, j.Alias.Colnames, strings.ToLower(j.Alias.Aliasname))
+	}
+	return rel, cols, nil
+}
+
+func (b *binder) bindValues(sel *pg.SelectStmt, outer *scope) (*boundQuery, error) {
+	var rows [][]expr.Expr
+	for _, l := range sel.ValuesLists {
+		var row []expr.Expr
+		for _, item := range l.GetList().Items {
+			e, err := b.bindExpr(item, &scope{outer: outer})
+			if err != nil {
+				return nil, err
+			}
+			row = append(row, e)
+		}
+		if len(rows) > 0 && len(row) != len(rows[0]) {
+			return nil, pgerror.New(pgerror.SyntaxError, "VALUES lists must all be the same length")
+		}
+		rows = append(rows, row)
+	}
+	ncol := len(rows[0])
+	colTypes := make([]types.Type, ncol)
+	for c := 0; c < ncol; c++ {
+		col := make([]expr.Expr, len(rows))
+		for r := range rows {
+			col[r] = rows[r][c]
+		}
+		col, t, err := b.unify(col, "VALUES")
+		if err != nil {
+			return nil, err
+		}
+		colTypes[c] = t
+		for r := range rows {
+			rows[r][c] = col[r]
+		}
+	}
+	// Constant rows become a Values; rows with non-constant expressions
+	// (parameters while preparing, volatile calls) a Project per row.
+	var rel planner.Rel
+	var consts []types.Row
+	var others []planner.Rel
+	for _, row := range rows {
+		vals := make(types.Row, ncol)
+		constant := true
+		for c, e := range row {
+			if !expr.IsConst(e) {
+				constant = false
+				break
+			}
+			d, err := e.Eval(&expr.Ctx{}, nil)
+			if err != nil {
+				return nil, err
+			}
+			vals[c] = d
+		}
+		if constant {
+			consts = append(consts, vals)
+		} else {
+			others = append(others, &planner.Project{Input: &planner.Values{Rows: []types.Row{{}}}, Exprs: row})
+		}
+	}
+	rel = &planner.Values{Rows: consts, Typs: colTypes}
+	for _, o := range others {
+		rel = &planner.SetOp{Kind: planner.Union, All: true, Left: rel, Right: o}
+	}
+	cols := make([]scopeCol, ncol)
+	names := make([]string, ncol)
+	for i := range cols {
+		names[i] = "column" + itoa(i+1)
+		cols[i] = scopeCol{name: names[i], typ: colTypes[i]}
+	}
+	exprs := make([]expr.Expr, ncol)
+	for i := range exprs {
+		exprs[i] = &expr.Col{Idx: i, Typ: colTypes[i]}
+	}
+	sc := &scope{cols: cols, outer: outer}
+	var items []*pg.ResTarget
+	order, extra, err := b.bindOrder(sel.SortClause, items, names, exprs, sc)
+	if err != nil {
+		return nil, err
+	}
+	return b.finishSelect(sel, rel, exprs, names, order, extra, nil, 0)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func (b *binder) bindSetOp(sel *pg.SelectStmt, outer *scope) (*boundQuery, error) {
+	l, err := b.bindSelect(sel.Larg, outer, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.bindSelect(sel.Rarg, outer, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if l.visible != r.visible {
+		return nil, pgerror.New(pgerror.SyntaxError, "each %s query must have the same number of columns", strings.TrimPrefix(sel.Op.String(), "SETOP_"))
+	}
+	lrel, rrel := trimCols(l), trimCols(r)
+	// Unify column types.
+	var lx, rx []expr.Expr
+	cols := make([]scopeCol, l.visible)
+	for i := 0; i < l.visible; i++ {
+		pair, t, err := b.unify([]expr.Expr{&expr.Col{Idx: i, Typ: l.cols[i].typ}, &expr.Col{Idx: i, Typ: r.cols[i].typ}}, strings.TrimPrefix(sel.Op.String(), "SETOP_"))
+		if err != nil {
+			return nil, err
+		}
+		lx, rx = append(lx, pair[0]), append(rx, pair[1])
+		cols[i] = scopeCol{name: l.cols[i].name, typ: t}
+	}
+	lrel = &planner.Project{Input: lrel, Exprs: lx}
+	rrel = &planner.Project{Input: rrel, Exprs: rx}
+	kind := map[pg.SetOperation]planner.SetOpKind{pg.SetOperation_SETOP_UNION: planner.Union, pg.SetOperation_SETOP_INTERSECT: planner.Intersect, pg.SetOperation_SETOP_EXCEPT: planner.Except}[sel.Op]
+	var rel planner.Rel = &planner.SetOp{Kind: kind, All: sel.All, Left: lrel, Right: rrel}
+	exprs := make([]expr.Expr, len(cols))
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		exprs[i] = &expr.Col{Idx: i, Typ: c.typ}
+		names[i] = c.name
+	}
+	order, extra, err := b.bindOrder(sel.SortClause, nil, names, exprs, &scope{cols: cols, outer: outer})
+	if err != nil {
+		return nil, err
+	}
+	if len(extra) > 0 {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "ORDER BY on a UNION/INTERSECT/EXCEPT result must name output columns")
+	}
+	return b.finishSelect(sel, rel, exprs, names, order, nil, nil, 0)
+}
+
+// bindSubLink binds a subquery in an expression. It extends b.rel (the
+// relation the enclosing expression is bound over) with a left join to the
+// decorrelated subquery and returns a reference to the new column.
+func (b *binder) bindSubLink(sl *pg.SubLink, sc *scope) (expr.Expr, error) {
+	if b.rel == nil {
+		return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "subqueries are not supported here"), sl.Location)
+	}
+	sel := sl.Subselect.GetSelectStmt()
+	mode := modeScalar
+	inLeft := -1
+	outerRel := b.rel
+	switch sl.SubLinkType {
+	case pg.SubLinkType_EXPR_SUBLINK:
+	case pg.SubLinkType_EXISTS_SUBLINK:
+		mode = modeExists
+	case pg.SubLinkType_ANY_SUBLINK:
+		if op := sl.OperName; len(op) > 0 && opName(op) != "=" {
+			return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "%s ANY (subquery) is not supported", opName(op)), sl.Location)
+		}
+		mode = modeIn
+		// The IN operand becomes a column of the outer relation.
+		x, err := b.bindExpr(sl.Testexpr, sc)
+		if err != nil {
+			return nil, err
+		}
+		outerRel = b.rel
+		n := len(sc.cols)
+		exprs := make([]expr.Expr, 0, n+1)
+		for i, c := range sc.cols {
+			exprs = append(exprs, &expr.Col{Idx: i, Typ: c.typ})
+		}
+		exprs = append(exprs, x)
+		outerRel = &planner.Project{Input: outerRel, Exprs: exprs}
+		sc.cols = append(sc.cols, scopeCol{name: "?in?", typ: x.Type(), hidden: true})
+		inLeft = n
+	default:
+		return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "subquery kind %s is not supported", sl.SubLinkType), sl.Location)
+	}
+	if mode != modeScalar && (len(sel.GroupClause) > 0 || sel.HavingClause != nil || sel.LimitCount != nil || sel.Op != pg.SetOperation_SETOP_NONE || len(sel.DistinctClause) > 0 || containsAggregate(sel.TargetList) || sel.WithClause != nil) {
+		if mode == modeExists || sel.Op != pg.SetOperation_SETOP_NONE || sel.WithClause != nil {
+			// Wrap: EXISTS (q) ≡ EXISTS (SELECT 1 FROM (q) s), for uncorrelated q.
+			sel = &pg.SelectStmt{TargetList: []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: &pg.Node{Node: &pg.Node_ColumnRef{ColumnRef: &pg.ColumnRef{Fields: []*pg.Node{{Node: &pg.Node_AStar{AStar: &pg.A_Star{}}}}}}}}}}},
+				FromClause: []*pg.Node{{Node: &pg.Node_RangeSubselect{RangeSubselect: &pg.RangeSubselect{Subquery: sl.Subselect, Alias: &pg.Alias{Aliasname: "?sub?"}}}}}}
+		} else {
+			sel = &pg.SelectStmt{TargetList: []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: &pg.Node{Node: &pg.Node_ColumnRef{ColumnRef: &pg.ColumnRef{Fields: []*pg.Node{{Node: &pg.Node_AStar{AStar: &pg.A_Star{}}}}}}}}}}},
+				FromClause: []*pg.Node{{Node: &pg.Node_RangeSubselect{RangeSubselect: &pg.RangeSubselect{Subquery: sl.Subselect, Alias: &pg.Alias{Aliasname: "?sub?"}}}}}}
+		}
+	}
+	// Pass 1: which outer columns does the subquery read?
+	collect := &correlation{collecting: true}
+	if mode == modeIn {
+		collect.ref(inLeft)
+	}
+	saved := b.rel
+	b.rel = nil
+	if _, err := b.bindSelect(sel, sc, collect, nil); err != nil {
+		b.rel = saved
+		return nil, err
+	}
+	// D: the distinct values of those outer columns.
+	var d planner.Rel
+	dcols := make([]scopeCol, len(collect.refs))
+	at := map[int]int{}
+	if len(collect.refs) == 0 {
+		d = &planner.Values{Rows: []types.Row{{}}}
+	} else {
+		proj := make([]expr.Expr, len(collect.refs))
+		for j, idx := range collect.refs {
+			proj[j] = &expr.Col{Idx: idx, Typ: sc.cols[idx].typ}
+			dcols[j] = scopeCol{name: "?outer?", typ: sc.cols[idx].typ, hidden: true, table: "?outer?"}
+			at[idx] = j
+		}
+		d = &planner.Distinct{Input: &planner.Project{Input: outerRel, Exprs: proj}}
+	}
+	sub := &subqueryCtx{mode: mode, d: d, dcols: dcols, inLeft: at[inLeft]}
+	q, err := b.bindSelect(sel, sc, &correlation{refs: collect.refs, at: at}, sub)
+	b.rel = saved
+	if err != nil {
+		return nil, err
+	}
+	k := len(collect.refs)
+	if mode == modeScalar && q.visible-k != 1 {
+		return nil, errAt(pgerror.New(pgerror.SyntaxError, "subquery must return only one column"), sl.Location)
+	}
+	// Outer LEFT JOIN subquery ON outer refs IS NOT DISTINCT FROM D columns.
+	n := len(sc.cols)
+	var terms []expr.Expr
+	for j, idx := range collect.refs {
+		terms = append(terms, &expr.Compare{Op: expr.IsNotDistinct, L: &expr.Col{Idx: idx, Typ: sc.cols[idx].typ}, R: &expr.Col{Idx: n + j, Typ: sc.cols[idx].typ}})
+	}
+	right := trimCols(q)
+	b.rel = &planner.Join{Kind: planner.LeftJoin, Left: outerRel, Right: right, On: planner.AndOf(terms)}
+	for j := 0; j < q.visible; j++ {
+		sc.cols = append(sc.cols, scopeCol{name: "?subquery?", typ: q.cols[j].typ, hidden: true})
+	}
+	val := &expr.Col{Idx: n + k, Typ: q.cols[k].typ}
+	if mode == modeExists {
+		// No row for an outer value means no match.
+		return &expr.Coalesce{Args: []expr.Expr{val, &expr.Const{Val: types.NewBool(false)}}, Typ: types.Bool}, nil
+	}
+	if mode == modeIn {
+		return &expr.Coalesce{Args: []expr.Expr{val, &expr.Const{Val: types.NewBool(false)}}, Typ: types.Bool}, nil
+	}
+	return val, nil
+}

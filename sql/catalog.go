@@ -1,0 +1,137 @@
+package sql
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/tributary-db/tributary/dataflow"
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// ObjectKind is the kind of a catalog object.
+type ObjectKind uint8
+
+// Object kinds.
+const (
+	KindTable ObjectKind = iota
+	KindView
+	KindMatView
+	KindIndex
+)
+
+func (k ObjectKind) String() string {
+	return [...]string{"table", "view", "materialized view", "index"}[k]
+}
+
+// ColumnDef is a column of a table or view.
+type ColumnDef struct {
+	Name    string
+	Type    types.Type
+	NotNull bool
+	Default expr.Expr // nil: NULL
+}
+
+// Object is a table, view, materialized view or index. Fields are set at
+// creation and never change, except the runtime state of tables and
+// materialized views, which the coordinator guards.
+type Object struct {
+	ID      dataflow.CollectionID
+	Kind    ObjectKind
+	Name    string
+	Columns []ColumnDef
+	// PrimaryKey lists the primary key's column indexes (tables).
+	PrimaryKey []int
+	// SQL is the defining query (views), or the CREATE INDEX target.
+	SQL string
+	// On is the indexed object's name (indexes).
+	On string
+	// DependsOn lists the names of the objects the definition reads.
+	DependsOn []string
+
+	// Contents of a table or the output of a materialized view.
+	Data *dataflow.Index
+	// Flow maintains a materialized view.
+	Flow *dataflow.Dataflow
+	// Err is set when a materialized view's dataflow failed; reads return it.
+	Err error
+}
+
+// Types returns the column types.
+func (o *Object) Types() []types.Type {
+	out := make([]types.Type, len(o.Columns))
+	for i, c := range o.Columns {
+		out[i] = c.Type
+	}
+	return out
+}
+
+// catalog is the set of objects by (lower-case) name. The coordinator
+// guards it.
+type catalog struct {
+	byName map[string]*Object
+	nextID dataflow.CollectionID
+}
+
+func newCatalog() *catalog {
+	return &catalog{byName: map[string]*Object{}, nextID: 1}
+}
+
+func (c *catalog) get(name string) (*Object, bool) {
+	o, ok := c.byName[strings.ToLower(name)]
+	return o, ok
+}
+
+func (c *catalog) add(o *Object) error {
+	key := strings.ToLower(o.Name)
+	if _, ok := c.byName[key]; ok {
+		return pgerror.New(pgerror.DuplicateTable, "relation %q already exists", o.Name)
+	}
+	o.ID = c.nextID
+	c.nextID++
+	c.byName[key] = o
+	return nil
+}
+
+// dependents returns the objects whose definitions read name.
+func (c *catalog) dependents(name string) []*Object {
+	var out []*Object
+	for _, o := range c.byName {
+		for _, d := range o.DependsOn {
+			if strings.EqualFold(d, name) {
+				out = append(out, o)
+				break
+			}
+		}
+		if o.Kind == KindIndex && strings.EqualFold(o.On, name) {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// matViews returns the materialized views in creation order, which is a
+// dependency order: a view can only read objects created before it.
+func (c *catalog) matViews() []*Object {
+	var out []*Object
+	for _, o := range c.byName {
+		if o.Kind == KindMatView {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (c *catalog) remove(name string) { delete(c.byName, strings.ToLower(name)) }
+
+func (c *catalog) byID(id dataflow.CollectionID) *Object {
+	for _, o := range c.byName {
+		if o.ID == id {
+			return o
+		}
+	}
+	return nil
+}

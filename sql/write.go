@@ -1,0 +1,403 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/tributary-db/tributary/dataflow"
+	"github.com/tributary-db/tributary/planner"
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// boundWrite is a bound INSERT, UPDATE or DELETE: a query producing the
+// rows to retract (old) and to insert (new), as pairs in one row.
+type boundWrite struct {
+	table *Object
+	tag   string
+	// query's rows are: for INSERT the new row; for DELETE the old row; for
+	// UPDATE the old row followed by the new row.
+	query         *boundQuery
+	oldCols       bool
+	newCols       bool
+	returning     []expr.Expr // over the new row (or old row for DELETE)
+	returningCols []Column
+}
+
+func (s *Session) bindWrite(b *binder, n *pg.Node) (*boundWrite, error) {
+	switch {
+	case n.GetInsertStmt() != nil:
+		return s.bindInsert(b, n.GetInsertStmt())
+	case n.GetUpdateStmt() != nil:
+		return s.bindUpdate(b, n.GetUpdateStmt())
+	}
+	return s.bindDelete(b, n.GetDeleteStmt())
+}
+
+func (s *Session) writableTable(rv *pg.RangeVar) (*Object, error) {
+	o, ok := s.e.mu.cat.get(rv.Relname)
+	if !ok || o.Kind == KindIndex {
+		return nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	if o.Kind != KindTable {
+		return nil, pgerror.New(pgerror.WrongObjectType, "cannot change %s %q", o.Kind, o.Name)
+	}
+	return o, nil
+}
+
+func tableScope(o *Object, alias string) ([]scopeCol, planner.Rel) {
+	cols := make([]scopeCol, len(o.Columns))
+	for i, c := range o.Columns {
+		cols[i] = scopeCol{table: alias, name: strings.ToLower(c.Name), typ: c.Type}
+	}
+	return cols, &planner.Scan{ID: o.ID, Name: o.Name, Typs: o.Types()}
+}
+
+func (s *Session) bindInsert(b *binder, ins *pg.InsertStmt) (*boundWrite, error) {
+	o, err := s.writableTable(ins.Relation)
+	if err != nil {
+		return nil, err
+	}
+	if ins.OnConflictClause != nil {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "ON CONFLICT is not supported")
+	}
+	// Target columns.
+	var target []int
+	if len(ins.Cols) == 0 {
+		for i := range o.Columns {
+			target = append(target, i)
+		}
+	} else {
+		for _, c := range ins.Cols {
+			rt := c.GetResTarget()
+			idx := -1
+			for i, col := range o.Columns {
+				if strings.EqualFold(col.Name, rt.Name) {
+					idx = i
+				}
+			}
+			if idx < 0 {
+				return nil, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, o.Name), rt.Location)
+			}
+			target = append(target, idx)
+		}
+	}
+	var src *boundQuery
+	if ins.SelectStmt == nil {
+		src = &boundQuery{rel: &planner.Values{Rows: []types.Row{{}}}}
+		target = nil
+	} else if src, err = b.bindSelectStmt(ins.SelectStmt, nil); err != nil {
+		return nil, err
+	}
+	if src.visible > len(target) {
+		return nil, pgerror.New(pgerror.SyntaxError, "INSERT has more expressions than target columns")
+	}
+	srcRel := trimCols(src)
+	srcTypes := srcRel.Types()
+	exprs := make([]expr.Expr, len(o.Columns))
+	for i, c := range o.Columns {
+		if c.Default != nil {
+			exprs[i] = c.Default
+		} else {
+			exprs[i] = &expr.Const{Val: types.Null(c.Type)}
+		}
+	}
+	for j := 0; j < src.visible; j++ {
+		col := o.Columns[target[j]]
+		var e expr.Expr = &expr.Col{Idx: j, Typ: srcTypes[j]}
+		// A DEFAULT keyword or an untyped literal takes the column's type.
+		if vals, ok := srcRel.(*planner.Values); ok && srcTypes[j] == types.Unknown {
+			_ = vals
+		}
+		c, err := assignCast(b, e, col)
+		if err != nil {
+			return nil, err
+		}
+		exprs[target[j]] = c
+	}
+	w := &boundWrite{table: o, tag: "INSERT 0 %d", newCols: true}
+	w.query = &boundQuery{rel: &planner.Project{Input: srcRel, Exprs: exprs}, visible: len(exprs), cols: make([]scopeCol, len(exprs))}
+	cols, _ := tableScope(o, strings.ToLower(o.Name))
+	if err := s.bindReturning(b, w, ins.ReturningList, cols); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// assignCast converts a value to a column's type as an assignment does
+// (PostgreSQL allows numeric narrowing and any-to-text in assignments).
+func assignCast(b *binder, e expr.Expr, col ColumnDef) (expr.Expr, error) {
+	if e.Type() == col.Type {
+		return e, nil
+	}
+	from := e.Type()
+	ok := from == types.Unknown || types.ImplicitCast(from, col.Type) ||
+		(from.Family() == col.Type.Family()) || col.Type.Family() == types.FamString
+	if !ok {
+		return nil, pgerror.New(pgerror.DatatypeMismatch, "column %q is of type %s but expression is of type %s", col.Name, col.Type, from)
+	}
+	return b.coerce(e, col.Type)
+}
+
+func (s *Session) bindReturning(b *binder, w *boundWrite, list []*pg.Node, cols []scopeCol) error {
+	if len(list) == 0 {
+		return nil
+	}
+	var items []*pg.ResTarget
+	for _, n := range list {
+		items = append(items, n.GetResTarget())
+	}
+	exprs, names, err := b.bindTargets(items, &scope{cols: cols})
+	if err != nil {
+		return err
+	}
+	w.returning = exprs
+	for i, e := range exprs {
+		w.returningCols = append(w.returningCols, Column{Name: names[i], Type: e.Type()})
+	}
+	return nil
+}
+
+func (s *Session) bindUpdate(b *binder, up *pg.UpdateStmt) (*boundWrite, error) {
+	o, err := s.writableTable(up.Relation)
+	if err != nil {
+		return nil, err
+	}
+	if len(up.FromClause) > 0 {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "UPDATE ... FROM is not supported")
+	}
+	alias := strings.ToLower(o.Name)
+	if up.Relation.Alias != nil {
+		alias = strings.ToLower(up.Relation.Alias.Aliasname)
+	}
+	cols, scan := tableScope(o, alias)
+	sc := &scope{cols: cols}
+	var rel planner.Rel = scan
+	if up.WhereClause != nil {
+		b.rel = rel
+		w, err := b.bindBool(up.WhereClause, sc, "argument of WHERE")
+		if err != nil {
+			return nil, err
+		}
+		rel = &planner.Filter{Input: b.rel, Pred: w}
+		b.rel = nil
+	}
+	n := len(o.Columns)
+	exprs := make([]expr.Expr, 2*n)
+	for i, c := range o.Columns {
+		exprs[i] = &expr.Col{Idx: i, Typ: c.Type}
+		exprs[n+i] = exprs[i]
+	}
+	b.rel = rel
+	for _, t := range up.TargetList {
+		rt := t.GetResTarget()
+		idx := -1
+		for i, c := range o.Columns {
+			if strings.EqualFold(c.Name, rt.Name) {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return nil, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, o.Name), rt.Location)
+		}
+		var e expr.Expr
+		if rt.Val.GetSetToDefault() != nil {
+			e = o.Columns[idx].Default
+			if e == nil {
+				e = &expr.Const{Val: types.Null(o.Columns[idx].Type)}
+			}
+		} else if e, err = b.bindExpr(rt.Val, sc); err != nil {
+			return nil, err
+		}
+		if e, err = assignCast(b, e, o.Columns[idx]); err != nil {
+			return nil, err
+		}
+		exprs[n+idx] = e
+	}
+	rel = b.rel
+	b.rel = nil
+	w := &boundWrite{table: o, tag: "UPDATE %d", oldCols: true, newCols: true}
+	w.query = &boundQuery{rel: &planner.Project{Input: rel, Exprs: exprs}, visible: 2 * n, cols: make([]scopeCol, 2*n)}
+	if err := s.bindReturning(b, w, up.ReturningList, cols); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (s *Session) bindDelete(b *binder, del *pg.DeleteStmt) (*boundWrite, error) {
+	o, err := s.writableTable(del.Relation)
+	if err != nil {
+		return nil, err
+	}
+	if len(del.UsingClause) > 0 {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "DELETE ... USING is not supported")
+	}
+	alias := strings.ToLower(o.Name)
+	if del.Relation.Alias != nil {
+		alias = strings.ToLower(del.Relation.Alias.Aliasname)
+	}
+	cols, scan := tableScope(o, alias)
+	var rel planner.Rel = scan
+	if del.WhereClause != nil {
+		b.rel = rel
+		w, err := b.bindBool(del.WhereClause, &scope{cols: cols}, "argument of WHERE")
+		if err != nil {
+			return nil, err
+		}
+		rel = &planner.Filter{Input: b.rel, Pred: w}
+		b.rel = nil
+	}
+	n := len(o.Columns)
+	exprs := make([]expr.Expr, n)
+	for i, c := range o.Columns {
+		exprs[i] = &expr.Col{Idx: i, Typ: c.Type}
+	}
+	w := &boundWrite{table: o, tag: "DELETE %d", oldCols: true}
+	w.query = &boundQuery{rel: &planner.Project{Input: rel, Exprs: exprs}, visible: n, cols: make([]scopeCol, n)}
+	if err := s.bindReturning(b, w, del.ReturningList, cols); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// execWrite computes a write's changes against the current contents (plus
+// the transaction's own writes), checks constraints, and either buffers
+// them in the open transaction or commits them at once. Writes that read
+// hold the engine's write lock throughout, so concurrent UPDATEs of one row
+// are serialized and never both retract the same old version.
+func (s *Session) execWrite(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	b := s.newBinder(p.ParamTypes, params)
+	w, err := s.bindWrite(b, p.Stmt.ast)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.runQueryLocked(ctx, w.query)
+	if err != nil {
+		return nil, err
+	}
+	n := len(w.table.Columns)
+	var changes []dataflow.Update
+	var returned []types.Row
+	for _, r := range rows {
+		var oldRow, newRow types.Row
+		switch {
+		case w.oldCols && w.newCols:
+			oldRow, newRow = r[:n:n], r[n:]
+		case w.oldCols:
+			oldRow = r
+		default:
+			newRow = r
+		}
+		if oldRow != nil {
+			changes = append(changes, dataflow.Update{Row: oldRow, Diff: -1})
+		}
+		if newRow != nil {
+			for i, c := range w.table.Columns {
+				if c.NotNull && newRow[i].IsNull() {
+					return nil, &pgerror.Error{Code: pgerror.NotNullViolation, Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", c.Name, w.table.Name)}
+				}
+			}
+			changes = append(changes, dataflow.Update{Row: newRow, Diff: 1})
+		}
+		if w.returning != nil {
+			src := newRow
+			if src == nil {
+				src = oldRow
+			}
+			out := make(types.Row, len(w.returning))
+			for i, e := range w.returning {
+				d, err := e.Eval(s.evalCtx(), src)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = d
+			}
+			returned = append(returned, out)
+		}
+	}
+	if err := s.checkPrimaryKeyLocked(w.table, changes); err != nil {
+		return nil, err
+	}
+	res := &Result{Tag: fmt.Sprintf(w.tag, len(rows))}
+	if w.returning != nil {
+		res.Columns, res.Rows = w.returningCols, returned
+	}
+	if s.tx != nil && s.tx.explicit {
+		s.tx.writes[w.table.ID] = append(s.tx.writes[w.table.ID], changes...)
+		return res, nil
+	}
+	if err := s.e.commitLocked(map[dataflow.CollectionID][]dataflow.Update{w.table.ID: changes}); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkPrimaryKeyLocked rejects changes that would leave two rows with the
+// same primary key, or a NULL in it. REQUIRES: e.mu held.
+func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) error {
+	if len(o.PrimaryKey) == 0 {
+		return nil
+	}
+	key := func(r types.Row) string {
+		k := make(types.Row, len(o.PrimaryKey))
+		for i, c := range o.PrimaryKey {
+			k[i] = r[c]
+		}
+		return string(types.RowKey(nil, k))
+	}
+	delta := map[string]int64{}
+	var order []string
+	rowOf := map[string]types.Row{}
+	for _, u := range changes {
+		k := key(u.Row)
+		if _, ok := delta[k]; !ok {
+			order = append(order, k)
+		}
+		delta[k] += u.Diff
+		if u.Diff > 0 {
+			rowOf[k] = u.Row
+		}
+	}
+	var pending []dataflow.Update
+	if s.tx != nil {
+		pending = s.tx.writes[o.ID]
+	}
+	for _, k := range order {
+		if delta[k] <= 0 {
+			continue
+		}
+		r := rowOf[k]
+		for _, c := range o.PrimaryKey {
+			if r[c].IsNull() {
+				return &pgerror.Error{Code: pgerror.NotNullViolation, Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", o.Columns[c].Name, o.Name)}
+			}
+		}
+		existing := int64(0)
+		o.Data.Scan(func(row types.Row, count int64) bool {
+			if key(row) == k {
+				existing += count
+			}
+			return true
+		})
+		for _, u := range pending {
+			if key(u.Row) == k {
+				existing += u.Diff
+			}
+		}
+		if existing+delta[k] > 1 {
+			var parts, vals []string
+			for _, c := range o.PrimaryKey {
+				parts = append(parts, o.Columns[c].Name)
+				vals = append(vals, types.FormatText(r[c]))
+			}
+			return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey"),
+				Detail: fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(parts, ", "), strings.Join(vals, ", "))}
+		}
+	}
+	return nil
+}
