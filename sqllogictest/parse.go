@@ -235,9 +235,10 @@ func (p *parser) record() error {
 		default:
 			return p.body(&rec, line, n)
 		}
+		prev := n
 		var ok bool
 		if line, n, ok = p.next(); !ok {
-			return p.errorf(n, "%s line without a record", f[0])
+			return p.errorf(prev, "%s line without a record", f[0])
 		}
 	}
 }

@@ -148,19 +148,23 @@ func (r *runner) skipped(rec *Record) bool {
 	return false
 }
 
+// noteSkipped records the expected hash of a skipped labeled query, so
+// that the variant that runs is checked against it.
+func (r *runner) noteSkipped(rec *Record) {
+	if rec.Kind == KindQuery && rec.Label != "" && rec.Err == nil {
+		if _, ok := r.labels[rec.Label]; !ok {
+			r.labels[rec.Label] = expectedHash(rec)
+		}
+	}
+}
+
 // record runs one record and reports whether the file halts there.
 func (r *runner) record(ctx context.Context, rec *Record) (halt bool, err error) {
 	if r.skipped(rec) {
 		if rec.Counted() {
 			r.res.Skipped++
 		}
-		// A skipped labeled query still records its expected hash, so the
-		// variant that runs is checked against it.
-		if rec.Kind == KindQuery && rec.Label != "" && rec.Err == nil {
-			if _, ok := r.labels[rec.Label]; !ok {
-				r.labels[rec.Label] = expectedHash(rec)
-			}
-		}
+		r.noteSkipped(rec)
 		return false, nil
 	}
 	switch rec.Kind {
@@ -266,29 +270,27 @@ func (r *runner) try(ctx context.Context, rec *Record) (*Failure, error) {
 		return nil, nil
 	}
 
-	// Query.
-	if len(last.names) != len(rec.Types) {
+	return r.checkQuery(rec, last), nil
+}
+
+// checkQuery compares a query's result with the record's expectation and
+// the label table, and records the result's hash under the label.
+func (r *runner) checkQuery(rec *Record, res stmtResult) *Failure {
+	if len(res.names) != len(rec.Types) {
 		return &Failure{
 			Expected: fmt.Sprintf("%d result columns (%s)", len(rec.Types), rec.Types),
-			Got:      fmt.Sprintf("%d result columns", len(last.names)),
-		}, nil
+			Got:      fmt.Sprintf("%d result columns", len(res.names)),
+		}
 	}
-	out := render(rec, last.names, last.rows)
+	out := render(rec, res.names, res.rows)
 	n := len(out.values)
-	var hash string
-	hashed := r.threshold > 0 && n > r.threshold
-	if hashed || rec.Label != "" {
-		hash = hashValues(out.values)
-	}
+	hash := hashValues(out.values)
 	got := out.lines
-	if hashed {
+	if r.threshold > 0 && n > r.threshold {
 		got = []string{hashLine(n, hash)}
 	}
 	var fail *Failure
 	if en, eh, ok := parseHashLine(rec.Expected); ok {
-		if hash == "" {
-			hash = hashValues(out.values)
-		}
 		if en != n || eh != hash {
 			fail = &Failure{Expected: rec.Expected[0], Got: hashLine(n, hash)}
 		}
@@ -305,7 +307,7 @@ func (r *runner) try(ctx context.Context, rec *Record) (*Failure, error) {
 			}
 		}
 	}
-	return fail, nil
+	return fail
 }
 
 func equalLines(a, b []string) bool {
