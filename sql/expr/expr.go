@@ -50,7 +50,7 @@ func (c *Col) String() string {
 // Const is a literal.
 type Const struct{ Val types.Datum }
 
-func (c *Const) Type() types.Type                                { return c.Val.Type() }
+func (c *Const) Type() types.Type                              { return c.Val.Type() }
 func (c *Const) Eval(_ *Ctx, _ types.Row) (types.Datum, error) { return c.Val, nil }
 func (c *Const) String() string {
 	if c.Val.IsNull() {

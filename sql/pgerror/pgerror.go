@@ -65,7 +65,6 @@ func CodeOf(err error) Code {
 	return InternalError
 }
 
-
 // Convert returns err as an *Error, wrapping errors without a code as
 // internal errors.
 func Convert(err error) *Error {

@@ -113,7 +113,7 @@ var byName = map[string]Type{
 	"text": Text, "string": Text,
 	"varchar": Varchar, "character varying": Varchar,
 	"bpchar": Bpchar, "char": Bpchar, "character": Bpchar,
-	"bytea": Bytea,
+	"bytea":     Bytea,
 	"date":      Date,
 	"time":      Time,
 	"timestamp": Timestamp, "timestamp without time zone": Timestamp,
