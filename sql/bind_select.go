@@ -261,15 +261,6 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 	}
 	rel = b.rel
 	b.rel = nil
-	if sub != nil {
-		// Carry the D columns in front of the select list.
-		var dexprs []expr.Expr
-		for i := 0; i < nd; i++ {
-			dexprs = append(dexprs, &expr.Col{Idx: i, Typ: sc.cols[i].typ})
-		}
-		exprs = append(dexprs, exprs...)
-		names = append(make([]string, nd), names...)
-	}
 	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
 }
 
@@ -328,6 +319,20 @@ func (b *binder) bindInSubqueryItem(as *aggScope, sc *scope, items []*pg.ResTarg
 // finishSelect applies DISTINCT, ORDER BY with LIMIT/OFFSET (a TopK) and
 // the final projection.
 func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.Expr, names []string, order []dataflow.SortKey, orderExprs []expr.Expr, sub *subqueryCtx, nd int) (*boundQuery, error) {
+	if nd > 0 {
+		// Carry the D columns (the first nd columns of the input, whether it
+		// is the FROM relation or the aggregation) in front of the select list.
+		types := rel.Types()
+		dexprs := make([]expr.Expr, nd)
+		for i := range dexprs {
+			dexprs[i] = &expr.Col{Idx: i, Typ: types[i]}
+		}
+		exprs = append(dexprs, exprs...)
+		names = append(make([]string, nd), names...)
+		for i := range order {
+			order[i].Col += nd
+		}
+	}
 	visible := len(exprs)
 	all := append(append([]expr.Expr{}, exprs...), orderExprs...)
 	for i, e := range all {
@@ -337,11 +342,6 @@ func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.
 				return nil, err
 			}
 			all[i] = c
-		}
-	}
-	for i := range order {
-		if order[i].Col >= len(exprs)-nd || sub == nil {
-			order[i].Col += 0
 		}
 	}
 	rel = &planner.Project{Input: rel, Exprs: all}

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"strings"
+	"sync"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/tributary-db/tributary/dataflow"
@@ -173,7 +174,7 @@ func (e *Engine) createView(s *Session, vs *pg.ViewStmt, st *Statement) (*Result
 // deparseQuery turns a SELECT AST back into SQL text, for storing a view's
 // definition.
 func deparseQuery(n *pg.Node) (string, error) {
-	out, err := pg.Deparse(&pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: n}}})
+	out, err := pg.Deparse(&pg.ParseResult{Version: parseTreeVersion(), Stmts: []*pg.RawStmt{{Stmt: n}}})
 	if err != nil {
 		return "", pgerror.New(pgerror.InternalError, "cannot store view definition: %v", err)
 	}
@@ -340,3 +341,19 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 }
 
 var nilCtx = context.Background()
+
+var treeVersion struct {
+	sync.Once
+	v int32
+}
+
+// parseTreeVersion is the version pg_query stamps on parse trees, which
+// Deparse requires.
+func parseTreeVersion() int32 {
+	treeVersion.Do(func() {
+		if r, err := pg.Parse("SELECT 1"); err == nil {
+			treeVersion.v = r.Version
+		}
+	})
+	return treeVersion.v
+}

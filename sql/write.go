@@ -86,6 +86,12 @@ func (s *Session) bindInsert(b *binder, ins *pg.InsertStmt) (*boundWrite, error)
 		}
 	}
 	var src *boundQuery
+	if vs := ins.SelectStmt.GetSelectStmt(); vs != nil && len(vs.ValuesLists) > 0 && len(vs.SortClause) == 0 && vs.LimitCount == nil && vs.Op == pg.SetOperation_SETOP_NONE {
+		// INSERT ... VALUES: each value is assigned to its column's type
+		// directly, as in PostgreSQL (so a NULL or '1' literal takes the
+		// column's type).
+		return s.bindInsertValues(b, ins, o, target, vs)
+	}
 	if ins.SelectStmt == nil {
 		src = &boundQuery{rel: &planner.Values{Rows: []types.Row{{}}}}
 		target = nil
@@ -400,4 +406,75 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 		}
 	}
 	return nil
+}
+
+func (s *Session) bindInsertValues(b *binder, ins *pg.InsertStmt, o *Object, target []int, vs *pg.SelectStmt) (*boundWrite, error) {
+	var rel planner.Rel
+	var consts []types.Row
+	for _, l := range vs.ValuesLists {
+		items := l.GetList().Items
+		if len(items) > len(target) {
+			return nil, pgerror.New(pgerror.SyntaxError, "INSERT has more expressions than target columns")
+		}
+		exprs := make([]expr.Expr, len(o.Columns))
+		for i, c := range o.Columns {
+			if c.Default != nil {
+				exprs[i] = c.Default
+			} else {
+				exprs[i] = &expr.Const{Val: types.Null(c.Type)}
+			}
+		}
+		for j, item := range items {
+			if item.GetSetToDefault() != nil {
+				continue
+			}
+			e, err := b.bindExpr(item, &scope{})
+			if err != nil {
+				return nil, err
+			}
+			if e, err = assignCast(b, e, o.Columns[target[j]]); err != nil {
+				return nil, err
+			}
+			exprs[target[j]] = e
+		}
+		row := make(types.Row, len(exprs))
+		constant := true
+		for i, e := range exprs {
+			if !expr.IsConst(e) {
+				constant = false
+				break
+			}
+			d, err := e.Eval(s.evalCtx(), nil)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = d
+		}
+		if constant {
+			consts = append(consts, row)
+			continue
+		}
+		one := &planner.Project{Input: &planner.Values{Rows: []types.Row{{}}}, Exprs: exprs}
+		if rel == nil {
+			rel = one
+		} else {
+			rel = &planner.SetOp{Kind: planner.Union, All: true, Left: rel, Right: one}
+		}
+	}
+	if len(consts) > 0 || rel == nil {
+		v := &planner.Values{Rows: consts, Typs: o.Types()}
+		if rel == nil {
+			rel = v
+		} else {
+			rel = &planner.SetOp{Kind: planner.Union, All: true, Left: v, Right: rel}
+		}
+	}
+	n := len(o.Columns)
+	w := &boundWrite{table: o, tag: "INSERT 0 %d", newCols: true}
+	w.query = &boundQuery{rel: rel, visible: n, cols: make([]scopeCol, n)}
+	cols, _ := tableScope(o, strings.ToLower(o.Name))
+	if err := s.bindReturning(b, w, ins.ReturningList, cols); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
