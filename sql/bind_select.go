@@ -1042,12 +1042,8 @@ func (b *binder) bindSubLink(sl *pg.SubLink, sc *scope) (expr.Expr, error) {
 		sc.cols = append(sc.cols, scopeCol{name: "?subquery?", typ: q.cols[j].typ, hidden: true})
 	}
 	val := &expr.Col{Idx: n + k, Typ: q.cols[k].typ}
-	if mode == modeExists {
-		// No row for an outer value means no match.
-		return &expr.Coalesce{Args: []expr.Expr{val, &expr.Const{Val: types.NewBool(false)}}, Typ: types.Bool}, nil
-	}
-	if mode == modeIn {
-		return &expr.Coalesce{Args: []expr.Expr{val, &expr.Const{Val: types.NewBool(false)}}, Typ: types.Bool}, nil
-	}
+	// Every outer row finds its D row, and EXISTS and IN subqueries produce
+	// one row per D value, so val is never NULL for want of a match: IN's
+	// NULL is SQL's unknown and must survive.
 	return val, nil
 }
