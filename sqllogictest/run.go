@@ -295,7 +295,7 @@ func (r *runner) checkQuery(rec *Record, res stmtResult) *Failure {
 			fail = &Failure{Expected: rec.Expected[0], Got: hashLine(n, hash)}
 		}
 	} else if exp := expectedLines(rec); !equalLines(out.lines, exp) {
-		fail = &Failure{Expected: strings.Join(exp, "\n"), Got: strings.Join(got, "\n")}
+		fail = &Failure{Expected: joinLines(exp), Got: joinLines(got)}
 	}
 	if rec.Label != "" {
 		if want, ok := r.labels[rec.Label]; !ok {
@@ -308,6 +308,15 @@ func (r *runner) checkQuery(rec *Record, res stmtResult) *Failure {
 		}
 	}
 	return fail
+}
+
+// joinLines shows result lines in a failure; an empty result is spelled
+// out so that it is not mistaken for a missing one.
+func joinLines(lines []string) string {
+	if len(lines) == 0 {
+		return "(no rows)"
+	}
+	return strings.Join(lines, "\n")
 }
 
 func equalLines(a, b []string) bool {
