@@ -2,6 +2,7 @@ package expr
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -760,6 +761,342 @@ func age(a, b int64) types.IntervalValue {
 	return r
 }
 
-func parseFormatted(s, f string) (int64, bool, error) {
-	return 0, false, pgerror.New(pgerror.FeatureNotSupported, "not yet")
+// dtFields are the calendar fields to_char formats and to_date parses.
+type dtFields struct {
+	year, month, day, hour, min, sec, us int
+	doy, dow, isoWeek, isoYear           int
+	zone                                 string
+	offset                               int // seconds east of UTC
+	isInterval                           bool
+}
+
+func fieldsOfWall(wall int64) dtFields {
+	y, m, d, tod := civil(wall)
+	day := floorDiv(wall, usPerDay)
+	iy, iw := types.MicrosToTime(day * usPerDay).ISOWeek()
+	return dtFields{year: y, month: int(m), day: d, hour: int(tod / 3600e6), min: int(tod / 60e6 % 60),
+		sec: int(tod / 1e6 % 60), us: int(tod % 1e6), doy: int(day - daysOf(y, 1, 1) + 1),
+		dow: int(((day+6)%7 + 7) % 7), isoWeek: iw, isoYear: iy}
+}
+
+// dtPatterns are to_char's template patterns, longest first so that
+// "HH24" wins over "HH" and "MONTH" over "MON".
+var dtPatterns = []string{
+	"HH24", "HH12", "HH", "MI", "SSSS", "SS", "MS", "US", "A.M.", "P.M.", "a.m.", "p.m.", "AM", "PM", "am", "pm",
+	"YYYY", "IYYY", "YYY", "YY", "Y", "MONTH", "Month", "month", "MON", "Mon", "mon", "MM",
+	"DAY", "Day", "day", "DY", "Dy", "dy", "DDD", "DD", "ID", "D", "IW", "WW", "Q", "CC", "TZ", "tz", "OF",
+}
+
+var monthNames = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
+var dayNames = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+
+// toChar formats fields with a to_char template. FM suppresses padding;
+// "quoted text" and \-escaped characters are copied.
+func toChar(f dtFields, tmpl string) string {
+	var b strings.Builder
+	num := func(v, width int, fm bool) {
+		s := strconv.Itoa(v)
+		if v < 0 {
+			s = strconv.Itoa(-v)
+		}
+		if !fm {
+			for len(s) < width {
+				s = "0" + s
+			}
+		}
+		if v < 0 {
+			s = "-" + s
+		}
+		b.WriteString(s)
+	}
+	name := func(s, pat string, width int, fm bool) {
+		switch {
+		case pat == strings.ToUpper(pat):
+			s = strings.ToUpper(s)
+		case pat == strings.ToLower(pat):
+			s = strings.ToLower(s)
+		}
+		b.WriteString(s)
+		if !fm {
+			b.WriteString(strings.Repeat(" ", max(width-len(s), 0)))
+		}
+	}
+	for i := 0; i < len(tmpl); {
+		fm := false
+		if strings.HasPrefix(tmpl[i:], "FM") || strings.HasPrefix(tmpl[i:], "fm") {
+			fm = true
+			i += 2
+		}
+		switch {
+		case i >= len(tmpl):
+			continue
+		case tmpl[i] == '"':
+			j := strings.IndexByte(tmpl[i+1:], '"')
+			if j < 0 {
+				j = len(tmpl) - i - 1
+			}
+			b.WriteString(tmpl[i+1 : i+1+j])
+			i += j + 2
+			continue
+		case tmpl[i] == '\\' && i+1 < len(tmpl):
+			b.WriteByte(tmpl[i+1])
+			i += 2
+			continue
+		}
+		pat := ""
+		for _, p := range dtPatterns {
+			if strings.HasPrefix(tmpl[i:], p) || len(p) > 1 && p == strings.ToUpper(p) && strings.HasPrefix(strings.ToUpper(tmpl[i:]), p) && !isNamePattern(p) {
+				pat = p
+				break
+			}
+		}
+		if pat == "" {
+			b.WriteByte(tmpl[i])
+			i++
+			continue
+		}
+		i += len(pat)
+		h12 := f.hour % 12
+		if h12 == 0 && !f.isInterval {
+			h12 = 12
+		}
+		switch strings.ToUpper(pat) {
+		case "HH24":
+			num(f.hour, 2, fm)
+		case "HH12", "HH":
+			num(h12, 2, fm)
+		case "MI":
+			num(f.min, 2, fm)
+		case "SS":
+			num(f.sec, 2, fm)
+		case "SSSS":
+			num(f.hour*3600+f.min*60+f.sec, 0, fm)
+		case "MS":
+			num(f.us/1000, 3, fm)
+		case "US":
+			num(f.us, 6, fm)
+		case "AM", "PM", "A.M.", "P.M.":
+			v := "AM"
+			if f.hour >= 12 {
+				v = "PM"
+			}
+			if strings.Contains(pat, ".") {
+				v = v[:1] + "." + v[1:] + "."
+			}
+			if pat == strings.ToLower(pat) {
+				v = strings.ToLower(v)
+			}
+			b.WriteString(v)
+		case "YYYY":
+			num(f.year, 4, fm)
+		case "IYYY":
+			num(f.isoYear, 4, fm)
+		case "YYY":
+			num(f.year%1000, 3, fm)
+		case "YY":
+			num(f.year%100, 2, fm)
+		case "Y":
+			num(f.year%10, 1, fm)
+		case "MONTH":
+			name(monthNames[max(f.month-1, 0)%12], pat, 9, fm)
+		case "MON":
+			name(monthNames[max(f.month-1, 0)%12][:3], pat, 3, fm)
+		case "MM":
+			num(f.month, 2, fm)
+		case "DAY":
+			name(dayNames[f.dow], pat, 9, fm)
+		case "DY":
+			name(dayNames[f.dow][:3], pat, 3, fm)
+		case "DDD":
+			num(f.doy, 3, fm)
+		case "DD":
+			num(f.day, 2, fm)
+		case "D":
+			num(f.dow+1, 1, fm)
+		case "ID":
+			num((f.dow+6)%7+1, 1, fm)
+		case "IW":
+			num(f.isoWeek, 2, fm)
+		case "WW":
+			num((f.doy-1)/7+1, 2, fm)
+		case "Q":
+			num((f.month-1)/3+1, 1, fm)
+		case "CC":
+			num((f.year+99)/100, 2, fm)
+		case "TZ":
+			if pat == "tz" {
+				b.WriteString(strings.ToLower(f.zone))
+			} else {
+				b.WriteString(f.zone)
+			}
+		case "OF":
+			off := f.offset
+			sign := "+"
+			if off < 0 {
+				sign, off = "-", -off
+			}
+			b.WriteString(sign + pad2(off/3600))
+			if off%3600 != 0 {
+				b.WriteString(":" + pad2(off/60%60))
+			}
+		}
+	}
+	return b.String()
+}
+
+// isNamePattern reports patterns whose case selects the output's case, so
+// they must match exactly.
+func isNamePattern(p string) bool {
+	switch strings.ToUpper(p) {
+	case "MONTH", "MON", "DAY", "DY", "AM", "PM", "A.M.", "P.M.", "TZ":
+		return true
+	}
+	return false
+}
+
+// parseFormatted is to_date/to_timestamp(text, template): it reads the
+// numeric fields YYYY MM DD HH24 HH12 HH MI SS MS US, month names (Mon,
+// Month) and AM/PM; other template characters skip one input character.
+// zoned reports whether the result is already UTC (never, for now).
+func parseFormatted(s, tmpl string) (int64, bool, error) {
+	year, month, day, hour, minute, sec, us := 1, 1, 1, 0, 0, 0, 0
+	pm, hasAMPM := false, false
+	bad := func() (int64, bool, error) {
+		return 0, false, pgerror.New(pgerror.InvalidDatetimeFormat, "invalid value %q for template %q", s, tmpl)
+	}
+	readInt := func(max int) (int, bool) {
+		for len(s) > 0 && s[0] == ' ' {
+			s = s[1:]
+		}
+		j := 0
+		if len(s) > 0 && s[0] == '-' {
+			j = 1
+		}
+		for j < len(s) && j < max && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		v, err := strconv.Atoi(s[:j])
+		if err != nil {
+			return 0, false
+		}
+		s = s[j:]
+		return v, true
+	}
+	for i := 0; i < len(tmpl); {
+		if strings.HasPrefix(strings.ToUpper(tmpl[i:]), "FM") {
+			i += 2
+			continue
+		}
+		pat := ""
+		for _, p := range dtPatterns {
+			if strings.HasPrefix(strings.ToUpper(tmpl[i:]), strings.ToUpper(p)) {
+				pat = strings.ToUpper(p)
+				break
+			}
+		}
+		if pat == "" {
+			i++
+			if len(s) > 0 {
+				s = s[1:]
+			}
+			continue
+		}
+		i += len(pat)
+		var ok bool
+		switch pat {
+		case "YYYY", "IYYY":
+			year, ok = readInt(len(s))
+		case "YY":
+			year, ok = readInt(2)
+			year += 2000
+			if year >= 2070 {
+				year -= 100
+			}
+		case "MM":
+			month, ok = readInt(2)
+		case "DD":
+			day, ok = readInt(2)
+		case "HH24", "HH12", "HH":
+			hour, ok = readInt(2)
+		case "MI":
+			minute, ok = readInt(2)
+		case "SS":
+			sec, ok = readInt(2)
+		case "MS":
+			var ms int
+			ms, ok = readInt(3)
+			us += ms * 1000
+		case "US":
+			var u int
+			u, ok = readInt(6)
+			us += u
+		case "AM", "PM", "A.M.", "P.M.":
+			up := strings.ToUpper(s)
+			hasAMPM = true
+			pm = strings.HasPrefix(up, "P")
+			ok = strings.HasPrefix(up, "AM") || strings.HasPrefix(up, "PM") || strings.HasPrefix(up, "A.M.") || strings.HasPrefix(up, "P.M.")
+			if ok {
+				s = s[len(pat):]
+			}
+		case "MONTH", "MON":
+			up := strings.ToUpper(s)
+			for k, m := range monthNames {
+				full, short := strings.ToUpper(m), strings.ToUpper(m[:3])
+				if pat == "MONTH" && strings.HasPrefix(up, full) {
+					month, ok, s = k+1, true, s[len(full):]
+					break
+				}
+				if pat == "MON" && strings.HasPrefix(up, short) {
+					month, ok, s = k+1, true, s[3:]
+					break
+				}
+			}
+		default:
+			ok = true
+		}
+		if !ok {
+			return bad()
+		}
+	}
+	if hasAMPM {
+		if hour < 1 || hour > 12 {
+			return 0, false, pgerror.New(pgerror.InvalidDatetimeFormat, "hour \"%d\" is invalid for the 12-hour clock", hour)
+		}
+		hour %= 12
+		if pm {
+			hour += 12
+		}
+	}
+	d, err := makeDate(int64(year), int64(month), int64(day))
+	if err != nil {
+		return 0, false, err
+	}
+	clock, err := makeClock(int64(hour), int64(minute), float64(sec))
+	if err != nil {
+		return 0, false, err
+	}
+	return d*usPerDay + clock + int64(us), false, nil
+}
+
+func init() {
+	text := types.Text
+	Register("to_char",
+		&Overload{Args: []types.Type{types.Timestamp, text}, Ret: text, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			return types.NewText(toChar(fieldsOfWall(a[0].Int()), a[1].Str())), nil
+		}},
+		&Overload{Args: []types.Type{types.TimestampTZ, text}, Ret: text, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+			loc := location(ctx)
+			wall, off := toWall(a[0].Int(), loc)
+			f := fieldsOfWall(wall)
+			f.offset = off
+			f.zone, _ = types.MicrosToTime(a[0].Int()).In(loc).Zone()
+			return types.NewText(toChar(f, a[1].Str())), nil
+		}},
+		&Overload{Args: []types.Type{types.Interval, text}, Ret: text, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			iv := a[0].Interval()
+			us := iv.Micros
+			f := dtFields{year: int(iv.Months / 12), month: int(iv.Months % 12), day: int(iv.Days),
+				hour: int(us / 3600e6), min: int(us / 60e6 % 60), sec: int(us / 1e6 % 60), us: int(us % 1e6), isInterval: true}
+			return types.NewText(toChar(f, a[1].Str())), nil
+		}})
 }
