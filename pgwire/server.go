@@ -1,0 +1,201 @@
+package pgwire
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tributary-db/tributary/sql"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// Session is the part of *sql.Session the protocol layer uses. A Session is
+// used by one goroutine at a time (the connection's processing goroutine);
+// ctx cancellation aborts a running call with 57014. Every error it returns
+// should carry a SQLSTATE (package pgerror).
+type Session interface {
+	// ParameterStatuses are the run-time parameters reported after
+	// authentication.
+	ParameterStatuses() [][2]string
+	// ParseStatements splits and parses one query string. The statements
+	// belong to the session and stay valid until Close.
+	ParseStatements(query string) ([]*sql.Statement, error)
+	// Prepare binds a statement. paramTypes may be shorter than the number of
+	// parameters and may hold types.Unknown; the result's ParamTypes are
+	// complete.
+	Prepare(ctx context.Context, st *sql.Statement, paramTypes []types.Type) (*sql.Prepared, error)
+	// Execute runs a prepared statement. The Result is owned by the caller.
+	Execute(ctx context.Context, p *sql.Prepared, params []types.Datum) (*sql.Result, error)
+	// TxStatus is the transaction state ReadyForQuery reports.
+	TxStatus() sql.TxStatus
+	// Close ends the session; it is called exactly once, after the last
+	// other call has returned.
+	Close()
+}
+
+var _ Session = (*sql.Session)(nil)
+
+// Options configure a Server.
+type Options struct {
+	// NewSession starts the session of a new connection, after its startup
+	// message. Required.
+	NewSession func(sql.SessionOptions) Session
+	// Logger receives connection errors and recovered panics; slog.Default()
+	// when nil.
+	Logger *slog.Logger
+}
+
+// Server accepts PostgreSQL connections and serves each one on its own
+// goroutines. It is safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	nextPID atomic.Uint32
+	wg      sync.WaitGroup // one per live connection
+
+	mu struct {
+		sync.Mutex
+		closed    bool
+		listeners map[net.Listener]struct{}
+		conns     map[*conn]struct{}
+		byPID     map[uint32]*conn // connections past startup, for CancelRequest
+	}
+}
+
+// NewServer returns a server; call Serve to accept connections.
+func NewServer(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.NewSession == nil {
+		panic("pgwire: Options.NewSession is required")
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	s.mu.listeners = make(map[net.Listener]struct{})
+	s.mu.conns = make(map[*conn]struct{})
+	s.mu.byPID = make(map[uint32]*conn)
+	return s
+}
+
+// Serve accepts connections on ln until Close is called, then returns nil.
+// It returns an accept error other than a temporary one. Serve may be called
+// for several listeners at once.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.mu.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.mu.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Too many open files and friends: back off rather than spin.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("pgwire: accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		go s.ServeConn(nc)
+	}
+}
+
+// ServeConn serves one already accepted connection and returns when it
+// closes. Serve uses it for every accepted connection; tests and embedders
+// may call it directly.
+func (s *Server) ServeConn(nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.mu.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	c.serve()
+	s.mu.Lock()
+	delete(s.mu.conns, c)
+	if s.mu.byPID[c.pid] == c {
+		delete(s.mu.byPID, c.pid)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.closed
+}
+
+// Close stops accepting, closes every connection (cancelling running
+// statements) and waits for their goroutines to finish. It is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.mu.closed = true
+	var err error
+	for ln := range s.mu.listeners {
+		if e := ln.Close(); e != nil && !errors.Is(e, net.ErrClosed) && err == nil {
+			err = e
+		}
+	}
+	for c := range s.mu.conns {
+		c.kill()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// allocPID hands out backend process IDs; they only identify a connection
+// for CancelRequest, together with its secret.
+func (s *Server) allocPID() uint32 {
+	for {
+		if pid := s.nextPID.Add(1) & 0x7fffffff; pid != 0 {
+			return pid
+		}
+	}
+}
+
+func (s *Server) register(c *conn) {
+	s.mu.Lock()
+	s.mu.byPID[c.pid] = c
+	s.mu.Unlock()
+}
+
+// cancel handles a CancelRequest: it cancels the running statement of the
+// connection with that process ID and secret, if any. As in PostgreSQL the
+// requester learns nothing about whether it matched.
+func (s *Server) cancel(pid uint32, secret []byte) {
+	s.mu.Lock()
+	c := s.mu.byPID[pid]
+	s.mu.Unlock()
+	if c == nil || subtle.ConstantTimeCompare(c.secret, secret) != 1 {
+		return
+	}
+	c.cancelStatement()
+}
