@@ -31,7 +31,14 @@ const (
 	modeNone subqueryMode = iota
 	modeScalar
 	modeExists
+	// modeInMatch answers "does some row have y = x?" for x IN (SELECT y ...);
+	// the equality is part of the join condition, so it is an equi-join.
+	modeInMatch
+	// modeIn is x IN (SELECT y ...): modeInMatch and modeInNulls combined.
 	modeIn
+	// modeInNulls answers "is the subquery empty (0), without NULL y (1),
+	// or with a NULL y (2)?", which decides IN's unknown.
+	modeInNulls
 )
 
 // subqueryCtx is handed to bindSelect for a subquery in an expression: the
@@ -114,7 +121,7 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 	// subquery's rows, with the WHERE clause as the join condition, and
 	// count a marker column instead of rows.
 	var marker expr.Expr
-	leftJoinAgg := sub != nil && len(sel.GroupClause) == 0 && (hasAggs || sub.mode == modeExists || sub.mode == modeIn)
+	leftJoinAgg := sub != nil && len(sel.GroupClause) == 0 && (hasAggs || sub.mode != modeScalar)
 	if leftJoinAgg {
 		right := rel
 		rcols := sc.cols[nd:]
@@ -141,6 +148,13 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 			}
 			on = w
 		}
+		if sub.mode == modeInMatch {
+			eq, err := b.inEquality(sc, items(sel), sub)
+			if err != nil {
+				return nil, err
+			}
+			on = planner.AndOf(append(planner.Conjuncts(on), eq))
+		}
 		rel = &planner.Join{Kind: planner.LeftJoin, Left: sub.d, Right: right, On: on}
 	} else if sel.WhereClause != nil {
 		b.rel = rel
@@ -158,7 +172,7 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		items = append(items, t.GetResTarget())
 	}
 	outScope := sc
-	if hasAggs || sub != nil && (sub.mode == modeExists || sub.mode == modeIn) {
+	if hasAggs || sub != nil && sub.mode != modeScalar {
 		as := &aggScope{input: sc, nkeys: nd}
 		for i := 0; i < nd; i++ {
 			g := &expr.Col{Idx: i, Typ: sc.cols[i].typ}
@@ -192,15 +206,15 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		var exprs []expr.Expr
 		var names []string
 		switch {
-		case sub != nil && sub.mode == modeExists:
+		case sub != nil && (sub.mode == modeExists || sub.mode == modeInMatch):
 			cnt, err := as.bindAgg(b, "count", &pg.FuncCall{AggStar: true})
 			if err != nil {
 				return nil, err
 			}
 			exprs = []expr.Expr{&expr.Compare{Op: expr.GT, L: cnt, R: &expr.Const{Val: types.NewInt8(0)}}}
 			names = []string{"exists"}
-		case sub != nil && sub.mode == modeIn:
-			e, err := b.bindInSubqueryItem(as, sc, items, sub, marker)
+		case sub != nil && sub.mode == modeInNulls:
+			e, err := b.inNullsItem(as, sc, items, marker)
 			if err != nil {
 				return nil, err
 			}
@@ -282,7 +296,34 @@ func (b *binder) bindGroupName(g *pg.Node, sc *scope, items []*pg.ResTarget) (ex
 	return nil, err
 }
 
-func (b *binder) bindInSubqueryItem(as *aggScope, sc *scope, items []*pg.ResTarget, sub *subqueryCtx, marker expr.Expr) (expr.Expr, error) {
+func items(sel *pg.SelectStmt) []*pg.ResTarget {
+	var out []*pg.ResTarget
+	for _, t := range sel.TargetList {
+		out = append(out, t.GetResTarget())
+	}
+	return out
+}
+
+// inEquality binds x = y for x IN (SELECT y ...), x being D's column.
+func (b *binder) inEquality(sc *scope, items []*pg.ResTarget, sub *subqueryCtx) (expr.Expr, error) {
+	if len(items) != 1 {
+		return nil, pgerror.New(pgerror.SyntaxError, "subquery has too many columns")
+	}
+	y, err := b.bindExpr(items[0].Val, sc)
+	if err != nil {
+		return nil, err
+	}
+	x := expr.Expr(&expr.Col{Idx: sub.inLeft, Typ: sc.cols[sub.inLeft].typ})
+	pair, _, err := b.unify([]expr.Expr{x, y}, "IN")
+	if err != nil {
+		return nil, err
+	}
+	return &expr.Compare{Op: expr.EQ, L: pair[0], R: pair[1]}, nil
+}
+
+// inNullsItem is CASE WHEN bool_or(y IS NULL) THEN 2 WHEN count(marker) > 0
+// THEN 1 ELSE 0 END over the subquery's rows.
+func (b *binder) inNullsItem(as *aggScope, sc *scope, items []*pg.ResTarget, marker expr.Expr) (expr.Expr, error) {
 	if len(items) != 1 {
 		return nil, pgerror.New(pgerror.SyntaxError, "subquery has too many columns")
 	}
@@ -293,27 +334,25 @@ func (b *binder) bindInSubqueryItem(as *aggScope, sc *scope, items []*pg.ResTarg
 	if err != nil {
 		return nil, err
 	}
-	x := expr.Expr(&expr.Col{Idx: sub.inLeft, Typ: sc.cols[sub.inLeft].typ})
-	pair, _, err := b.unify([]expr.Expr{x, y}, "IN")
-	if err != nil {
-		return nil, err
-	}
-	eq := &expr.Compare{Op: expr.EQ, L: pair[0], R: pair[1]}
 	boolOr, _, err := expr.ResolveAggregate("bool_or", []types.Type{types.Bool})
 	if err != nil {
 		return nil, err
 	}
-	add := func(arg expr.Expr) expr.Expr {
-		as.aggs = append(as.aggs, dataflow.AggCall{Agg: boolOr, Args: []expr.Expr{arg}, Ret: types.Bool})
-		as.aggStr = append(as.aggStr, "")
-		return &expr.Col{Idx: len(as.groups) + len(as.aggs) - 1, Typ: types.Bool}
+	count, _, err := expr.ResolveAggregate("count", []types.Type{types.Bool})
+	if err != nil {
+		return nil, err
 	}
-	found := add(eq)
-	hasNull := add(&expr.Case{Typ: types.Bool, Whens: []expr.When{{Cond: marker, Val: &expr.IsNull{Arg: eq}}}, Else: &expr.Const{Val: types.Null(types.Bool)}})
-	return &expr.Case{Typ: types.Bool, Whens: []expr.When{
-		{Cond: found, Val: &expr.Const{Val: types.NewBool(true)}},
-		{Cond: hasNull, Val: &expr.Const{Val: types.Null(types.Bool)}},
-	}, Else: &expr.Const{Val: types.NewBool(false)}}, nil
+	add := func(agg *expr.Aggregate, arg expr.Expr, ret types.Type) expr.Expr {
+		as.aggs = append(as.aggs, dataflow.AggCall{Agg: agg, Args: []expr.Expr{arg}, Ret: ret})
+		as.aggStr = append(as.aggStr, "")
+		return &expr.Col{Idx: len(as.groups) + len(as.aggs) - 1, Typ: ret}
+	}
+	hasNull := add(boolOr, &expr.Case{Typ: types.Bool, Whens: []expr.When{{Cond: marker, Val: &expr.IsNull{Arg: y}}}, Else: &expr.Const{Val: types.Null(types.Bool)}}, types.Bool)
+	n := add(count, marker, types.Int8)
+	return &expr.Case{Typ: types.Int4, Whens: []expr.When{
+		{Cond: hasNull, Val: &expr.Const{Val: types.NewInt4(2)}},
+		{Cond: &expr.Compare{Op: expr.GT, L: n, R: &expr.Const{Val: types.NewInt8(0)}}, Val: &expr.Const{Val: types.NewInt4(1)}},
+	}, Else: &expr.Const{Val: types.NewInt4(0)}}, nil
 }
 
 // finishSelect applies DISTINCT, ORDER BY with LIMIT/OFFSET (a TopK) and
@@ -994,9 +1033,34 @@ func (b *binder) bindSubLink(sl *pg.SubLink, sc *scope) (expr.Expr, error) {
 				FromClause: []*pg.Node{{Node: &pg.Node_RangeSubselect{RangeSubselect: &pg.RangeSubselect{Subquery: sl.Subselect, Alias: &pg.Alias{Aliasname: "?sub?"}}}}}}
 		}
 	}
+	if mode != modeIn {
+		return b.applySubquery(sel, sc, outerRel, mode, -1, sl.Location)
+	}
+	match, err := b.applySubquery(sel, sc, outerRel, modeInMatch, inLeft, sl.Location)
+	if err != nil {
+		return nil, err
+	}
+	code, err := b.applySubquery(sel, sc, b.rel, modeInNulls, -1, sl.Location)
+	if err != nil {
+		return nil, err
+	}
+	x := &expr.Col{Idx: inLeft, Typ: sc.cols[inLeft].typ}
+	null := &expr.Const{Val: types.Null(types.Bool)}
+	return &expr.Case{Typ: types.Bool, Whens: []expr.When{
+		{Cond: match, Val: &expr.Const{Val: types.NewBool(true)}},
+		{Cond: &expr.Compare{Op: expr.EQ, L: code, R: &expr.Const{Val: types.NewInt4(2)}}, Val: null},
+		{Cond: &expr.And{Args: []expr.Expr{&expr.Compare{Op: expr.EQ, L: code, R: &expr.Const{Val: types.NewInt4(1)}}, &expr.IsNull{Arg: x}}}, Val: null},
+	}, Else: &expr.Const{Val: types.NewBool(false)}}, nil
+}
+
+// applySubquery decorrelates one subquery: it extends b.rel (whose rows
+// are outerRel's) with a left join to the subquery's result per distinct
+// value of the outer columns it reads, and returns the new value column.
+func (b *binder) applySubquery(sel *pg.SelectStmt, sc *scope, outerRel planner.Rel, mode subqueryMode, inLeft int, loc int32) (expr.Expr, error) {
+	sl := struct{ Location int32 }{loc}
 	// Pass 1: which outer columns does the subquery read?
 	collect := &correlation{collecting: true}
-	if mode == modeIn {
+	if mode == modeInMatch {
 		collect.ref(inLeft)
 	}
 	saved := b.rel
