@@ -673,3 +673,40 @@ func TestNoticesAndParameterStatus(t *testing.T) {
 		t.Errorf("tx status %c", s)
 	}
 }
+
+// A 3.2 client (newer minor) is negotiated down to 3.0, as PostgreSQL 17
+// does, and _pq_ options are reported as unrecognized.
+func TestNegotiateProtocolVersion(t *testing.T) {
+	ts := startServer(t)
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
+	fe := pgproto3.NewFrontend(nc, nc)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32, Parameters: map[string]string{"user": "u", "_pq_.x": "1"}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := fe.Receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	npv, ok := msg.(*pgproto3.NegotiateProtocolVersion)
+	if !ok || npv.NewestMinorProtocol != 0 || fmt.Sprint(npv.UnrecognizedOptions) != "[_pq_.x]" {
+		t.Fatalf("got %#v, want NegotiateProtocolVersion 0 [_pq_.x]", msg)
+	}
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, ok := msg.(*pgproto3.BackendKeyData); ok && len(k.SecretKey) != 4 {
+			t.Errorf("3.0 secret key has %d bytes", len(k.SecretKey))
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+}

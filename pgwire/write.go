@@ -119,6 +119,9 @@ func (c *conn) sendParameterStatus(ps [][2]string) {
 // sendRowDescription describes cols; formats holds one code per column, or
 // is nil for all text.
 func (c *conn) sendRowDescription(cols []sql.Column, formats []int16) {
+	if len(formats) != len(cols) {
+		formats = nil
+	}
 	fields := make([]pgproto3.FieldDescription, len(cols))
 	for i, col := range cols {
 		var f int16
@@ -146,6 +149,9 @@ func (c *conn) sendDataRow(row types.Row, cols []sql.Column, formats []int16) er
 	}
 	if cols != nil && len(row) != len(cols) {
 		return pgerror.New(pgerror.InternalError, "row has %d values but the result has %d columns", len(row), len(cols))
+	}
+	if len(formats) != len(row) {
+		formats = nil
 	}
 	start := len(c.wbuf)
 	b := append(c.wbuf, 'D', 0, 0, 0, 0)
