@@ -22,10 +22,20 @@ type node struct {
 }
 
 // Build instantiates the operators of a plan, with empty state.
-func Build(p Plan) (*Dataflow, error) {
+func Build(p Plan) (*Dataflow, error) { return build(p, false) }
+
+// build instantiates a plan; once marks a dataflow that will run one step.
+func build(p Plan, once bool) (*Dataflow, error) {
 	d := &Dataflow{plan: p, first: true}
+	// A plan is a DAG: a node reached twice is instantiated once, and its
+	// output batch is read by every consumer (operators never modify their
+	// inputs).
+	memo := map[Plan]int{}
 	var add func(p Plan) (int, error)
 	add = func(p Plan) (int, error) {
+		if i, ok := memo[p]; ok {
+			return i, nil
+		}
 		var inputs []int
 		for _, in := range p.Inputs() {
 			i, err := add(in)
@@ -34,7 +44,7 @@ func Build(p Plan) (*Dataflow, error) {
 			}
 			inputs = append(inputs, i)
 		}
-		op, err := buildOp(p)
+		op, err := buildOp(p, once)
 		if err != nil {
 			return 0, err
 		}
@@ -43,6 +53,7 @@ func Build(p Plan) (*Dataflow, error) {
 			n.isGet, n.getID = true, g.ID
 		}
 		d.nodes = append(d.nodes, n)
+		memo[p] = len(d.nodes) - 1
 		return len(d.nodes) - 1, nil
 	}
 	if _, err := add(p); err != nil {
@@ -86,7 +97,7 @@ func (d *Dataflow) Step(ctx *expr.Ctx, changes map[CollectionID][]Update) ([]Upd
 // RunOnce builds a dataflow, feeds it one snapshot and returns the result:
 // how an ad-hoc SELECT runs (the same operators as a materialized view).
 func RunOnce(ctx *expr.Ctx, p Plan, snapshot map[CollectionID][]Update) ([]Update, error) {
-	d, err := Build(p)
+	d, err := build(p, true)
 	if err != nil {
 		return nil, err
 	}

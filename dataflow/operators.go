@@ -121,6 +121,10 @@ type joinOp struct {
 	nullEq     bool
 	left       *Arrangement
 	right      *Arrangement
+	// once is set for a dataflow that runs a single step (an ad-hoc
+	// query): the right side's arrangement would never be read, so it is
+	// not built.
+	once bool
 }
 
 func evalKey(ctx *expr.Ctx, key []expr.Expr, row types.Row, nullEq bool) (types.Row, bool, error) {
@@ -153,6 +157,11 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 		if !ok {
 			continue
 		}
+		if o.once {
+			// The right side is empty before the only step.
+			o.left.Add(k, u.Row, u.Diff)
+			continue
+		}
 		o.right.Lookup(k, func(r types.Row, n int64) {
 			out = append(out, Update{Row: concatRows(u.Row, r), Diff: u.Diff * n})
 		})
@@ -169,7 +178,9 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 		o.left.Lookup(k, func(l types.Row, n int64) {
 			out = append(out, Update{Row: concatRows(l, u.Row), Diff: u.Diff * n})
 		})
-		o.right.Add(k, u.Row, u.Diff)
+		if !o.once {
+			o.right.Add(k, u.Row, u.Diff)
+		}
 	}
 	return out, nil
 }
@@ -409,7 +420,7 @@ func (o *topKOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	return out, nil
 }
 
-func buildOp(p Plan) (operator, error) {
+func buildOp(p Plan, once bool) (operator, error) {
 	switch p := p.(type) {
 	case *Get:
 		return &getOp{id: p.ID}, nil
@@ -426,7 +437,7 @@ func buildOp(p Plan) (operator, error) {
 	case *Threshold:
 		return &thresholdOp{counts: NewIndex()}, nil
 	case *Join:
-		return &joinOp{lkey: p.LeftKey, rkey: p.RightKey, nullEq: p.NullEq, left: NewArrangement(), right: NewArrangement()}, nil
+		return &joinOp{lkey: p.LeftKey, rkey: p.RightKey, nullEq: p.NullEq, left: NewArrangement(), right: NewArrangement(), once: once}, nil
 	case *Reduce:
 		return &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}}, nil
 	case *TopK:
