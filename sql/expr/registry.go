@@ -75,6 +75,9 @@ func Resolve(name string, args []types.Type) (*Overload, []types.Type, error) {
 				score += 5
 			case a.Family() == targets[i].Family():
 				score += 20 - int(distance(a, targets[i]))
+				if targets[i] == types.Float8 {
+					score += 5 // float8 is the numeric category's preferred type
+				}
 			}
 		}
 		switch {

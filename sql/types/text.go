@@ -187,6 +187,9 @@ type ParseError struct {
 
 func (e *ParseError) Error() string { return e.Msg }
 
+// SQLState returns the error's SQLSTATE (package pgerror reads it).
+func (e *ParseError) SQLState() string { return e.Code }
+
 func invalid(t Type, s string) error {
 	code := "22P02"
 	if t.Family() == FamDateTime || t == Time || t == Interval {
