@@ -306,10 +306,7 @@ func items(sel *pg.SelectStmt) []*pg.ResTarget {
 
 // inEquality binds x = y for x IN (SELECT y ...), x being D's column.
 func (b *binder) inEquality(sc *scope, items []*pg.ResTarget, sub *subqueryCtx) (expr.Expr, error) {
-	if len(items) != 1 {
-		return nil, pgerror.New(pgerror.SyntaxError, "subquery has too many columns")
-	}
-	y, err := b.bindExpr(items[0].Val, sc)
+	y, err := b.inOperand(sc, items)
 	if err != nil {
 		return nil, err
 	}
@@ -321,15 +318,25 @@ func (b *binder) inEquality(sc *scope, items []*pg.ResTarget, sub *subqueryCtx) 
 	return &expr.Compare{Op: expr.EQ, L: pair[0], R: pair[1]}, nil
 }
 
+// inOperand binds the one select item of an IN subquery (which may be *
+// over a one-column table).
+func (b *binder) inOperand(sc *scope, items []*pg.ResTarget) (expr.Expr, error) {
+	exprs, _, err := b.bindTargets(items, sc)
+	if err != nil {
+		return nil, err
+	}
+	if len(exprs) != 1 {
+		return nil, pgerror.New(pgerror.SyntaxError, "subquery has too many columns")
+	}
+	return exprs[0], nil
+}
+
 // inNullsItem is CASE WHEN bool_or(y IS NULL) THEN 2 WHEN count(marker) > 0
 // THEN 1 ELSE 0 END over the subquery's rows.
 func (b *binder) inNullsItem(as *aggScope, sc *scope, items []*pg.ResTarget, marker expr.Expr) (expr.Expr, error) {
-	if len(items) != 1 {
-		return nil, pgerror.New(pgerror.SyntaxError, "subquery has too many columns")
-	}
 	saved := sc.agg
 	sc.agg = nil
-	y, err := b.bindExpr(items[0].Val, sc)
+	y, err := b.inOperand(sc, items)
 	sc.agg = saved
 	if err != nil {
 		return nil, err
@@ -1009,6 +1016,24 @@ func (b *binder) bindSubLink(sl *pg.SubLink, sc *scope) (expr.Expr, error) {
 		x, err := b.bindExpr(sl.Testexpr, sc)
 		if err != nil {
 			return nil, err
+		}
+		// An untyped operand takes the subquery column's type, as in
+		// PostgreSQL; it must be typed before it becomes a column of D.
+		if x.Type() == types.Unknown {
+			saved := b.rel
+			b.rel = nil
+			q, err := b.bindSelect(sel, sc, &correlation{collecting: true}, nil)
+			b.rel = saved
+			if err != nil {
+				return nil, err
+			}
+			to := types.Text
+			if q.visible == 1 && q.cols[0].typ != types.Unknown {
+				to = q.cols[0].typ
+			}
+			if x, err = b.coerce(x, to); err != nil {
+				return nil, errAt(err, sl.Location)
+			}
 		}
 		outerRel = b.rel
 		n := len(sc.cols)
