@@ -2,6 +2,9 @@ package sql
 
 import (
 	"strconv"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -123,47 +126,46 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 	var marker expr.Expr
 	leftJoinAgg := sub != nil && len(sel.GroupClause) == 0 && (hasAggs || sub.mode != modeScalar)
 	if leftJoinAgg {
-		right := rel
-		rcols := sc.cols[nd:]
-		if jr, ok := rel.(*planner.Join); ok && jr.Left == sub.d {
-			right = jr.Right
-		} else if rel == sub.d {
-			right = &planner.Values{Rows: []types.Row{{}}}
-		}
-		rtypes := right.Types()
-		proj := make([]expr.Expr, 0, len(rtypes)+1)
-		for i, t := range rtypes {
-			proj = append(proj, &expr.Col{Idx: i, Typ: t})
-		}
-		proj = append(proj, &expr.Const{Val: types.NewBool(true)})
-		right = &planner.Project{Input: right, Exprs: proj}
-		sc.cols = append(append(append([]scopeCol{}, sc.cols[:nd]...), rcols...), scopeCol{name: "?marker?", typ: types.Bool, hidden: true})
-		marker = &expr.Col{Idx: len(sc.cols) - 1, Typ: types.Bool}
-		var on expr.Expr
-		if sel.WhereClause != nil {
-			b.rel = nil
-			w, err := b.bindBool(sel.WhereClause, sc, "argument of WHERE")
-			if err != nil {
-				return nil, err
-			}
-			on = w
-		}
+		// inner = σ_where(D ⋈ rows) (its WHERE may hold further subqueries);
+		// then D ⟕ (inner, marker) on D's columns. IN's equality goes first
+		// so that nested subqueries see only matching rows.
 		if sub.mode == modeInMatch {
 			eq, err := b.inEquality(sc, items(sel), sub)
 			if err != nil {
 				return nil, err
 			}
-			on = planner.AndOf(append(planner.Conjuncts(on), eq))
+			rel = &planner.Filter{Input: rel, Pred: eq}
 		}
-		rel = &planner.Join{Kind: planner.LeftJoin, Left: sub.d, Right: right, On: on}
-	} else if sel.WhereClause != nil {
-		b.rel = rel
-		w, err := b.bindBool(sel.WhereClause, sc, "argument of WHERE")
-		if err != nil {
+		var err error
+		if rel, err = b.bindWhere(rel, sel.WhereClause, sc); err != nil {
 			return nil, err
 		}
-		rel = &planner.Filter{Input: b.rel, Pred: w}
-		b.rel = nil
+		proj := make([]expr.Expr, 0, len(sc.cols)+1)
+		for i, c := range sc.cols {
+			proj = append(proj, &expr.Col{Idx: i, Typ: c.typ})
+		}
+		proj = append(proj, &expr.Const{Val: types.NewBool(true)})
+		inner := &planner.Project{Input: rel, Exprs: proj}
+		var on []expr.Expr
+		for j := 0; j < nd; j++ {
+			t := sc.cols[j].typ
+			on = append(on, &expr.Compare{Op: expr.IsNotDistinct, L: &expr.Col{Idx: j, Typ: t}, R: &expr.Col{Idx: nd + j, Typ: t}})
+		}
+		cols := append([]scopeCol{}, sc.cols[:nd]...)
+		for i, c := range sc.cols {
+			if i < nd {
+				c.hidden, c.table, c.name = true, "?outer-copy?", "?outer-copy?"
+			}
+			cols = append(cols, c)
+		}
+		sc.cols = append(cols, scopeCol{name: "?marker?", typ: types.Bool, hidden: true})
+		marker = &expr.Col{Idx: len(sc.cols) - 1, Typ: types.Bool}
+		rel = &planner.Join{Kind: planner.LeftJoin, Left: sub.d, Right: inner, On: planner.AndOf(on)}
+	} else {
+		var err error
+		if rel, err = b.bindWhere(rel, sel.WhereClause, sc); err != nil {
+			return nil, err
+		}
 	}
 
 	// Select list (and ORDER BY keys) over either the input or the aggregation.
@@ -276,6 +278,83 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 	rel = b.rel
 	b.rel = nil
 	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+}
+
+// bindWhere filters rel by a WHERE clause. Conjuncts without subqueries
+// are applied first, so that the subqueries in the others (which join
+// against the rows they filter) see as few rows as possible.
+func (b *binder) bindWhere(rel planner.Rel, where *pg.Node, sc *scope) (planner.Rel, error) {
+	if where == nil {
+		return rel, nil
+	}
+	var plain, withSub []*pg.Node
+	for _, c := range andTerms(where) {
+		if hasSubLink(c) {
+			withSub = append(withSub, c)
+		} else {
+			plain = append(plain, c)
+		}
+	}
+	for _, group := range [][]*pg.Node{plain, withSub} {
+		if len(group) == 0 {
+			continue
+		}
+		b.rel = rel
+		var terms []expr.Expr
+		for _, c := range group {
+			w, err := b.bindBool(c, sc, "argument of WHERE")
+			if err != nil {
+				b.rel = nil
+				return nil, err
+			}
+			terms = append(terms, w)
+		}
+		rel = &planner.Filter{Input: b.rel, Pred: planner.AndOf(terms)}
+		b.rel = nil
+	}
+	return rel, nil
+}
+
+func andTerms(n *pg.Node) []*pg.Node {
+	if be := n.GetBoolExpr(); be != nil && be.Boolop == pg.BoolExprType_AND_EXPR {
+		var out []*pg.Node
+		for _, a := range be.Args {
+			out = append(out, andTerms(a)...)
+		}
+		return out
+	}
+	return []*pg.Node{n}
+}
+
+// hasSubLink reports whether an expression contains a subquery.
+func hasSubLink(n *pg.Node) bool {
+	found := false
+	var walk func(m proto.Message)
+	walk = func(m proto.Message) {
+		if found || m == nil {
+			return
+		}
+		m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			if fd.Message() == nil {
+				return true
+			}
+			if fd.Message().FullName() == "pg_query.SubLink" {
+				found = true
+				return false
+			}
+			if fd.IsList() {
+				l := v.List()
+				for i := 0; i < l.Len(); i++ {
+					walk(l.Get(i).Message().Interface())
+				}
+				return !found
+			}
+			walk(v.Message().Interface())
+			return !found
+		})
+	}
+	walk(n)
+	return found
 }
 
 // bindGroupName binds a GROUP BY item: an input column or expression, or
