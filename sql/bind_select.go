@@ -594,10 +594,9 @@ func (b *binder) bindTargets(items []*pg.ResTarget, sc *scope) ([]expr.Expr, []s
 }
 
 func (a *aggScope) matchCol(i int) (expr.Expr, bool, error) {
-	key := (&expr.Col{Idx: i, Typ: a.input.cols[i].typ}).String()
-	for g, s := range a.groupStr {
-		if s == key {
-			return &expr.Col{Idx: g, Typ: a.groups[g].Type()}, true, nil
+	for g, e := range a.groups {
+		if c, ok := e.(*expr.Col); ok && c.Idx == i {
+			return &expr.Col{Idx: g, Typ: c.Typ}, true, nil
 		}
 	}
 	return nil, false, nil
