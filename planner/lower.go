@@ -12,14 +12,37 @@ import (
 // pushes filter conjuncts down to the lowest operator that can evaluate them
 // and merges them into join conditions, so that a comma join with WHERE
 // equalities becomes a chain of equi-joins instead of cross products.
-func Optimize(r Rel) Rel { return push(r, nil) }
+//
+// Both passes keep the plan a DAG: a subtree shared by two consumers (the
+// outer relation of a decorrelated subquery, say) is rewritten once.
+func Optimize(r Rel) Rel {
+	o := &optimizer{reordered: map[Rel]Rel{}, pushed: map[Rel]Rel{}}
+	return o.push(o.reorderJoins(r), nil)
+}
+
+type optimizer struct {
+	reordered map[Rel]Rel
+	pushed    map[Rel]Rel // results of o.push(r, nil)
+}
 
 // push returns r with the conjuncts preds (over r's columns) applied, placed
 // as deep as they can go.
-func push(r Rel, preds []expr.Expr) Rel {
+func (o *optimizer) push(r Rel, preds []expr.Expr) Rel {
+	if len(preds) == 0 {
+		if done, ok := o.pushed[r]; ok {
+			return done
+		}
+		out := o.pushNode(r, nil)
+		o.pushed[r] = out
+		return out
+	}
+	return o.pushNode(r, preds)
+}
+
+func (o *optimizer) pushNode(r Rel, preds []expr.Expr) Rel {
 	switch r := r.(type) {
 	case *Filter:
-		return push(r.Input, append(preds, Conjuncts(r.Pred)...))
+		return o.push(r.Input, append(preds, Conjuncts(r.Pred)...))
 	case *Join:
 		nl := len(r.Left.Types())
 		var left, right, above, on []expr.Expr
@@ -53,7 +76,7 @@ func push(r Rel, preds []expr.Expr) Rel {
 				on = append(on, p)
 			}
 		}
-		j := &Join{Kind: r.Kind, Left: push(r.Left, left), Right: push(r.Right, right), On: AndOf(on)}
+		j := &Join{Kind: r.Kind, Left: o.push(r.Left, left), Right: o.push(r.Right, right), On: AndOf(on)}
 		return wrapFilter(j, above)
 	case *Project:
 		// Push through a projection by substituting the projected expressions
@@ -71,15 +94,15 @@ func push(r Rel, preds []expr.Expr) Rel {
 				return x
 			}))
 		}
-		return wrapFilter(&Project{Input: push(r.Input, down), Exprs: r.Exprs}, above)
+		return wrapFilter(&Project{Input: o.push(r.Input, down), Exprs: r.Exprs}, above)
 	case *Aggregate:
-		return wrapFilter(&Aggregate{Input: push(r.Input, nil), Keys: r.Keys, Aggs: r.Aggs, Global: r.Global}, preds)
+		return wrapFilter(&Aggregate{Input: o.push(r.Input, nil), Keys: r.Keys, Aggs: r.Aggs, Global: r.Global}, preds)
 	case *Distinct:
-		return &Distinct{Input: push(r.Input, preds)}
+		return &Distinct{Input: o.push(r.Input, preds)}
 	case *SetOp:
-		return wrapFilter(&SetOp{Kind: r.Kind, All: r.All, Left: push(r.Left, nil), Right: push(r.Right, nil)}, preds)
+		return wrapFilter(&SetOp{Kind: r.Kind, All: r.All, Left: o.push(r.Left, nil), Right: o.push(r.Right, nil)}, preds)
 	case *TopK:
-		return wrapFilter(&TopK{Input: push(r.Input, nil), Group: r.Group, Order: r.Order, Limit: r.Limit, Offset: r.Offset, RowNumber: r.RowNumber}, preds)
+		return wrapFilter(&TopK{Input: o.push(r.Input, nil), Group: r.Group, Order: r.Order, Limit: r.Limit, Offset: r.Offset, RowNumber: r.RowNumber}, preds)
 	}
 	return wrapFilter(r, preds)
 }
