@@ -102,7 +102,11 @@ func (o *optimizer) pushNode(r Rel, preds []expr.Expr) Rel {
 	case *SetOp:
 		return wrapFilter(&SetOp{Kind: r.Kind, All: r.All, Left: o.push(r.Left, nil), Right: o.push(r.Right, nil)}, preds)
 	case *TopK:
-		return wrapFilter(&TopK{Input: o.push(r.Input, nil), Group: r.Group, Order: r.Order, Limit: r.Limit, Offset: r.Offset, RowNumber: r.RowNumber}, preds)
+		limit := r.Limit
+		if r.RowNumber {
+			limit = rankLimit(limit, len(r.Types())-1, preds)
+		}
+		return wrapFilter(&TopK{Input: o.push(r.Input, nil), Group: r.Group, Order: r.Order, Limit: limit, Offset: r.Offset, RowNumber: r.RowNumber}, preds)
 	}
 	return wrapFilter(r, preds)
 }
@@ -364,4 +368,40 @@ func padded(in dataflow.Plan, at int, after []types.Type, before ...types.Type) 
 	}
 	_ = at
 	return &dataflow.Map{Input: in, Exprs: exprs}
+}
+
+// rankLimit tightens a row-numbering TopK's limit with the predicates on
+// its rank column (rn <= N, rn < N, rn = 1): rows ranked beyond them can
+// never pass, so the TopK need not emit (or retract) them. The predicates
+// stay above the TopK.
+func rankLimit(limit int64, rankCol int, preds []expr.Expr) int64 {
+	for _, p := range preds {
+		c, ok := p.(*expr.Compare)
+		if !ok {
+			continue
+		}
+		col, cok := c.L.(*expr.Col)
+		k, kok := c.R.(*expr.Const)
+		op := c.Op
+		if !cok || !kok {
+			col, cok = c.R.(*expr.Col)
+			k, kok = c.L.(*expr.Const)
+			op = op.Commute()
+		}
+		if !cok || !kok || col.Idx != rankCol || k.Val.IsNull() || k.Val.Type().Family() != types.FamNumeric {
+			continue
+		}
+		n := int64(k.Val.AsFloat())
+		bound := int64(-1)
+		switch op {
+		case expr.LE, expr.EQ:
+			bound = n
+		case expr.LT:
+			bound = n - 1
+		}
+		if bound >= 0 && (limit < 0 || bound < limit) {
+			limit = bound
+		}
+	}
+	return limit
 }

@@ -70,6 +70,9 @@ type binder struct {
 	// rel is the relation expressions are being bound over; binding a
 	// subquery in an expression extends it with the subquery's columns.
 	rel planner.Rel
+	// windows maps a window function call of the select list to the column
+	// that holds its value (see bindWindows).
+	windows map[*pg.FuncCall]expr.Expr
 }
 
 type boundCTE struct {
@@ -708,6 +711,9 @@ func funcName(names []*pg.Node) string {
 func (b *binder) bindFuncCall(fc *pg.FuncCall, sc *scope) (expr.Expr, error) {
 	name := funcName(fc.Funcname)
 	if fc.Over != nil {
+		if col, ok := b.windows[fc]; ok {
+			return col, nil
+		}
 		return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "window function %s() is only supported as a top-k filter", name), fc.Location)
 	}
 	if expr.IsAggregate(name) || fc.AggStar {

@@ -266,7 +266,11 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		}
 		return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
 	}
-	b.rel = rel
+	if rel, err := b.bindWindows(rel, items, sc); err != nil {
+		return nil, err
+	} else {
+		b.rel = rel
+	}
 	exprs, names, err := b.bindTargets(items, outScope)
 	if err != nil {
 		return nil, err
@@ -278,6 +282,75 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 	rel = b.rel
 	b.rel = nil
 	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+}
+
+// bindWindows computes the window functions of a select list. Only
+// row_number() is supported: it is a TopK over the partition, ordered by the
+// window's ORDER BY, that appends each row's rank; a filter on the rank
+// (WHERE rn <= N in an enclosing query) becomes the TopK's limit, so the
+// classic top-N-per-group query is maintained incrementally.
+func (b *binder) bindWindows(rel planner.Rel, items []*pg.ResTarget, sc *scope) (planner.Rel, error) {
+	for _, it := range items {
+		fc := it.Val.GetFuncCall()
+		if fc == nil || fc.Over == nil {
+			continue
+		}
+		name := funcName(fc.Funcname)
+		if name != "row_number" || len(fc.Args) > 0 {
+			return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "window function %s is not supported (only row_number())", name), fc.Location)
+		}
+		w := fc.Over
+		if w.Name != "" || w.Refname != "" {
+			return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "named windows are not supported"), fc.Location)
+		}
+		n := len(sc.cols)
+		exprs := make([]expr.Expr, 0, n+len(w.PartitionClause)+len(w.OrderClause))
+		for i, c := range sc.cols {
+			exprs = append(exprs, &expr.Col{Idx: i, Typ: c.typ})
+		}
+		b.rel = rel
+		var group []int
+		for _, p := range w.PartitionClause {
+			e, err := b.bindExpr(p, sc)
+			if err != nil {
+				return nil, err
+			}
+			group = append(group, len(exprs))
+			exprs = append(exprs, e)
+		}
+		var order []dataflow.SortKey
+		for _, o := range w.OrderClause {
+			sb := o.GetSortBy()
+			e, err := b.bindExpr(sb.Node, sc)
+			if err != nil {
+				return nil, err
+			}
+			key := dataflow.SortKey{Col: len(exprs), Desc: sb.SortbyDir == pg.SortByDir_SORTBY_DESC}
+			key.NullsFirst = key.Desc
+			switch sb.SortbyNulls {
+			case pg.SortByNulls_SORTBY_NULLS_FIRST:
+				key.NullsFirst = true
+			case pg.SortByNulls_SORTBY_NULLS_LAST:
+				key.NullsFirst = false
+			}
+			order = append(order, key)
+			exprs = append(exprs, e)
+		}
+		rel = b.rel
+		b.rel = nil
+		// Columns the partition/order expressions added (subqueries) are
+		// already in sc; the computed keys follow as hidden columns.
+		for i := len(sc.cols); i < len(exprs); i++ {
+			sc.cols = append(sc.cols, scopeCol{name: "?window-key?", typ: exprs[i].Type(), hidden: true})
+		}
+		rel = &planner.TopK{Input: &planner.Project{Input: rel, Exprs: exprs}, Group: group, Order: order, Limit: -1, RowNumber: true}
+		sc.cols = append(sc.cols, scopeCol{name: "?row_number?", typ: types.Int8, hidden: true})
+		if b.windows == nil {
+			b.windows = map[*pg.FuncCall]expr.Expr{}
+		}
+		b.windows[fc] = &expr.Col{Idx: len(sc.cols) - 1, Typ: types.Int8}
+	}
+	return rel, nil
 }
 
 // bindWhere filters rel by a WHERE clause. Conjuncts without subqueries
