@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -12,9 +11,9 @@ import (
 	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
-	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
 	"github.com/tributary-db/tributary/dataflow"
 	"github.com/tributary-db/tributary/planner"
+	"github.com/tributary-db/tributary/sql/parser"
 	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
@@ -76,6 +75,7 @@ func (e *Engine) nextTimeLocked() uint64 {
 type Statement struct {
 	sql    string
 	ast    *pg.Node
+	ext    parser.Ext
 	offset int // the statement's position in the query string it came from
 }
 
@@ -165,24 +165,13 @@ func (s *Session) Close() { s.tx, s.failed = nil, false }
 // ParseStatements splits a query string into statements and parses each
 // with PostgreSQL's parser. A syntax error carries its position in query.
 func (s *Session) ParseStatements(query string) ([]*Statement, error) {
-	res, err := pg.Parse(query)
+	parsed, err := parser.Parse(query)
 	if err != nil {
-		perr := &pgerror.Error{Code: pgerror.SyntaxError, Message: err.Error()}
-		var pe *pgparser.Error
-		if errors.As(err, &pe) {
-			perr.Message = pe.Message
-			perr.Position = pe.Cursorpos
-		}
-		return nil, perr
+		return nil, err
 	}
-	out := make([]*Statement, 0, len(res.Stmts))
-	for _, raw := range res.Stmts {
-		start := int(raw.StmtLocation)
-		end := len(query)
-		if raw.StmtLen > 0 {
-			end = start + int(raw.StmtLen)
-		}
-		out = append(out, &Statement{sql: strings.TrimSpace(query[start:end]), ast: raw.Stmt, offset: start})
+	out := make([]*Statement, 0, len(parsed))
+	for _, p := range parsed {
+		out = append(out, &Statement{sql: p.SQL, ast: p.AST, ext: p.Ext, offset: p.Offset})
 	}
 	return out, nil
 }
@@ -191,6 +180,10 @@ func (s *Session) ParseStatements(query string) ([]*Statement, error) {
 func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types.Type) (p *Prepared, err error) {
 	defer s.recoverPanic(st, &err)
 	p = &Prepared{Stmt: st, ParamTypes: append([]types.Type(nil), paramTypes...)}
+	if st.ext != nil {
+		p.Columns = extColumns(st.ext)
+		return p, nil
+	}
 	if st.ast == nil {
 		return p, nil
 	}
@@ -254,6 +247,12 @@ func queryColumns(q *boundQuery) []Column {
 // Execute runs a prepared statement with its parameters.
 func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum) (res *Result, err error) {
 	defer s.recoverPanic(p.Stmt, &err)
+	if p.Stmt.ext != nil {
+		if s.failed {
+			return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+		}
+		return s.execExt(p.Stmt.ext)
+	}
 	if p.Stmt.ast == nil {
 		return &Result{Empty: true}, nil
 	}

@@ -1,0 +1,14 @@
+// Package parser turns SQL text into statements: PostgreSQL's own grammar
+// (pg_query_go wraps PostgreSQL's parser) plus a thin layer for the
+// streaming statements PostgreSQL lacks (SHOW MATERIALIZED VIEWS, and later
+// CREATE SOURCE, SUBSCRIBE, EMIT ON WINDOW CLOSE).
+//
+// The layer works on pg_query's scanner tokens, so strings, comments,
+// dollar quoting and identifiers behave exactly as in PostgreSQL: a query is
+// split into statements at top-level semicolons, a statement whose leading
+// tokens name an extension is parsed here, and every other statement goes
+// to PostgreSQL's parser unchanged. Syntax errors carry SQLSTATE 42601 and a
+// 1-based character position in the whole query string.
+//
+// parser imports sql/pgerror only.
+package parser

@@ -1,0 +1,58 @@
+package sql
+
+import (
+	"sort"
+
+	"github.com/tributary-db/tributary/sql/parser"
+	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// extColumns returns the result columns of an extension statement.
+func extColumns(ext parser.Ext) []Column {
+	switch x := ext.(type) {
+	case *parser.ShowObjects:
+		if x.Kind == "indexes" {
+			return []Column{{Name: "name", Type: types.Text}, {Name: "on", Type: types.Text}}
+		}
+		return []Column{{Name: "name", Type: types.Text}}
+	}
+	return nil
+}
+
+// execExt runs one of Tributary's own statements.
+func (s *Session) execExt(ext parser.Ext) (*Result, error) {
+	switch x := ext.(type) {
+	case *parser.ShowObjects:
+		return s.showObjects(x)
+	}
+	return nil, pgerror.New(pgerror.FeatureNotSupported, "statement is not supported")
+}
+
+// showObjects lists the catalog's objects of one kind, by name.
+func (s *Session) showObjects(x *parser.ShowObjects) (*Result, error) {
+	kind := map[string]ObjectKind{"tables": KindTable, "views": KindView, "materialized views": KindMatView, "indexes": KindIndex}
+	res := &Result{Columns: extColumns(x), Tag: "SHOW"}
+	want, ok := kind[x.Kind]
+	if !ok {
+		// Sources and sinks arrive with their issues; none exist yet.
+		return res, nil
+	}
+	s.e.mu.RLock()
+	defer s.e.mu.RUnlock()
+	var objs []*Object
+	for _, o := range s.e.mu.cat.byName {
+		if o.Kind == want {
+			objs = append(objs, o)
+		}
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Name < objs[j].Name })
+	for _, o := range objs {
+		row := types.Row{types.NewText(o.Name)}
+		if want == KindIndex {
+			row = append(row, types.NewText(o.On))
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	return res, nil
+}
