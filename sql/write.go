@@ -198,6 +198,7 @@ func (s *Session) bindUpdate(b *binder, up *pg.UpdateStmt) (*boundWrite, error) 
 		exprs[n+i] = exprs[i]
 	}
 	b.rel = rel
+	assigned := map[int]bool{}
 	for _, t := range up.TargetList {
 		rt := t.GetResTarget()
 		idx := -1
@@ -209,6 +210,10 @@ func (s *Session) bindUpdate(b *binder, up *pg.UpdateStmt) (*boundWrite, error) 
 		if idx < 0 {
 			return nil, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, o.Name), rt.Location)
 		}
+		if assigned[idx] {
+			return nil, errAt(pgerror.New(pgerror.SyntaxError, "multiple assignments to same column %q", rt.Name), rt.Location)
+		}
+		assigned[idx] = true
 		var e expr.Expr
 		if rt.Val.GetSetToDefault() != nil {
 			e = o.Columns[idx].Default
