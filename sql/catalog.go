@@ -52,6 +52,9 @@ type Object struct {
 
 	// Contents of a table or the output of a materialized view.
 	Data *dataflow.Index
+	// keys counts the rows per primary-key value (tables with a primary
+	// key), so that uniqueness checks are lookups, not scans.
+	keys map[string]int64
 	// Flow maintains a materialized view.
 	Flow *dataflow.Dataflow
 	// Err is set when a materialized view's dataflow failed; reads return it.
@@ -134,4 +137,33 @@ func (c *catalog) byID(id dataflow.CollectionID) *Object {
 		}
 	}
 	return nil
+}
+
+// pkKey encodes the primary-key columns of row.
+func (o *Object) pkKey(row types.Row) string {
+	var buf []byte
+	for _, c := range o.PrimaryKey {
+		buf = types.AppendKey(buf, row[c])
+	}
+	return string(buf)
+}
+
+// apply adds a consolidated batch to a table's or view's contents and keeps
+// the primary-key counts current.
+func (o *Object) apply(ups []dataflow.Update) {
+	o.Data.Apply(ups)
+	if len(o.PrimaryKey) == 0 {
+		return
+	}
+	if o.keys == nil {
+		o.keys = map[string]int64{}
+	}
+	for _, u := range ups {
+		k := o.pkKey(u.Row)
+		if n := o.keys[k] + u.Diff; n == 0 {
+			delete(o.keys, k)
+		} else {
+			o.keys[k] = n
+		}
+	}
 }

@@ -96,6 +96,8 @@ type Session struct {
 type txn struct {
 	explicit bool
 	writes   map[dataflow.CollectionID][]dataflow.Update
+	// keys is the change of each table's primary-key counts by writes.
+	keys map[dataflow.CollectionID]map[string]int64
 }
 
 // NewSession starts a session.
@@ -291,7 +293,7 @@ func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
 			res.Notices = append(res.Notices, Notice{Severity: "WARNING", Code: "25001", Message: "there is already a transaction in progress"})
 			return res, nil
 		}
-		s.tx = &txn{explicit: true, writes: map[dataflow.CollectionID][]dataflow.Update{}}
+		s.tx = &txn{explicit: true, writes: map[dataflow.CollectionID][]dataflow.Update{}, keys: map[dataflow.CollectionID]map[string]int64{}}
 		return res, nil
 	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
 		if s.failed {
@@ -482,7 +484,7 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 	}
 	for id, ups := range changes {
 		if o := e.mu.cat.byID(id); o != nil {
-			o.Data.Apply(ups)
+			o.apply(ups)
 		}
 	}
 	e.stepViewsLocked(changes)

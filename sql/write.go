@@ -354,18 +354,11 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 	if len(o.PrimaryKey) == 0 {
 		return nil
 	}
-	key := func(r types.Row) string {
-		k := make(types.Row, len(o.PrimaryKey))
-		for i, c := range o.PrimaryKey {
-			k[i] = r[c]
-		}
-		return string(types.RowKey(nil, k))
-	}
 	delta := map[string]int64{}
 	var order []string
 	rowOf := map[string]types.Row{}
 	for _, u := range changes {
-		k := key(u.Row)
+		k := o.pkKey(u.Row)
 		if _, ok := delta[k]; !ok {
 			order = append(order, k)
 		}
@@ -374,9 +367,9 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 			rowOf[k] = u.Row
 		}
 	}
-	var pending []dataflow.Update
+	var pending map[string]int64
 	if s.tx != nil {
-		pending = s.tx.writes[o.ID]
+		pending = s.tx.keys[o.ID]
 	}
 	for _, k := range order {
 		if delta[k] <= 0 {
@@ -388,19 +381,7 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 				return &pgerror.Error{Code: pgerror.NotNullViolation, Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", o.Columns[c].Name, o.Name)}
 			}
 		}
-		existing := int64(0)
-		o.Data.Scan(func(row types.Row, count int64) bool {
-			if key(row) == k {
-				existing += count
-			}
-			return true
-		})
-		for _, u := range pending {
-			if key(u.Row) == k {
-				existing += u.Diff
-			}
-		}
-		if existing+delta[k] > 1 {
+		if o.keys[k]+pending[k]+delta[k] > 1 {
 			var parts, vals []string
 			for _, c := range o.PrimaryKey {
 				parts = append(parts, o.Columns[c].Name)
@@ -408,6 +389,14 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 			}
 			return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey"),
 				Detail: fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(parts, ", "), strings.Join(vals, ", "))}
+		}
+	}
+	if s.tx != nil && s.tx.explicit {
+		if s.tx.keys[o.ID] == nil {
+			s.tx.keys[o.ID] = map[string]int64{}
+		}
+		for k, d := range delta {
+			s.tx.keys[o.ID][k] += d
 		}
 	}
 	return nil
