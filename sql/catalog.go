@@ -59,6 +59,8 @@ type Object struct {
 	Flow *dataflow.Dataflow
 	// Err is set when a materialized view's dataflow failed; reads return it.
 	Err error
+	// errInherited marks an Err that came from a failed input view.
+	errInherited bool
 }
 
 // Types returns the column types.

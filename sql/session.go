@@ -497,22 +497,31 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Update) {
 	ctx := &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC}
 	for _, mv := range e.mu.cat.matViews() {
-		if mv.Err != nil {
-			continue
-		}
-		relevant := false
-		for _, id := range dataflow.Gets(mv.Flow.Plan()) {
+		inputs := dataflow.Gets(mv.Flow.Plan())
+		relevant, inputFailed := false, false
+		for _, id := range inputs {
 			if len(changes[id]) > 0 {
 				relevant = true
-				break
 			}
+			if in := e.mu.cat.byID(id); in != nil && in.Err != nil {
+				// A view over a failed view fails with it.
+				mv.Err, mv.errInherited, inputFailed = in.Err, true, true
+			}
+		}
+		if mv.Err != nil {
+			// Retry when the data changed, or when the input it failed with
+			// has recovered (possibly with no net change).
+			if !inputFailed && (relevant || mv.errInherited) {
+				e.rebuildLocked(ctx, mv, changes)
+			}
+			continue
 		}
 		if !relevant {
 			continue
 		}
 		out, err := mv.Flow.Step(ctx, changes)
 		if err != nil {
-			mv.Err = err
+			mv.Err, mv.errInherited = err, false
 			e.logger.Warn("materialized view failed", "view", mv.Name, "err", err)
 			continue
 		}
@@ -521,6 +530,45 @@ func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Up
 			changes[mv.ID] = out
 		}
 	}
+}
+
+// rebuildLocked recomputes a failed materialized view from its inputs'
+// current contents. A view whose definition cannot be evaluated over the
+// current data (a row divides by zero) stays failed, and reads of it return
+// the error, until the data changes so that it can: then it is rebuilt and
+// its change since it last succeeded flows on to the views over it.
+// REQUIRES: mu held for writing.
+func (e *Engine) rebuildLocked(ctx *expr.Ctx, mv *Object, changes map[dataflow.CollectionID][]dataflow.Update) {
+	snapshot := map[dataflow.CollectionID][]dataflow.Update{}
+	for _, id := range dataflow.Gets(mv.Flow.Plan()) {
+		in := e.mu.cat.byID(id)
+		if in.Err != nil {
+			mv.Err = in.Err
+			return
+		}
+		snapshot[id] = in.Data.Snapshot()
+	}
+	flow, err := dataflow.Build(mv.Flow.Plan())
+	if err != nil {
+		mv.Err = err
+		return
+	}
+	out, err := flow.Step(ctx, snapshot)
+	if err != nil {
+		mv.Err, mv.errInherited = err, false
+		return
+	}
+	diff := append([]dataflow.Update(nil), out...)
+	for _, u := range mv.Data.Snapshot() {
+		diff = append(diff, dataflow.Update{Row: u.Row, Diff: -u.Diff})
+	}
+	diff = dataflow.Consolidate(diff)
+	mv.Data.Apply(diff)
+	mv.Flow, mv.Err = flow, nil
+	if len(diff) > 0 {
+		changes[mv.ID] = diff
+	}
+	e.logger.Info("materialized view recovered", "view", mv.Name)
 }
 
 func (s *Session) execExplain(ex *pg.ExplainStmt, p *Prepared, params []types.Datum) (*Result, error) {
