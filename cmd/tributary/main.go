@@ -1,4 +1,3 @@
-// Command tributary is the Tributary server and its tools.
 package main
 
 import (
