@@ -139,10 +139,16 @@ func (b *binder) bindExpr(n *pg.Node, sc *scope) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		var e expr.Expr
 		if p, ok := arg.(*paramExpr); ok && p.typ == types.Unknown {
-			return b.coerce(p, to)
+			e, err = b.coerce(p, to)
+		} else {
+			e, err = expr.NewCast(arg, to)
 		}
-		e, err := expr.NewCast(arg, to)
+		if err != nil {
+			return nil, errAt(err, tc.Location)
+		}
+		e, err = b.applyTypmod(e, to, typeMods(tc.TypeName), true)
 		return e, errAt(err, tc.Location)
 	case n.GetAExpr() != nil:
 		return b.bindAExpr(n.GetAExpr(), sc)
@@ -280,6 +286,41 @@ func bindTypeName(tn *pg.TypeName) (types.Type, error) {
 		return t, nil
 	}
 	return types.Unknown, pgerror.New(pgerror.UndefinedObject, "type %q does not exist", strings.Join(parts, "."))
+}
+
+// typeMods returns a type name's modifiers: varchar(40) → [40],
+// numeric(10, 2) → [10 2].
+func typeMods(tn *pg.TypeName) []int32 {
+	var out []int32
+	for _, m := range tn.Typmods {
+		if c := m.GetAConst(); c != nil && c.GetIval() != nil {
+			out = append(out, c.GetIval().Ival)
+		}
+	}
+	return out
+}
+
+// applyTypmod enforces a type modifier on a value already of type t, with
+// PostgreSQL's length-coercion functions (package expr, typmod.go): an
+// explicit cast truncates strings, an assignment rejects a value too long.
+func (b *binder) applyTypmod(e expr.Expr, t types.Type, mods []int32, explicit bool) (expr.Expr, error) {
+	if len(mods) == 0 {
+		return e, nil
+	}
+	i4 := func(v int32) expr.Expr { return &expr.Const{Val: types.NewInt4(v)} }
+	switch t {
+	case types.Varchar:
+		return b.call("varchar", []expr.Expr{e, i4(mods[0]), &expr.Const{Val: types.NewBool(explicit)}}, 0)
+	case types.Bpchar:
+		return b.call("bpchar", []expr.Expr{e, i4(mods[0]), &expr.Const{Val: types.NewBool(explicit)}}, 0)
+	case types.Numeric:
+		scale := int32(0)
+		if len(mods) > 1 {
+			scale = mods[1]
+		}
+		return b.call("numeric", []expr.Expr{e, i4(mods[0]), i4(scale)}, 0)
+	}
+	return e, nil
 }
 
 func (b *binder) bindParam(p *pg.ParamRef) (expr.Expr, error) {
@@ -541,12 +582,22 @@ func (b *binder) bindOperator(op string, l, r expr.Expr, loc int32) (expr.Expr, 
 		args = append(args, l)
 	}
 	args = append(args, r)
-	// An untyped literal next to a typed operand takes its type.
-	if len(args) == 2 {
-		if args[0].Type() == types.Unknown && args[1].Type() != types.Unknown && op != "||" {
-			args[0], _ = b.coerce(args[0], args[1].Type())
-		} else if args[1].Type() == types.Unknown && args[0].Type() != types.Unknown && op != "||" {
-			args[1], _ = b.coerce(args[1], args[0].Type())
+	// An untyped literal next to a typed operand takes its type when the
+	// operator exists for two operands of that type (PostgreSQL's first
+	// resolution rule); otherwise overload resolution decides (jsonb -> 'key').
+	if len(args) == 2 && op != "||" {
+		for i := range args {
+			other := args[1-i].Type()
+			if args[i].Type() != types.Unknown || other == types.Unknown {
+				continue
+			}
+			if fn, _, err := expr.Resolve(op, []types.Type{other, other}); err == nil && fn.Args[0] == other && len(fn.Args) == 2 && fn.Args[1] == other {
+				if c, err := b.coerce(args[i], other); err == nil {
+					args[i] = c
+				} else {
+					return nil, errAt(err, loc)
+				}
+			}
 		}
 	}
 	if op == "||" {

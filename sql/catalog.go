@@ -27,8 +27,10 @@ func (k ObjectKind) String() string {
 
 // ColumnDef is a column of a table or view.
 type ColumnDef struct {
-	Name    string
-	Type    types.Type
+	Name string
+	Type types.Type
+	// Mods are the type's modifiers: varchar(40) → [40], numeric(10, 2) → [10 2].
+	Mods    []int32
 	NotNull bool
 	Default expr.Expr // nil: NULL
 }

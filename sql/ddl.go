@@ -56,7 +56,7 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
 			if err != nil {
 				return nil, errAt(err, cd.TypeName.Location)
 			}
-			col := ColumnDef{Name: cd.Colname, Type: t, NotNull: cd.IsNotNull}
+			col := ColumnDef{Name: cd.Colname, Type: t, Mods: typeMods(cd.TypeName), NotNull: cd.IsNotNull}
 			for _, c := range cd.Constraints {
 				con := c.GetConstraint()
 				switch con.Contype {

@@ -136,6 +136,14 @@ func (s *Session) bindInsert(b *binder, ins *pg.InsertStmt) (*boundWrite, error)
 // assignCast converts a value to a column's type as an assignment does
 // (PostgreSQL allows numeric narrowing and any-to-text in assignments).
 func assignCast(b *binder, e expr.Expr, col ColumnDef) (expr.Expr, error) {
+	e, err := assignType(b, e, col)
+	if err != nil {
+		return nil, err
+	}
+	return b.applyTypmod(e, col.Type, col.Mods, false)
+}
+
+func assignType(b *binder, e expr.Expr, col ColumnDef) (expr.Expr, error) {
 	if e.Type() == col.Type {
 		return e, nil
 	}

@@ -546,7 +546,9 @@ func Shift(e Expr, m func(int) int) Expr {
 	})
 }
 
-// IsConst reports whether e reads no column and calls no volatile function.
+// IsConst reports whether e reads no column, calls no volatile function and
+// holds no node foreign to this package (a placeholder the binder has not
+// yet given a value, for instance), so that it can be evaluated once, now.
 func IsConst(e Expr) bool {
 	ok := true
 	Walk(e, func(x Expr) bool {
@@ -557,6 +559,9 @@ func IsConst(e Expr) bool {
 			if c.Fn.Volatile {
 				ok = false
 			}
+		case *Const, *Compare, *And, *Or, *Not, *IsNull, *IsBool, *InList, *Case, *Coalesce, *Cast:
+		default:
+			ok = false
 		}
 		return ok
 	})
