@@ -708,6 +708,13 @@ func targetName(it *pg.ResTarget) string {
 		return "coalesce"
 	case n.GetSubLink() != nil && n.GetSubLink().SubLinkType == pg.SubLinkType_EXISTS_SUBLINK:
 		return "exists"
+	case n.GetSubLink() != nil && n.GetSubLink().SubLinkType == pg.SubLinkType_EXPR_SUBLINK:
+		// A scalar subquery is named after its one column.
+		if sel := n.GetSubLink().Subselect.GetSelectStmt(); sel != nil && len(sel.TargetList) == 1 {
+			return targetName(sel.TargetList[0].GetResTarget())
+		}
+	case n.GetAExpr() != nil && n.GetAExpr().Kind == pg.A_Expr_Kind_AEXPR_NULLIF:
+		return "nullif"
 	case n.GetMinMaxExpr() != nil:
 		if n.GetMinMaxExpr().Op == pg.MinMaxOp_IS_GREATEST {
 			return "greatest"
