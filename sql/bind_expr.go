@@ -70,6 +70,9 @@ type binder struct {
 	// rel is the relation expressions are being bound over; binding a
 	// subquery in an expression extends it with the subquery's columns.
 	rel planner.Rel
+	// deferSubLinks makes subqueries bind to a placeholder (the first pass
+	// over an aggregating select list, see bindOverAggregate).
+	deferSubLinks bool
 	// windows maps a window function call of the select list to the column
 	// that holds its value (see bindWindows).
 	windows map[*pg.FuncCall]expr.Expr
@@ -838,7 +841,7 @@ func (a *aggScope) match(b *binder, n *pg.Node) (expr.Expr, bool, error) {
 			return e, true, err
 		}
 	}
-	if n.GetAConst() != nil {
+	if n.GetAConst() != nil || hasSubLink(n) {
 		return nil, false, nil
 	}
 	saved := a.input.agg

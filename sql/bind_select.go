@@ -205,6 +205,13 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		outScope = &scope{cols: sc.cols, outer: sc.outer, corr: sc.corr, agg: as}
 		// The select list is bound first (it registers aggregates), then the
 		// aggregation is built, then HAVING/select exprs are evaluated over it.
+		// Subqueries in them join against the aggregation's output, which
+		// does not exist yet: the first pass leaves them out, and a second
+		// pass binds everything again over the built aggregation.
+		secondPass := sub == nil && (hasSubLinkAny(sel.TargetList) || hasSubLink(sel.HavingClause) || hasSubLinkAny(sel.SortClause))
+		savedDefer := b.deferSubLinks
+		b.deferSubLinks = secondPass
+		defer func() { b.deferSubLinks = savedDefer }()
 		var exprs []expr.Expr
 		var names []string
 		switch {
@@ -261,6 +268,10 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 			keys[i] = i
 		}
 		rel = &planner.Aggregate{Input: &planner.Project{Input: rel, Exprs: pre}, Keys: keys, Aggs: aggs, Global: len(as.groups) == 0}
+		if secondPass {
+			b.deferSubLinks = savedDefer
+			return b.bindOverAggregate(sel, rel, sc, as, items, sub, nd)
+		}
 		if having != nil {
 			rel = &planner.Filter{Input: rel, Pred: having}
 		}
@@ -282,6 +293,59 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 	rel = b.rel
 	b.rel = nil
 	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+}
+
+// bindOverAggregate binds HAVING, the select list and ORDER BY of an
+// aggregating query over its built aggregation agg, so that subqueries in
+// them can join against it (and refer to its group keys). Every aggregate
+// was registered by the first pass, so as only looks them up.
+func (b *binder) bindOverAggregate(sel *pg.SelectStmt, agg planner.Rel, in *scope, as *aggScope, items []*pg.ResTarget, sub *subqueryCtx, nd int) (*boundQuery, error) {
+	cols := make([]scopeCol, 0, len(as.groups)+len(as.aggs))
+	for _, g := range as.groups {
+		c := scopeCol{name: "?group?", typ: g.Type(), hidden: true}
+		if col, ok := g.(*expr.Col); ok {
+			c = in.cols[col.Idx]
+		}
+		cols = append(cols, c)
+	}
+	for _, a := range as.aggs {
+		cols = append(cols, scopeCol{name: "?aggregate?", typ: a.Ret, hidden: true})
+	}
+	nAggs := len(as.aggs)
+	ps := &scope{cols: cols, outer: in.outer, corr: in.corr, agg: as}
+	rel := agg
+	if sel.HavingClause != nil {
+		b.rel = rel
+		h, err := b.bindBool(sel.HavingClause, ps, "argument of HAVING")
+		if err != nil {
+			return nil, err
+		}
+		rel = &planner.Filter{Input: b.rel, Pred: h}
+	}
+	b.rel = rel
+	exprs, names, err := b.bindTargets(items, ps)
+	if err != nil {
+		return nil, err
+	}
+	order, orderExprs, err := b.bindOrder(sel.SortClause, items, names, exprs, ps)
+	if err != nil {
+		return nil, err
+	}
+	if len(as.aggs) != nAggs {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "aggregates inside subqueries of an aggregating query's select list are not supported")
+	}
+	rel = b.rel
+	b.rel = nil
+	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+}
+
+func hasSubLinkAny(ns []*pg.Node) bool {
+	for _, n := range ns {
+		if hasSubLink(n) {
+			return true
+		}
+	}
+	return false
 }
 
 // bindWindows computes the window functions of a select list. Only
@@ -401,6 +465,9 @@ func andTerms(n *pg.Node) []*pg.Node {
 
 // hasSubLink reports whether an expression contains a subquery.
 func hasSubLink(n *pg.Node) bool {
+	if n == nil {
+		return false
+	}
 	found := false
 	var walk func(m proto.Message)
 	walk = func(m proto.Message) {
@@ -1154,6 +1221,10 @@ func (b *binder) bindSetOp(sel *pg.SelectStmt, outer *scope) (*boundQuery, error
 // relation the enclosing expression is bound over) with a left join to the
 // decorrelated subquery and returns a reference to the new column.
 func (b *binder) bindSubLink(sl *pg.SubLink, sc *scope) (expr.Expr, error) {
+	if b.deferSubLinks {
+		// First pass over an aggregating select list: see bindOverAggregate.
+		return &expr.Const{Val: types.NullUnknown}, nil
+	}
 	if b.rel == nil {
 		return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "subqueries are not supported here"), sl.Location)
 	}
