@@ -52,6 +52,8 @@ var propViews = []propView{
 	{"v_left", `SELECT a.id AS aid, a.v, b.id AS bid, b.w FROM a LEFT JOIN b ON a.k = b.k AND b.w > a.v`},
 	{"v_right", `SELECT c.id AS cid, b.id AS bid, b.k FROM c RIGHT JOIN b ON c.k = b.k`},
 	{"v_full", `SELECT a.id AS aid, a.k AS ak, c.id AS cid, c.k AS ck FROM a FULL JOIN c ON a.k = c.k AND a.v IS NOT NULL`},
+	{"v_self", `SELECT x.id AS xid, y.id AS yid FROM a x JOIN a y ON x.k = y.k AND x.id < y.id`},
+	{"v_left_agg", `SELECT a.k, count(*) AS n, count(b.id) AS nb, sum(b.w) AS sw FROM a LEFT JOIN b ON a.k = b.k GROUP BY a.k`},
 	// Aggregates with retractions.
 	{"v_agg", `SELECT k, count(*) AS n, count(v) AS nv, sum(v) AS sv, min(v) AS mn, max(v) AS mx, avg(v) AS av,
 		count(DISTINCT v) AS dv, bool_or(v > 0) AS anypos, string_agg(s, ',' ORDER BY s) AS ss
@@ -77,6 +79,10 @@ var propViews = []propView{
 	{"v_not_in", `SELECT a.id, a.k NOT IN (SELECT k FROM c) AS notin_c FROM a`},
 	{"v_in_corr", `SELECT a.id, a.v IN (SELECT b.w FROM b WHERE b.k = a.k) AS in_corr FROM a`},
 	{"v_where_in", `SELECT b.id FROM b WHERE b.w NOT IN (SELECT c.k FROM c WHERE c.id > b.id) OR b.k IN (SELECT v FROM a)`},
+	{"v_cmp_avg", `SELECT a.id FROM a WHERE a.v > (SELECT avg(b.w) FROM b WHERE b.k = a.k)`},
+	{"v_derived", `SELECT s.k, s.n FROM (SELECT k, count(*) AS n FROM b GROUP BY k) s WHERE s.n >= 2`},
+	{"v_case", `SELECT id, CASE WHEN v IS NULL THEN 'null' WHEN v > 0 THEN 'pos' ELSE 'nonpos' END AS sign,
+		coalesce(v, k, -1) AS cv FROM a WHERE s IS DISTINCT FROM 'x'`},
 	// Set operations.
 	{"v_union", `SELECT k FROM a UNION SELECT k FROM b`},
 	{"v_union_all", `SELECT k, v FROM a UNION ALL SELECT k, w FROM b`},
