@@ -53,6 +53,8 @@ type subqueryCtx struct {
 	dcols []scopeCol
 	// inLeft is the column of D holding the IN operand (modeIn).
 	inLeft int
+	// inOp is the comparison of x op ANY (subquery) (EQ for IN).
+	inOp expr.CmpOp
 }
 
 func (b *binder) bindSelectStmt(n *pg.Node, outer *scope) (*boundQuery, error) {
@@ -534,7 +536,7 @@ func (b *binder) inEquality(sc *scope, items []*pg.ResTarget, sub *subqueryCtx) 
 	if err != nil {
 		return nil, err
 	}
-	return &expr.Compare{Op: expr.EQ, L: pair[0], R: pair[1]}, nil
+	return &expr.Compare{Op: sub.inOp, L: pair[0], R: pair[1]}, nil
 }
 
 // inOperand binds the one select item of an IN subquery (which may be *
@@ -1231,15 +1233,28 @@ func (b *binder) bindSubLink(sl *pg.SubLink, sc *scope) (expr.Expr, error) {
 	sel := sl.Subselect.GetSelectStmt()
 	mode := modeScalar
 	inLeft := -1
+	inOp, all := expr.EQ, false
 	outerRel := b.rel
 	switch sl.SubLinkType {
 	case pg.SubLinkType_EXPR_SUBLINK:
 	case pg.SubLinkType_EXISTS_SUBLINK:
 		mode = modeExists
-	case pg.SubLinkType_ANY_SUBLINK:
-		if op := sl.OperName; len(op) > 0 && opName(op) != "=" {
-			return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "%s ANY (subquery) is not supported", opName(op)), sl.Location)
+	case pg.SubLinkType_ANY_SUBLINK, pg.SubLinkType_ALL_SUBLINK:
+		// x op ANY (q) is IN with op for =; x op ALL (q) is
+		// NOT (x negated-op ANY (q)) under three-valued logic.
+		op := expr.EQ
+		if len(sl.OperName) > 0 {
+			o, ok := compareOps[opName(sl.OperName)]
+			if !ok {
+				return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "%s ANY/ALL (subquery) is not supported", opName(sl.OperName)), sl.Location)
+			}
+			op = o
 		}
+		if sl.SubLinkType == pg.SubLinkType_ALL_SUBLINK {
+			op = op.Negate()
+			all = true
+		}
+		inOp = op
 		mode = modeIn
 		// The IN operand becomes a column of the outer relation.
 		x, err := b.bindExpr(sl.Testexpr, sc)
@@ -1288,29 +1303,33 @@ func (b *binder) bindSubLink(sl *pg.SubLink, sc *scope) (expr.Expr, error) {
 		}
 	}
 	if mode != modeIn {
-		return b.applySubquery(sel, sc, outerRel, mode, -1, sl.Location)
+		return b.applySubquery(sel, sc, outerRel, mode, -1, expr.EQ, sl.Location)
 	}
-	match, err := b.applySubquery(sel, sc, outerRel, modeInMatch, inLeft, sl.Location)
+	match, err := b.applySubquery(sel, sc, outerRel, modeInMatch, inLeft, inOp, sl.Location)
 	if err != nil {
 		return nil, err
 	}
-	code, err := b.applySubquery(sel, sc, b.rel, modeInNulls, -1, sl.Location)
+	code, err := b.applySubquery(sel, sc, b.rel, modeInNulls, -1, inOp, sl.Location)
 	if err != nil {
 		return nil, err
 	}
 	x := &expr.Col{Idx: inLeft, Typ: sc.cols[inLeft].typ}
 	null := &expr.Const{Val: types.Null(types.Bool)}
-	return &expr.Case{Typ: types.Bool, Whens: []expr.When{
+	var any expr.Expr = &expr.Case{Typ: types.Bool, Whens: []expr.When{
 		{Cond: match, Val: &expr.Const{Val: types.NewBool(true)}},
 		{Cond: &expr.Compare{Op: expr.EQ, L: code, R: &expr.Const{Val: types.NewInt4(2)}}, Val: null},
 		{Cond: &expr.And{Args: []expr.Expr{&expr.Compare{Op: expr.EQ, L: code, R: &expr.Const{Val: types.NewInt4(1)}}, &expr.IsNull{Arg: x}}}, Val: null},
-	}, Else: &expr.Const{Val: types.NewBool(false)}}, nil
+	}, Else: &expr.Const{Val: types.NewBool(false)}}
+	if all {
+		any = &expr.Not{Arg: any}
+	}
+	return any, nil
 }
 
 // applySubquery decorrelates one subquery: it extends b.rel (whose rows
 // are outerRel's) with a left join to the subquery's result per distinct
 // value of the outer columns it reads, and returns the new value column.
-func (b *binder) applySubquery(sel *pg.SelectStmt, sc *scope, outerRel planner.Rel, mode subqueryMode, inLeft int, loc int32) (expr.Expr, error) {
+func (b *binder) applySubquery(sel *pg.SelectStmt, sc *scope, outerRel planner.Rel, mode subqueryMode, inLeft int, inOp expr.CmpOp, loc int32) (expr.Expr, error) {
 	sl := struct{ Location int32 }{loc}
 	// Pass 1: which outer columns does the subquery read?
 	collect := &correlation{collecting: true}
@@ -1338,7 +1357,7 @@ func (b *binder) applySubquery(sel *pg.SelectStmt, sc *scope, outerRel planner.R
 		}
 		d = &planner.Distinct{Input: &planner.Project{Input: outerRel, Exprs: proj}}
 	}
-	sub := &subqueryCtx{mode: mode, d: d, dcols: dcols, inLeft: at[inLeft]}
+	sub := &subqueryCtx{mode: mode, d: d, dcols: dcols, inLeft: at[inLeft], inOp: inOp}
 	q, err := b.bindSelect(sel, sc, &correlation{refs: collect.refs, at: at}, sub)
 	b.rel = saved
 	if err != nil {
