@@ -458,7 +458,41 @@ func (e *Engine) commit(writes map[dataflow.CollectionID][]dataflow.Update) erro
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.validateLocked(writes); err != nil {
+		return err
+	}
 	return e.commitLocked(writes)
+}
+
+// validateLocked checks, at COMMIT, that a transaction's buffered writes
+// still apply: every row version it retracts is still there (no concurrent
+// transaction updated or deleted it first — first committer wins, the other
+// gets 40001 and may retry), and no primary key ends up duplicated.
+// REQUIRES: mu held for writing.
+func (e *Engine) validateLocked(writes map[dataflow.CollectionID][]dataflow.Update) error {
+	for id, ups := range writes {
+		o := e.mu.cat.byID(id)
+		if o == nil {
+			return pgerror.New(pgerror.UndefinedTable, "a table this transaction wrote was dropped")
+		}
+		ups = dataflow.Consolidate(append([]dataflow.Update(nil), ups...))
+		keys := map[string]int64{}
+		for _, u := range ups {
+			if u.Diff < 0 && o.Data.Count(u.Row)+u.Diff < 0 {
+				return &pgerror.Error{Code: pgerror.TRSerializationFailure, Message: "could not serialize access due to concurrent update",
+					Hint: "The transaction might succeed if retried."}
+			}
+			if len(o.PrimaryKey) > 0 {
+				keys[o.pkKey(u.Row)] += u.Diff
+			}
+		}
+		for k, d := range keys {
+			if d > 0 && o.keys[k]+d > 1 {
+				return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey")}
+			}
+		}
+	}
+	return nil
 }
 
 // commitLocked is commit with e.mu held for writing.
