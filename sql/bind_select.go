@@ -245,7 +245,7 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 			}
 			having = h
 		}
-		order, orderExprs, err := b.bindOrder(sel.SortClause, items, names, exprs, outScope)
+		order, orderExprs, distinctOn, err := b.bindOrderDistinct(sel, items, names, exprs, outScope)
 		if err != nil {
 			return nil, err
 		}
@@ -277,7 +277,7 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		if having != nil {
 			rel = &planner.Filter{Input: rel, Pred: having}
 		}
-		return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+		return b.finishSelect(sel, rel, exprs, names, order, orderExprs, distinctOn, sub, nd)
 	}
 	if rel, err := b.bindWindows(rel, items, sc); err != nil {
 		return nil, err
@@ -288,13 +288,13 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 	if err != nil {
 		return nil, err
 	}
-	order, orderExprs, err := b.bindOrder(sel.SortClause, items, names, exprs, outScope)
+	order, orderExprs, distinctOn, err := b.bindOrderDistinct(sel, items, names, exprs, outScope)
 	if err != nil {
 		return nil, err
 	}
 	rel = b.rel
 	b.rel = nil
-	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, distinctOn, sub, nd)
 }
 
 // bindOverAggregate binds HAVING, the select list and ORDER BY of an
@@ -329,7 +329,7 @@ func (b *binder) bindOverAggregate(sel *pg.SelectStmt, agg planner.Rel, in *scop
 	if err != nil {
 		return nil, err
 	}
-	order, orderExprs, err := b.bindOrder(sel.SortClause, items, names, exprs, ps)
+	order, orderExprs, distinctOn, err := b.bindOrderDistinct(sel, items, names, exprs, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (b *binder) bindOverAggregate(sel *pg.SelectStmt, agg planner.Rel, in *scop
 	}
 	rel = b.rel
 	b.rel = nil
-	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, sub, nd)
+	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, distinctOn, sub, nd)
 }
 
 func hasSubLinkAny(ns []*pg.Node) bool {
@@ -348,6 +348,33 @@ func hasSubLinkAny(ns []*pg.Node) bool {
 		}
 	}
 	return false
+}
+
+// bindOrderDistinct binds ORDER BY and, for SELECT DISTINCT ON (...), the
+// DISTINCT ON expressions (as output columns, appending hidden ones where
+// needed). PostgreSQL requires ORDER BY to start with them.
+func (b *binder) bindOrderDistinct(sel *pg.SelectStmt, items []*pg.ResTarget, names []string, exprs []expr.Expr, sc *scope) ([]dataflow.SortKey, []expr.Expr, []int, error) {
+	order, extra, err := b.bindOrder(sel.SortClause, items, names, exprs, sc)
+	if err != nil || len(sel.DistinctClause) == 0 || sel.DistinctClause[0].GetNode() == nil {
+		return order, extra, nil, err
+	}
+	var sorts []*pg.Node
+	for _, d := range sel.DistinctClause {
+		sorts = append(sorts, &pg.Node{Node: &pg.Node_SortBy{SortBy: &pg.SortBy{Node: d}}})
+	}
+	all := append(append([]expr.Expr{}, exprs...), extra...)
+	keys, more, err := b.bindOrder(sorts, items, names, all, sc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var cols []int
+	for i, k := range keys {
+		if i < len(order) && order[i].Col != k.Col {
+			return nil, nil, nil, pgerror.New(pgerror.InvalidColumnReference, "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+		}
+		cols = append(cols, k.Col)
+	}
+	return order, append(extra, more...), cols, nil
 }
 
 // bindWindows computes the window functions of a select list. Only
@@ -585,7 +612,7 @@ func (b *binder) inNullsItem(as *aggScope, sc *scope, items []*pg.ResTarget, mar
 
 // finishSelect applies DISTINCT, ORDER BY with LIMIT/OFFSET (a TopK) and
 // the final projection.
-func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.Expr, names []string, order []dataflow.SortKey, orderExprs []expr.Expr, sub *subqueryCtx, nd int) (*boundQuery, error) {
+func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.Expr, names []string, order []dataflow.SortKey, orderExprs []expr.Expr, distinctOn []int, sub *subqueryCtx, nd int) (*boundQuery, error) {
 	if nd > 0 {
 		// Carry the D columns (the first nd columns of the input, whether it
 		// is the FROM relation or the aggregation) in front of the select list.
@@ -612,10 +639,17 @@ func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.
 		}
 	}
 	rel = &planner.Project{Input: rel, Exprs: all}
-	if len(sel.DistinctClause) > 0 {
-		if sel.DistinctClause[0] != nil && len(sel.DistinctClause) > 0 && sel.DistinctClause[0].GetNode() != nil {
-			return nil, pgerror.New(pgerror.FeatureNotSupported, "SELECT DISTINCT ON is not supported")
+	if len(distinctOn) > 0 {
+		// DISTINCT ON keeps the first row of each group in ORDER BY order:
+		// a TopK of one per group.
+		for i := range distinctOn {
+			distinctOn[i] += nd
 		}
+		for i := 0; i < nd; i++ {
+			distinctOn = append(distinctOn, i)
+		}
+		rel = &planner.TopK{Input: rel, Group: distinctOn, Order: order, Limit: 1}
+	} else if len(sel.DistinctClause) > 0 {
 		if len(orderExprs) > 0 {
 			return nil, pgerror.New(pgerror.InvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
 		}
@@ -1170,7 +1204,7 @@ func (b *binder) bindValues(sel *pg.SelectStmt, outer *scope) (*boundQuery, erro
 	if err != nil {
 		return nil, err
 	}
-	return b.finishSelect(sel, rel, exprs, names, order, extra, nil, 0)
+	return b.finishSelect(sel, rel, exprs, names, order, extra, nil, nil, 0)
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -1216,7 +1250,7 @@ func (b *binder) bindSetOp(sel *pg.SelectStmt, outer *scope) (*boundQuery, error
 	if len(extra) > 0 {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "ORDER BY on a UNION/INTERSECT/EXCEPT result must name output columns")
 	}
-	return b.finishSelect(sel, rel, exprs, names, order, nil, nil, 0)
+	return b.finishSelect(sel, rel, exprs, names, order, nil, nil, nil, 0)
 }
 
 // bindSubLink binds a subquery in an expression. It extends b.rel (the
