@@ -2,6 +2,7 @@ package sql
 
 import (
 	"strconv"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -1002,6 +1003,8 @@ func (b *binder) bindFrom(n *pg.Node, sc *scope) (planner.Rel, []scopeCol, error
 		return trimCols(q), renameCols(q.cols[:q.visible], colAliases, alias), nil
 	case n.GetJoinExpr() != nil:
 		return b.bindJoin(n.GetJoinExpr(), sc)
+	case n.GetRangeFunction() != nil:
+		return b.bindRangeFunction(n.GetRangeFunction(), sc)
 	}
 	return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "FROM item %s is not supported", nodeName(n))
 }
@@ -1417,4 +1420,151 @@ func (b *binder) applySubquery(sel *pg.SelectStmt, sc *scope, outerRel planner.R
 	// one row per D value, so val is never NULL for want of a match: IN's
 	// NULL is SQL's unknown and must survive.
 	return val, nil
+}
+
+// maxSeriesRows bounds generate_series, so a typo cannot exhaust memory.
+const maxSeriesRows = 10_000_000
+
+// bindRangeFunction binds a table function in FROM. generate_series with
+// constant arguments becomes a constant relation.
+func (b *binder) bindRangeFunction(rf *pg.RangeFunction, sc *scope) (planner.Rel, []scopeCol, error) {
+	if rf.Lateral || rf.IsRowsfrom || len(rf.Functions) != 1 {
+		return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "LATERAL and ROWS FROM are not supported")
+	}
+	fc := rf.Functions[0].GetList().GetItems()[0].GetFuncCall()
+	if fc == nil {
+		return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "this FROM item is not supported")
+	}
+	name := funcName(fc.Funcname)
+	if name != "generate_series" {
+		return nil, nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "table function %s is not supported", name), fc.Location)
+	}
+	var args []types.Datum
+	var argExprs []expr.Expr
+	for _, a := range fc.Args {
+		e, err := b.bindExpr(a, &scope{outer: sc.outer})
+		if err != nil {
+			return nil, nil, err
+		}
+		argExprs = append(argExprs, e)
+	}
+	if len(argExprs) < 2 || len(argExprs) > 3 {
+		return nil, nil, errAt(undefinedFunc(name, argExprs), fc.Location)
+	}
+	bounds, t, err := b.unify(argExprs[:2], "generate_series")
+	if err != nil {
+		return nil, nil, err
+	}
+	if t == types.Int2 {
+		t = types.Int4
+	}
+	if t.Family() == types.FamString {
+		t = types.TimestampTZ
+	}
+	var step expr.Expr = &expr.Const{Val: types.NewInt4(1)}
+	if len(argExprs) == 3 {
+		step = argExprs[2]
+	}
+	stepType := t
+	if t.Family() == types.FamDateTime {
+		stepType = types.Interval
+	}
+	if step, err = b.coerce(step, stepType); err != nil {
+		return nil, nil, err
+	}
+	for _, e := range append(bounds, step) {
+		if e, err = b.coerce(e, e.Type()); err != nil {
+			return nil, nil, err
+		}
+		if !expr.IsConst(e) {
+			return nil, nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "generate_series in FROM needs constant arguments"), fc.Location)
+		}
+		d, err := e.Eval(&expr.Ctx{Location: time.UTC}, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		args = append(args, d)
+	}
+	for i := 0; i < 2; i++ {
+		if args[i], err = expr.CastDatum(&expr.Ctx{Location: time.UTC}, args[i], t); err != nil {
+			return nil, nil, err
+		}
+	}
+	rows, err := generateSeries(args[0], args[1], args[2], t)
+	if err != nil {
+		return nil, nil, errAt(err, fc.Location)
+	}
+	typs := []types.Type{t}
+	if rf.Ordinality {
+		for i := range rows {
+			rows[i] = append(rows[i], types.NewInt8(int64(i+1)))
+		}
+		typs = append(typs, types.Int8)
+	}
+	alias, colName := name, name
+	var colAliases []*pg.Node
+	if rf.Alias != nil {
+		alias = strings.ToLower(rf.Alias.Aliasname)
+		colAliases = rf.Alias.Colnames
+		if len(colAliases) == 0 {
+			colName = alias
+		}
+	}
+	cols := []scopeCol{{table: alias, name: colName, typ: t}}
+	if rf.Ordinality {
+		cols = append(cols, scopeCol{table: alias, name: "ordinality", typ: types.Int8})
+	}
+	return &planner.Values{Rows: rows, Typs: typs}, renameCols(cols, colAliases, alias), nil
+}
+
+func generateSeries(start, stop, step types.Datum, t types.Type) ([]types.Row, error) {
+	if start.IsNull() || stop.IsNull() || step.IsNull() {
+		return nil, nil
+	}
+	var add func(types.Datum) (types.Datum, error)
+	dir := 0
+	if t.Family() == types.FamDateTime {
+		plus, targets, err := expr.Resolve("+", []types.Type{t, types.Interval})
+		if err != nil {
+			return nil, err
+		}
+		_ = targets
+		iv := step.Interval()
+		if iv == (types.IntervalValue{}) {
+			return nil, pgerror.New(pgerror.InvalidParameterValue, "step size cannot equal zero")
+		}
+		dir = 1
+		if iv.Months < 0 || iv.Days < 0 || iv.Micros < 0 {
+			dir = -1
+		}
+		ctx := &expr.Ctx{Location: time.UTC}
+		add = func(d types.Datum) (types.Datum, error) { return plus.Fn(ctx, []types.Datum{d, step}) }
+	} else {
+		plus, _, err := expr.Resolve("+", []types.Type{t, t})
+		if err != nil {
+			return nil, err
+		}
+		zero, _ := expr.CastDatum(&expr.Ctx{}, types.NewInt4(0), t)
+		dir = types.Compare(step, zero)
+		if dir == 0 {
+			return nil, pgerror.New(pgerror.InvalidParameterValue, "step size cannot equal zero")
+		}
+		add = func(d types.Datum) (types.Datum, error) { return plus.Fn(&expr.Ctx{}, []types.Datum{d, step}) }
+	}
+	var rows []types.Row
+	for v := start; (dir > 0 && types.Compare(v, stop) <= 0) || (dir < 0 && types.Compare(v, stop) >= 0); {
+		if len(rows) >= maxSeriesRows {
+			return nil, pgerror.New(pgerror.ProgramLimitExceeded, "generate_series would produce more than %d rows", maxSeriesRows)
+		}
+		rows = append(rows, types.Row{v})
+		next, err := add(v)
+		if err != nil {
+			if pgerror.CodeOf(err) == pgerror.NumericValueOutOfRange {
+				break
+			}
+			return nil, err
+		}
+		v = next
+	}
+	return rows, nil
 }
