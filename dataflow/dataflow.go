@@ -17,8 +17,7 @@ type Dataflow struct {
 type node struct {
 	op     operator
 	inputs []int // indexes into nodes
-	getID  CollectionID
-	isGet  bool
+	get    *Get  // set for the dataflow's inputs
 }
 
 // Build instantiates the operators of a plan, with empty state.
@@ -50,7 +49,7 @@ func build(p Plan, once bool) (*Dataflow, error) {
 		}
 		n := node{op: op, inputs: inputs}
 		if g, ok := p.(*Get); ok {
-			n.isGet, n.getID = true, g.ID
+			n.get = g
 		}
 		d.nodes = append(d.nodes, n)
 		memo[p] = len(d.nodes) - 1
@@ -73,12 +72,21 @@ func (d *Dataflow) Plan() Plan { return d.plan }
 // An error (a row that divides by zero, say) leaves the dataflow's state
 // partially advanced; the caller must treat the dataflow as failed.
 func (d *Dataflow) Step(ctx *expr.Ctx, changes map[CollectionID][]Update) ([]Update, error) {
+	return d.step(ctx, func(g *Get) ([]Update, error) { return changes[g.ID], nil })
+}
+
+// step advances the dataflow, asking read for the change of each Get.
+func (d *Dataflow) step(ctx *expr.Ctx, read func(*Get) ([]Update, error)) ([]Update, error) {
 	outs := make([][]Update, len(d.nodes))
 	first := d.first
 	d.first = false
 	for i, n := range d.nodes {
-		if n.isGet {
-			outs[i] = changes[n.getID]
+		if n.get != nil {
+			in, err := read(n.get)
+			if err != nil {
+				return nil, err
+			}
+			outs[i] = in
 			continue
 		}
 		ins := make([][]Update, len(n.inputs))
@@ -94,12 +102,14 @@ func (d *Dataflow) Step(ctx *expr.Ctx, changes map[CollectionID][]Update) ([]Upd
 	return outs[len(outs)-1], nil
 }
 
-// RunOnce builds a dataflow, feeds it one snapshot and returns the result:
-// how an ad-hoc SELECT runs (the same operators as a materialized view).
-func RunOnce(ctx *expr.Ctx, p Plan, snapshot map[CollectionID][]Update) ([]Update, error) {
+// RunOnce builds a dataflow and runs its one step over the contents read
+// returns for each Get (its whole collection, or for a Get with a Lookup
+// only the rows with that key): how an ad-hoc SELECT runs, with the same
+// operators as a materialized view. read's batches are not retained.
+func RunOnce(ctx *expr.Ctx, p Plan, read func(*Get) ([]Update, error)) ([]Update, error) {
 	d, err := build(p, true)
 	if err != nil {
 		return nil, err
 	}
-	return d.Step(ctx, snapshot)
+	return d.step(ctx, read)
 }

@@ -32,6 +32,12 @@ type Get struct {
 	ID   CollectionID
 	Name string
 	Typs []types.Type
+	// Lookup, when set, restricts a one-shot read to the rows whose
+	// LookupCols equal Lookup: the reader answers it from an index instead
+	// of scanning. (Only ad-hoc queries use it; a filter above the Get still
+	// checks every row.)
+	LookupCols []int
+	Lookup     types.Row
 }
 
 // Constant is a fixed collection, emitted at the first step.
@@ -156,7 +162,16 @@ func (p *Threshold) Inputs() []Plan { return []Plan{p.Input} }
 func (p *Reduce) Inputs() []Plan    { return []Plan{p.Input} }
 func (p *TopK) Inputs() []Plan      { return []Plan{p.Input} }
 
-func (p *Get) describe() string { return fmt.Sprintf("Get %s", p.Name) }
+func (p *Get) describe() string {
+	if p.LookupCols != nil {
+		vals := make([]string, len(p.Lookup))
+		for i, d := range p.Lookup {
+			vals[i] = (&expr.Const{Val: d}).String()
+		}
+		return fmt.Sprintf("Get %s (index lookup %v = [%s])", p.Name, p.LookupCols, strings.Join(vals, ", "))
+	}
+	return fmt.Sprintf("Get %s", p.Name)
+}
 func (p *Constant) describe() string {
 	return fmt.Sprintf("Constant (%d rows)", len(p.Rows))
 }

@@ -24,6 +24,10 @@ type Scan struct {
 	ID   dataflow.CollectionID
 	Name string
 	Typs []types.Type
+	// LookupCols and Lookup restrict the scan to rows with those column
+	// values, answered from an index (see UseIndexes).
+	LookupCols []int
+	Lookup     types.Row
 }
 
 // Values is a constant relation.

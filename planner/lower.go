@@ -186,7 +186,7 @@ func (l *lowerer) lower(r Rel) (dataflow.Plan, error) {
 func (l *lowerer) lowerNode(r Rel) (dataflow.Plan, error) {
 	switch r := r.(type) {
 	case *Scan:
-		return &dataflow.Get{ID: r.ID, Name: r.Name, Typs: r.Typs}, nil
+		return &dataflow.Get{ID: r.ID, Name: r.Name, Typs: r.Typs, LookupCols: r.LookupCols, Lookup: r.Lookup}, nil
 	case *Values:
 		return &dataflow.Constant{Rows: r.Rows, Typs: r.Typs}, nil
 	case *Filter:

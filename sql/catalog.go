@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,6 +58,9 @@ type Object struct {
 	// keys counts the rows per primary-key value (tables with a primary
 	// key), so that uniqueness checks are lookups, not scans.
 	keys map[string]int64
+	// indexes arrange the contents by some columns, for lookups by ad-hoc
+	// queries, UPDATEs and DELETEs (the primary key's, and CREATE INDEX's).
+	indexes []*tableIndex
 	// Flow maintains a materialized view.
 	Flow *dataflow.Dataflow
 	// Err is set when a materialized view's dataflow failed; reads return it.
@@ -152,10 +156,57 @@ func (o *Object) pkKey(row types.Row) string {
 	return string(buf)
 }
 
+// tableIndex is an index of a table or materialized view: its rows
+// arranged by the values of some columns, kept current with the contents.
+type tableIndex struct {
+	name string
+	cols []int
+	arr  *dataflow.Arrangement
+}
+
+func (x *tableIndex) add(ups []dataflow.Update) {
+	for _, u := range ups {
+		key := make(types.Row, len(x.cols))
+		for i, c := range x.cols {
+			key[i] = u.Row[c]
+		}
+		x.arr.Add(key, u.Row, u.Diff)
+	}
+}
+
+// addIndex creates an index on cols, filled from the current contents.
+func (o *Object) addIndex(name string, cols []int) {
+	x := &tableIndex{name: name, cols: cols, arr: dataflow.NewArrangement()}
+	x.add(o.Data.Snapshot())
+	o.indexes = append(o.indexes, x)
+}
+
+func (o *Object) dropIndex(name string) {
+	for i, x := range o.indexes {
+		if strings.EqualFold(x.name, name) {
+			o.indexes = append(o.indexes[:i], o.indexes[i+1:]...)
+			return
+		}
+	}
+}
+
+// indexFor returns the index on exactly cols, if any.
+func (o *Object) indexFor(cols []int) *tableIndex {
+	for _, x := range o.indexes {
+		if slices.Equal(x.cols, cols) {
+			return x
+		}
+	}
+	return nil
+}
+
 // apply adds a consolidated batch to a table's or view's contents and keeps
-// the primary-key counts current.
+// its primary-key counts and indexes current.
 func (o *Object) apply(ups []dataflow.Update) {
 	o.Data.Apply(ups)
+	for _, x := range o.indexes {
+		x.add(ups)
+	}
 	if len(o.PrimaryKey) == 0 {
 		return
 	}

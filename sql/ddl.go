@@ -111,6 +111,9 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
 			return nil, pgerror.New(pgerror.UndefinedColumn, "column %q named in key does not exist", pk)
 		}
 	}
+	if len(o.PrimaryKey) > 0 {
+		o.addIndex(name+"_pkey", o.PrimaryKey)
+	}
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
 	}
@@ -220,7 +223,7 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	if err != nil {
 		return nil, err
 	}
-	o.Data.Apply(out)
+	o.apply(out)
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
 	}
@@ -248,22 +251,29 @@ func (e *Engine) createIndex(is *pg.IndexStmt) (*Result, error) {
 	if _, exists := e.mu.cat.get(name); exists && is.IfNotExists {
 		return &Result{Tag: "CREATE INDEX"}, nil
 	}
+	var cols []int
 	for _, p := range is.IndexParams {
 		ie := p.GetIndexElem()
-		if ie.Name != "" {
-			found := false
-			for _, c := range on.Columns {
-				if strings.EqualFold(c.Name, ie.Name) {
-					found = true
-				}
-			}
-			if !found {
-				return nil, pgerror.New(pgerror.UndefinedColumn, "column %q does not exist", ie.Name)
+		if ie.Name == "" {
+			cols = nil // an expression index is recorded but not used for lookups yet
+			break
+		}
+		found := -1
+		for i, c := range on.Columns {
+			if strings.EqualFold(c.Name, ie.Name) {
+				found = i
 			}
 		}
+		if found < 0 {
+			return nil, pgerror.New(pgerror.UndefinedColumn, "column %q does not exist", ie.Name)
+		}
+		cols = append(cols, found)
 	}
-	// Reads are answered from the arrangements every table and view already
-	// has; the index is recorded for the catalog and for later lookups.
+	// A column index arranges the object's rows by those columns, kept
+	// current on every write; ad-hoc queries that fix them look rows up.
+	if len(cols) > 0 && on.indexFor(cols) == nil {
+		on.addIndex(name, cols)
+	}
 	o := &Object{Kind: KindIndex, Name: name, On: on.Name}
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
@@ -331,6 +341,11 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 			return nil, err
 		}
 		for _, v := range victims {
+			if v.Kind == KindIndex {
+				if on, ok := e.mu.cat.get(v.On); ok {
+					on.dropIndex(v.Name)
+				}
+			}
 			e.mu.cat.remove(v.Name)
 		}
 		if err := e.appendCatalogLocked(tag + " " + name); err != nil {

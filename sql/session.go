@@ -364,15 +364,11 @@ func (s *Session) execSelect(ctx context.Context, p *Prepared, params []types.Da
 // contents (plus the session's uncommitted writes).
 // REQUIRES: e.mu held (read or write).
 func (s *Session) runQueryLocked(ctx context.Context, q *boundQuery) ([]types.Row, error) {
-	plan, err := planner.Lower(planner.Optimize(q.rel))
+	plan, err := planner.Lower(planner.UseIndexes(planner.Optimize(q.rel), s.indexedColumnsLocked))
 	if err != nil {
 		return nil, err
 	}
-	snapshot, err := s.snapshotLocked(plan)
-	if err != nil {
-		return nil, err
-	}
-	out, err := dataflow.RunOnce(s.evalCtx(), plan, snapshot)
+	out, err := dataflow.RunOnce(s.evalCtx(), plan, s.readLocked)
 	if err != nil {
 		return nil, err
 	}
@@ -426,28 +422,64 @@ func (s *Session) evalCtx() *expr.Ctx {
 	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC}
 }
 
-// snapshotLocked gathers the contents of every collection a plan reads.
+// readLocked returns what a one-shot dataflow's Get reads: the collection's
+// current contents plus the session's uncommitted writes to it, or with a
+// lookup only the rows with that key, from the index on those columns.
 // REQUIRES: e.mu held.
-func (s *Session) snapshotLocked(plan dataflow.Plan) (map[dataflow.CollectionID][]dataflow.Update, error) {
-	snap := map[dataflow.CollectionID][]dataflow.Update{}
-	for _, id := range dataflow.Gets(plan) {
-		if _, ok := snap[id]; ok {
-			continue
-		}
-		o := s.e.mu.cat.byID(id)
-		if o == nil {
-			return nil, pgerror.New(pgerror.UndefinedTable, "relation %d does not exist", id)
-		}
-		if o.Err != nil {
-			return nil, o.Err
-		}
-		contents := o.Data.Snapshot()
-		if s.tx != nil && len(s.tx.writes[id]) > 0 {
-			contents = dataflow.Consolidate(append(contents, s.tx.writes[id]...))
-		}
-		snap[id] = contents
+func (s *Session) readLocked(g *dataflow.Get) ([]dataflow.Update, error) {
+	o := s.e.mu.cat.byID(g.ID)
+	if o == nil {
+		return nil, pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", g.Name)
 	}
-	return snap, nil
+	if o.Err != nil {
+		return nil, o.Err
+	}
+	var pending []dataflow.Update
+	if s.tx != nil {
+		pending = s.tx.writes[g.ID]
+	}
+	if g.LookupCols == nil {
+		contents := o.Data.Snapshot()
+		if len(pending) > 0 {
+			contents = dataflow.Consolidate(append(contents, pending...))
+		}
+		return contents, nil
+	}
+	x := o.indexFor(g.LookupCols)
+	if x == nil {
+		return nil, pgerror.New(pgerror.InternalError, "no index on %s%v", g.Name, g.LookupCols)
+	}
+	var out []dataflow.Update
+	x.arr.Lookup(g.Lookup, func(row types.Row, n int64) {
+		out = append(out, dataflow.Update{Row: row, Diff: n})
+	})
+	for _, u := range pending {
+		match := true
+		for i, c := range g.LookupCols {
+			if !types.Equal(u.Row[c], g.Lookup[i]) {
+				match = false
+				break
+			}
+		}
+		if match {
+			out = append(out, u)
+		}
+	}
+	return dataflow.Consolidate(out), nil
+}
+
+// indexedColumnsLocked lists the column sets a collection is indexed on.
+// REQUIRES: e.mu held.
+func (s *Session) indexedColumnsLocked(id dataflow.CollectionID) [][]int {
+	o := s.e.mu.cat.byID(id)
+	if o == nil {
+		return nil
+	}
+	out := make([][]int, len(o.indexes))
+	for i, x := range o.indexes {
+		out[i] = x.cols
+	}
+	return out
 }
 
 // commit applies a transaction's writes at one new timestamp: append to the
@@ -560,7 +592,7 @@ func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Up
 			continue
 		}
 		if len(out) > 0 {
-			mv.Data.Apply(out)
+			mv.apply(out)
 			changes[mv.ID] = out
 		}
 	}
@@ -597,7 +629,7 @@ func (e *Engine) rebuildLocked(ctx *expr.Ctx, mv *Object, changes map[dataflow.C
 		diff = append(diff, dataflow.Update{Row: u.Row, Diff: -u.Diff})
 	}
 	diff = dataflow.Consolidate(diff)
-	mv.Data.Apply(diff)
+	mv.apply(diff)
 	mv.Flow, mv.Err = flow, nil
 	if len(diff) > 0 {
 		changes[mv.ID] = diff
@@ -618,6 +650,10 @@ func (s *Session) execExplain(ex *pg.ExplainStmt, p *Prepared, params []types.Da
 		return nil, err
 	}
 	opt := planner.Optimize(q.rel)
+	if ex.Query.GetCreateTableAsStmt() == nil {
+		// An ad-hoc query runs once and may read through indexes.
+		opt = planner.UseIndexes(opt, s.indexedColumnsLocked)
+	}
 	plan, err := planner.Lower(opt)
 	if err != nil {
 		return nil, err
