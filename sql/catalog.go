@@ -82,11 +82,12 @@ func (o *Object) Types() []types.Type {
 // guards it.
 type catalog struct {
 	byName map[string]*Object
+	ids    map[dataflow.CollectionID]*Object
 	nextID dataflow.CollectionID
 }
 
 func newCatalog() *catalog {
-	return &catalog{byName: map[string]*Object{}, nextID: 1}
+	return &catalog{byName: map[string]*Object{}, ids: map[dataflow.CollectionID]*Object{}, nextID: 1}
 }
 
 func (c *catalog) get(name string) (*Object, bool) {
@@ -102,6 +103,7 @@ func (c *catalog) add(o *Object) error {
 	o.ID = c.nextID
 	c.nextID++
 	c.byName[key] = o
+	c.ids[o.ID] = o
 	return nil
 }
 
@@ -136,16 +138,14 @@ func (c *catalog) matViews() []*Object {
 	return out
 }
 
-func (c *catalog) remove(name string) { delete(c.byName, strings.ToLower(name)) }
-
-func (c *catalog) byID(id dataflow.CollectionID) *Object {
-	for _, o := range c.byName {
-		if o.ID == id {
-			return o
-		}
+func (c *catalog) remove(name string) {
+	if o, ok := c.byName[strings.ToLower(name)]; ok {
+		delete(c.ids, o.ID)
 	}
-	return nil
+	delete(c.byName, strings.ToLower(name))
 }
+
+func (c *catalog) byID(id dataflow.CollectionID) *Object { return c.ids[id] }
 
 // pkKey encodes the primary-key columns of row.
 func (o *Object) pkKey(row types.Row) string {
