@@ -231,12 +231,34 @@ func exprList(es []expr.Expr) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// Explain renders a plan as an indented tree, one node per line.
+// Explain renders a plan as an indented tree, one node per line. A node
+// that several consumers share is printed once; later uses refer to it by
+// number ("-> #3").
 func Explain(p Plan) string {
+	uses := map[Plan]int{}
+	var count func(p Plan)
+	count = func(p Plan) {
+		uses[p]++
+		if uses[p] == 1 {
+			for _, in := range p.Inputs() {
+				count(in)
+			}
+		}
+	}
+	count(p)
 	var b strings.Builder
+	seen := map[Plan]int{}
 	var walk func(p Plan, depth int)
 	walk = func(p Plan, depth int) {
 		b.WriteString(strings.Repeat("  ", depth))
+		if n, ok := seen[p]; ok {
+			fmt.Fprintf(&b, "-> #%d\n", n)
+			return
+		}
+		seen[p] = len(seen) + 1
+		if uses[p] > 1 {
+			fmt.Fprintf(&b, "#%d ", seen[p])
+		}
 		b.WriteString(p.describe())
 		b.WriteByte('\n')
 		for _, in := range p.Inputs() {
@@ -247,12 +269,20 @@ func Explain(p Plan) string {
 	return b.String()
 }
 
-// Gets returns the collections a plan reads.
+// Gets returns the distinct collections a plan reads. Plans are DAGs: each
+// node is visited once.
 func Gets(p Plan) []CollectionID {
 	var out []CollectionID
+	seen := map[Plan]bool{}
+	ids := map[CollectionID]bool{}
 	var walk func(p Plan)
 	walk = func(p Plan) {
-		if g, ok := p.(*Get); ok {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		if g, ok := p.(*Get); ok && !ids[g.ID] {
+			ids[g.ID] = true
 			out = append(out, g.ID)
 		}
 		for _, in := range p.Inputs() {
