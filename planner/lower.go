@@ -83,7 +83,13 @@ func (o *optimizer) pushNode(r Rel, preds []expr.Expr) Rel {
 		// for the columns the predicates read.
 		var down, above []expr.Expr
 		for _, p := range preds {
-			if containsVolatile(p) {
+			// Substituting a volatile projection (random()) would evaluate
+			// it a second time, with another result.
+			volatile := containsVolatile(p)
+			for c := range expr.Columns(p) {
+				volatile = volatile || containsVolatile(r.Exprs[c])
+			}
+			if volatile {
 				above = append(above, p)
 				continue
 			}
