@@ -342,6 +342,21 @@ func (b *binder) bindOverAggregate(sel *pg.SelectStmt, agg planner.Rel, in *scop
 	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, distinctOn, sub, nd)
 }
 
+// singleRow reports whether a subquery returns at most one row per outer
+// value whatever the data: an aggregate without GROUP BY, or LIMIT 1.
+func singleRow(sel *pg.SelectStmt) bool {
+	if sel.Op != pg.SetOperation_SETOP_NONE {
+		return false
+	}
+	if len(sel.GroupClause) == 0 && (containsAggregate(sel.TargetList) || sel.HavingClause != nil) {
+		return true
+	}
+	if c := sel.LimitCount.GetAConst(); c != nil && c.GetIval() != nil && c.GetIval().Ival <= 1 {
+		return true
+	}
+	return false
+}
+
 func hasSubLinkAny(ns []*pg.Node) bool {
 	for _, n := range ns {
 		if hasSubLink(n) {
@@ -1411,11 +1426,41 @@ func (b *binder) applySubquery(sel *pg.SelectStmt, sc *scope, outerRel planner.R
 		terms = append(terms, &expr.Compare{Op: expr.IsNotDistinct, L: &expr.Col{Idx: idx, Typ: sc.cols[idx].typ}, R: &expr.Col{Idx: n + j, Typ: sc.cols[idx].typ}})
 	}
 	right := trimCols(q)
-	b.rel = &planner.Join{Kind: planner.LeftJoin, Left: outerRel, Right: right, On: planner.AndOf(terms)}
-	for j := 0; j < q.visible; j++ {
-		sc.cols = append(sc.cols, scopeCol{name: "?subquery?", typ: q.cols[j].typ, hidden: true})
+	var check expr.Expr
+	if mode == modeScalar && !singleRow(sel) {
+		// PostgreSQL fails a scalar subquery that returns more than one row
+		// (21000): count the rows per outer value, keep one, and raise when
+		// the count says there were more.
+		countAgg, _, err := expr.ResolveAggregate("count", nil)
+		if err != nil {
+			return nil, err
+		}
+		vt := q.cols[k].typ
+		minAgg, _, err := expr.ResolveAggregate("min", []types.Type{vt})
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]int, k)
+		for j := range keys {
+			keys[j] = j
+		}
+		right = &planner.Aggregate{Input: right, Keys: keys, Aggs: []dataflow.AggCall{
+			{Agg: minAgg, Args: []expr.Expr{&expr.Col{Idx: k, Typ: vt}}, Ret: vt},
+			{Agg: countAgg, Ret: types.Int8},
+		}}
+		check = &expr.Col{Idx: len(sc.cols) + k + 1, Typ: types.Int8}
 	}
-	val := &expr.Col{Idx: n + k, Typ: q.cols[k].typ}
+	b.rel = &planner.Join{Kind: planner.LeftJoin, Left: outerRel, Right: right, On: planner.AndOf(terms)}
+	for _, t := range right.Types() {
+		sc.cols = append(sc.cols, scopeCol{name: "?subquery?", typ: t, hidden: true})
+	}
+	var val expr.Expr = &expr.Col{Idx: n + k, Typ: q.cols[k].typ}
+	if check != nil {
+		val = &expr.Case{Typ: q.cols[k].typ, Whens: []expr.When{{
+			Cond: &expr.Compare{Op: expr.GT, L: check, R: &expr.Const{Val: types.NewInt8(1)}},
+			Val:  &expr.Raise{Err: pgerror.New(pgerror.CardinalityViolation, "more than one row returned by a subquery used as an expression"), Typ: q.cols[k].typ},
+		}}, Else: val}
+	}
 	// Every outer row finds its D row, and EXISTS and IN subqueries produce
 	// one row per D value, so val is never NULL for want of a match: IN's
 	// NULL is SQL's unknown and must survive.

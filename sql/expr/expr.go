@@ -567,3 +567,15 @@ func IsConst(e Expr) bool {
 	})
 	return ok
 }
+
+// Raise fails with Err when evaluated: the branch of a CASE that the
+// binder adds for a run-time check (a scalar subquery that returned more
+// than one row). Typ is the type the branch would have.
+type Raise struct {
+	Err *pgerror.Error
+	Typ types.Type
+}
+
+func (r *Raise) Type() types.Type                              { return r.Typ }
+func (r *Raise) Eval(_ *Ctx, _ types.Row) (types.Datum, error) { return types.Datum{}, r.Err }
+func (r *Raise) String() string                                { return "raise(" + string(r.Err.Code) + ")" }
