@@ -212,7 +212,10 @@ func (o *reduceOp) newGroup(key types.Row) *group {
 		for j, e := range a.Args {
 			argTypes[j] = e.Type()
 		}
-		g.states[i] = a.Agg.New(argTypes)
+		g.states[i] = a.Agg.New(argTypes[:len(argTypes)-a.OrderKeys])
+		if a.OrderKeys > 0 {
+			g.states[i].(expr.Ordered).OrderBy(a.OrderKeys, a.Desc, a.NullsFirst)
+		}
 		if a.Distinct {
 			g.distinct[i] = map[string]int64{}
 		}

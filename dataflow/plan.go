@@ -83,6 +83,12 @@ type AggCall struct {
 	Distinct bool
 	Filter   expr.Expr // nil when there is no FILTER clause
 	Ret      types.Type
+	// OrderKeys is the number of trailing Args that are the call's ORDER BY
+	// keys, with their directions (for aggregates whose state is
+	// expr.Ordered; 0 otherwise).
+	OrderKeys  int
+	Desc       []bool
+	NullsFirst []bool
 }
 
 // Reduce groups by the Keys columns and computes Aggs per group; output is

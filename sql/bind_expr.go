@@ -886,9 +886,6 @@ func columnRefName(cr *pg.ColumnRef) string {
 }
 
 func (a *aggScope) bindAgg(b *binder, name string, fc *pg.FuncCall) (expr.Expr, error) {
-	if len(fc.AggOrder) > 0 && name != "string_agg" {
-		// Order does not change the result of the other aggregates we have.
-	}
 	saved := a.input.agg
 	a.input.agg = nil
 	defer func() { a.input.agg = saved }()
@@ -926,6 +923,31 @@ func (a *aggScope) bindAgg(b *binder, name string, fc *pg.FuncCall) (expr.Expr, 
 	if call.Ret == types.Unknown && len(args) > 0 {
 		call.Ret = args[0].Type()
 	}
+	// ORDER BY inside the call matters only to order-sensitive aggregates;
+	// their keys travel as extra arguments.
+	if len(fc.AggOrder) > 0 {
+		if _, ok := agg.New(argTypes).(expr.Ordered); ok {
+			for _, o := range fc.AggOrder {
+				sb := o.GetSortBy()
+				k, err := b.bindExpr(sb.Node, a.input)
+				if err != nil {
+					return nil, err
+				}
+				desc := sb.SortbyDir == pg.SortByDir_SORTBY_DESC
+				nullsFirst := desc
+				switch sb.SortbyNulls {
+				case pg.SortByNulls_SORTBY_NULLS_FIRST:
+					nullsFirst = true
+				case pg.SortByNulls_SORTBY_NULLS_LAST:
+					nullsFirst = false
+				}
+				call.Args = append(call.Args, k)
+				call.Desc = append(call.Desc, desc)
+				call.NullsFirst = append(call.NullsFirst, nullsFirst)
+				call.OrderKeys++
+			}
+		}
+	}
 	if fc.AggFilter != nil {
 		f, err := b.bindBool(fc.AggFilter, a.input, "argument of FILTER")
 		if err != nil {
@@ -933,7 +955,7 @@ func (a *aggScope) bindAgg(b *binder, name string, fc *pg.FuncCall) (expr.Expr, 
 		}
 		call.Filter = f
 	}
-	key := fmt.Sprintf("%s|%v|%s|%v", name, fc.AggDistinct, exprListString(args), call.Filter)
+	key := fmt.Sprintf("%s|%v|%s|%v|%v", name, fc.AggDistinct, exprListString(call.Args), call.Filter, call.Desc)
 	for i, s := range a.aggStr {
 		if s == key {
 			return &expr.Col{Idx: len(a.groups) + i, Typ: a.aggs[i].Ret}, nil

@@ -362,6 +362,32 @@ func (s *boolState) Result() (types.Datum, error) {
 
 type stringAggState struct {
 	set *multiset
+	// keys is the number of ORDER BY values that follow the value and the
+	// delimiter in each Add (see OrderBy).
+	keys int
+}
+
+// OrderBy makes string_agg concatenate in the order of its ORDER BY
+// clause: Add then receives (value, delimiter, key1, ... keyN), ordered by
+// the keys with the given directions, ties by value.
+func (s *stringAggState) OrderBy(keys int, desc, nullsFirst []bool) {
+	s.keys = keys
+	s.set = &multiset{t: btree.NewG(16, func(a, b *msItem) bool {
+		for i := 0; i < keys; i++ {
+			x, y := a.key[i], b.key[i]
+			if x.IsNull() != y.IsNull() {
+				return x.IsNull() == nullsFirst[i]
+			}
+			c := types.Compare(x, y)
+			if desc[i] {
+				c = -c
+			}
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return types.CompareRows(a.key[keys:], b.key[keys:]) < 0
+	})}
 }
 
 func (s *stringAggState) Add(args []types.Datum, diff int64) error {
@@ -372,21 +398,24 @@ func (s *stringAggState) Add(args []types.Datum, diff int64) error {
 	if delim.IsNull() {
 		delim = types.NewText("")
 	}
-	s.set.add(types.Row{args[0].WithType(types.Text), delim.WithType(types.Text)}, diff)
+	key := make(types.Row, 0, s.keys+2)
+	key = append(key, args[2:2+s.keys]...)
+	key = append(key, args[0].WithType(types.Text), delim.WithType(types.Text))
+	s.set.add(key, diff)
 	return nil
 }
 
-// Result joins the values in (value, delimiter) order; each value after the
-// first is preceded by its own delimiter, as in PostgreSQL.
+// Result joins the values in order; each value after the first is preceded
+// by its own delimiter, as in PostgreSQL.
 func (s *stringAggState) Result() (types.Datum, error) {
 	var sb strings.Builder
 	first := true
 	s.set.t.Ascend(func(it *msItem) bool {
 		for i := int64(0); i < it.n; i++ {
 			if !first {
-				sb.WriteString(it.key[1].Str())
+				sb.WriteString(it.key[s.keys+1].Str())
 			}
-			sb.WriteString(it.key[0].Str())
+			sb.WriteString(it.key[s.keys].Str())
 			first = false
 		}
 		return true

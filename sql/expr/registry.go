@@ -196,6 +196,14 @@ type AggState interface {
 	Result() (types.Datum, error)
 }
 
+// Ordered is implemented by the states of aggregates whose result depends
+// on the order of their input (string_agg). OrderBy is called once, before
+// any Add, when the call has an ORDER BY: Add then receives the keys after
+// the aggregate's own arguments.
+type Ordered interface {
+	OrderBy(keys int, desc, nullsFirst []bool)
+}
+
 var aggregates = map[string][]*Aggregate{}
 
 // RegisterAggregate adds aggregate overloads under name.
