@@ -1037,6 +1037,9 @@ func (b *binder) bindRangeVar(rv *pg.RangeVar) (planner.Rel, []scopeCol, error) 
 			return cte.rel, renameCols(cte.cols, colAliases, alias), nil
 		}
 	}
+	if rel, cols, ok, err := b.systemRelation(rv, alias, colAliases); ok || err != nil {
+		return rel, cols, err
+	}
 	if rv.Schemaname != "" && !strings.EqualFold(rv.Schemaname, "public") {
 		return nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
 	}

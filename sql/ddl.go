@@ -30,6 +30,8 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 		return e.createIndex(n.GetIndexStmt())
 	case n.GetDropStmt() != nil:
 		return e.drop(n.GetDropStmt())
+	case n.GetCreateRoleStmt() != nil, n.GetAlterRoleStmt() != nil, n.GetDropRoleStmt() != nil:
+		return e.execRole(s, n)
 	}
 	return nil, pgerror.New(pgerror.FeatureNotSupported, "statement %s is not supported", strings.TrimSuffix(nodeName(n), "Stmt"))
 }

@@ -336,6 +336,8 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 		return s.execSet(n.GetVariableSetStmt())
 	case n.GetVariableShowStmt() != nil:
 		return s.execShow(n.GetVariableShowStmt())
+	case n.GetCopyStmt() != nil:
+		return s.execCopy(ctx, n.GetCopyStmt(), p, params)
 	}
 	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DDL inside a transaction that has written is not supported")
