@@ -106,7 +106,7 @@ func BenchmarkReduce(b *testing.B) {
 						benchAgg(b, "count"), benchAgg(b, "sum", v), benchAgg(b, "min", v), benchAgg(b, "max", v),
 					},
 				}
-				flow, err := dataflow.Build(plan)
+				flow, err := dataflow.Build(plan, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -169,7 +169,7 @@ func BenchmarkJoin(b *testing.B) {
 					LeftKey:  []expr.Expr{&expr.Col{Idx: 1, Typ: types.Int8, Name: "cust"}},
 					RightKey: []expr.Expr{&expr.Col{Idx: 0, Typ: types.Int8, Name: "id"}},
 				}
-				flow, err := dataflow.Build(plan)
+				flow, err := dataflow.Build(plan, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

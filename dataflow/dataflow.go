@@ -20,11 +20,13 @@ type node struct {
 	get    *Get  // set for the dataflow's inputs
 }
 
-// Build instantiates the operators of a plan, with empty state.
-func Build(p Plan) (*Dataflow, error) { return build(p, false) }
+// Build instantiates the operators of a plan, with empty state. Joins that
+// read a collection directly use shared's arrangements of it when it has
+// them (shared may be nil); the caller keeps those current.
+func Build(p Plan, shared SharedArrangements) (*Dataflow, error) { return build(p, false, shared) }
 
 // build instantiates a plan; once marks a dataflow that will run one step.
-func build(p Plan, once bool) (*Dataflow, error) {
+func build(p Plan, once bool, shared SharedArrangements) (*Dataflow, error) {
 	d := &Dataflow{plan: p, first: true}
 	// A plan is a DAG: a node reached twice is instantiated once, and its
 	// output batch is read by every consumer (operators never modify their
@@ -43,7 +45,7 @@ func build(p Plan, once bool) (*Dataflow, error) {
 			}
 			inputs = append(inputs, i)
 		}
-		op, err := buildOp(p, once)
+		op, err := buildOp(p, once, shared)
 		if err != nil {
 			return 0, err
 		}
@@ -107,7 +109,7 @@ func (d *Dataflow) step(ctx *expr.Ctx, read func(*Get) ([]Update, error)) ([]Upd
 // only the rows with that key): how an ad-hoc SELECT runs, with the same
 // operators as a materialized view. read's batches are not retained.
 func RunOnce(ctx *expr.Ctx, p Plan, read func(*Get) ([]Update, error)) ([]Update, error) {
-	d, err := build(p, true)
+	d, err := build(p, true, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -114,73 +114,115 @@ func (o *thresholdOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 	return out, nil
 }
 
-// joinOp is the bilinear join: Δ(L⋈R) = ΔL⋈R + (L+ΔL)⋈ΔR, with L and R
-// arranged by their keys.
+// joinOp is the bilinear join over two arrangements keyed by the join key.
+// Each side's arrangement is either the operator's own, holding the side's
+// contents before the step (old), or a shared one that the coordinator keeps
+// current for every reader — an index of the collection the side reads —
+// which already includes the step's change (new). The output change is
+//
+//	old, old:  ΔL⋈R + (L+ΔL)⋈ΔR        (the own left is updated in between)
+//	new, old:  ΔL⋈R + L'⋈ΔR            (L' = L+ΔL, shared)
+//	old, new:  ΔL⋈R' + L⋈ΔR            (the left lookups run before it is updated)
+//	new, new:  ΔL⋈R' + L'⋈ΔR − ΔL⋈ΔR
+//
+// all equal to (L+ΔL)(R+ΔR) − LR.
 type joinOp struct {
 	lkey, rkey []expr.Expr
 	nullEq     bool
 	left       *Arrangement
 	right      *Arrangement
+	// leftShared and rightShared mark sides whose arrangement is shared
+	// (new at step time, never modified here).
+	leftShared, rightShared bool
 	// once is set for a dataflow that runs a single step (an ad-hoc
 	// query): the right side's arrangement would never be read, so it is
 	// not built.
 	once bool
 }
 
-func evalKey(ctx *expr.Ctx, key []expr.Expr, row types.Row, nullEq bool) (types.Row, bool, error) {
-	k := make(types.Row, len(key))
-	for i, e := range key {
-		d, err := e.Eval(ctx, row)
-		if err != nil {
-			return nil, false, err
-		}
-		if d.IsNull() && !nullEq {
-			return nil, false, nil
-		}
-		k[i] = d
-	}
-	return k, true, nil
+type keyed struct {
+	key types.Row
+	u   Update
 }
 
-func concatRows(l, r types.Row) types.Row {
-	out := make(types.Row, 0, len(l)+len(r))
-	return append(append(out, l...), r...)
+func (o *joinOp) keys(ctx *expr.Ctx, key []expr.Expr, in []Update) ([]keyed, error) {
+	out := make([]keyed, 0, len(in))
+	for _, u := range in {
+		k, ok, err := evalKey(ctx, key, u.Row, o.nullEq)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, keyed{key: k, u: u})
+		}
+	}
+	return out, nil
 }
 
 func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
-	var out []Update
-	for _, u := range ins[0] {
-		k, ok, err := evalKey(ctx, o.lkey, u.Row, o.nullEq)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
-		if o.once {
-			// The right side is empty before the only step.
-			o.left.Add(k, u.Row, u.Diff)
-			continue
-		}
-		o.right.Lookup(k, func(r types.Row, n int64) {
-			out = append(out, Update{Row: concatRows(u.Row, r), Diff: u.Diff * n})
-		})
-		o.left.Add(k, u.Row, u.Diff)
+	dl, err := o.keys(ctx, o.lkey, ins[0])
+	if err != nil {
+		return nil, err
 	}
-	for _, u := range ins[1] {
-		k, ok, err := evalKey(ctx, o.rkey, u.Row, o.nullEq)
-		if err != nil {
-			return nil, err
+	dr, err := o.keys(ctx, o.rkey, ins[1])
+	if err != nil {
+		return nil, err
+	}
+	var out []Update
+	probeRight := func() { // ΔL ⋈ right
+		for _, l := range dl {
+			o.right.Lookup(l.key, func(r types.Row, n int64) {
+				out = append(out, Update{Row: concatRows(l.u.Row, r), Diff: l.u.Diff * n})
+			})
 		}
-		if !ok {
-			continue
+	}
+	probeLeft := func() { // left ⋈ ΔR
+		for _, r := range dr {
+			o.left.Lookup(r.key, func(l types.Row, n int64) {
+				out = append(out, Update{Row: concatRows(l, r.u.Row), Diff: n * r.u.Diff})
+			})
 		}
-		o.left.Lookup(k, func(l types.Row, n int64) {
-			out = append(out, Update{Row: concatRows(l, u.Row), Diff: u.Diff * n})
-		})
-		if !o.once {
-			o.right.Add(k, u.Row, u.Diff)
+	}
+	addLeft := func() {
+		if !o.leftShared {
+			for _, l := range dl {
+				o.left.Add(l.key, l.u.Row, l.u.Diff)
+			}
 		}
+	}
+	addRight := func() {
+		if !o.rightShared && !o.once {
+			for _, r := range dr {
+				o.right.Add(r.key, r.u.Row, r.u.Diff)
+			}
+		}
+	}
+	switch {
+	case o.once && !o.leftShared && !o.rightShared:
+		// Both sides start empty and there is no later step.
+		addLeft()
+		probeLeft()
+	case o.rightShared && !o.leftShared:
+		probeLeft()
+		probeRight()
+		addLeft()
+	case o.leftShared && o.rightShared:
+		probeRight()
+		probeLeft()
+		delta := NewArrangement()
+		for _, l := range dl {
+			delta.Add(l.key, l.u.Row, l.u.Diff)
+		}
+		for _, r := range dr {
+			delta.Lookup(r.key, func(l types.Row, n int64) {
+				out = append(out, Update{Row: concatRows(l, r.u.Row), Diff: -n * r.u.Diff})
+			})
+		}
+	default:
+		probeRight()
+		addLeft()
+		probeLeft()
+		addRight()
 	}
 	return out, nil
 }
@@ -423,7 +465,7 @@ func (o *topKOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	return out, nil
 }
 
-func buildOp(p Plan, once bool) (operator, error) {
+func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 	switch p := p.(type) {
 	case *Get:
 		return &getOp{id: p.ID}, nil
@@ -440,11 +482,64 @@ func buildOp(p Plan, once bool) (operator, error) {
 	case *Threshold:
 		return &thresholdOp{counts: NewIndex()}, nil
 	case *Join:
-		return &joinOp{lkey: p.LeftKey, rkey: p.RightKey, nullEq: p.NullEq, left: NewArrangement(), right: NewArrangement(), once: once}, nil
+		op := &joinOp{lkey: p.LeftKey, rkey: p.RightKey, nullEq: p.NullEq, once: once}
+		op.left, op.leftShared = sharedSide(shared, p.Left, p.LeftKey)
+		op.right, op.rightShared = sharedSide(shared, p.Right, p.RightKey)
+		return op, nil
 	case *Reduce:
 		return &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}}, nil
 	case *TopK:
 		return &topKOp{plan: p, groups: map[string]*topGroup{}}, nil
 	}
 	return nil, fmt.Errorf("dataflow: unknown plan node %T", p)
+}
+
+// SharedArrangements hands out arrangements that the caller keeps current
+// with a collection's contents, keyed by some of its columns: an index of a
+// table or view. Arrangement returns nil when it cannot provide one. At
+// every Step, a shared arrangement must already include that step's change
+// of the collection.
+type SharedArrangements interface {
+	Arrangement(id CollectionID, cols []int) *Arrangement
+}
+
+// sharedSide returns the shared arrangement for a join side that reads a
+// collection directly and is keyed by plain columns, or a fresh one.
+func sharedSide(shared SharedArrangements, side Plan, key []expr.Expr) (*Arrangement, bool) {
+	g, ok := side.(*Get)
+	if shared == nil || !ok || g.LookupCols != nil {
+		return NewArrangement(), false
+	}
+	cols := make([]int, len(key))
+	for i, k := range key {
+		c, ok := k.(*expr.Col)
+		if !ok {
+			return NewArrangement(), false
+		}
+		cols[i] = c.Idx
+	}
+	if a := shared.Arrangement(g.ID, cols); a != nil {
+		return a, true
+	}
+	return NewArrangement(), false
+}
+
+func evalKey(ctx *expr.Ctx, key []expr.Expr, row types.Row, nullEq bool) (types.Row, bool, error) {
+	k := make(types.Row, len(key))
+	for i, e := range key {
+		d, err := e.Eval(ctx, row)
+		if err != nil {
+			return nil, false, err
+		}
+		if d.IsNull() && !nullEq {
+			return nil, false, nil
+		}
+		k[i] = d
+	}
+	return k, true, nil
+}
+
+func concatRows(l, r types.Row) types.Row {
+	out := make(types.Row, 0, len(l)+len(r))
+	return append(append(out, l...), r...)
 }

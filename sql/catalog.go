@@ -67,6 +67,9 @@ type Object struct {
 	Err error
 	// errInherited marks an Err that came from a failed input view.
 	errInherited bool
+	// shares are the indexes of other objects a materialized view's joins
+	// read as shared arrangements; dropping the view releases them.
+	shares []sharedIndex
 }
 
 // Types returns the column types.
@@ -162,6 +165,9 @@ type tableIndex struct {
 	name string
 	cols []int
 	arr  *dataflow.Arrangement
+	// users counts what keeps the index alive: the primary key or a
+	// CREATE INDEX, and every materialized view whose joins read it.
+	users int
 }
 
 func (x *tableIndex) add(ups []dataflow.Update) {
@@ -174,17 +180,41 @@ func (x *tableIndex) add(ups []dataflow.Update) {
 	}
 }
 
-// addIndex creates an index on cols, filled from the current contents.
-func (o *Object) addIndex(name string, cols []int) {
-	x := &tableIndex{name: name, cols: cols, arr: dataflow.NewArrangement()}
-	x.add(o.Data.Snapshot())
-	o.indexes = append(o.indexes, x)
+// addIndex returns the index on cols, creating it (filled from the current
+// contents) if there is none, and counts one more user of it.
+func (o *Object) addIndex(name string, cols []int) *tableIndex {
+	x := o.indexFor(cols)
+	if x == nil {
+		x = &tableIndex{name: name, cols: cols, arr: dataflow.NewArrangement()}
+		x.add(o.Data.Snapshot())
+		o.indexes = append(o.indexes, x)
+	} else if x.name == "" {
+		x.name = name
+	}
+	x.users++
+	return x
 }
 
-func (o *Object) dropIndex(name string) {
-	for i, x := range o.indexes {
-		if strings.EqualFold(x.name, name) {
+// releaseIndex drops one user of x, and the index with its last user.
+func (o *Object) releaseIndex(x *tableIndex) {
+	x.users--
+	if x.users > 0 {
+		return
+	}
+	for i, y := range o.indexes {
+		if y == x {
 			o.indexes = append(o.indexes[:i], o.indexes[i+1:]...)
+			return
+		}
+	}
+}
+
+// dropIndex releases the named index (DROP INDEX).
+func (o *Object) dropIndex(name string) {
+	for _, x := range o.indexes {
+		if strings.EqualFold(x.name, name) {
+			x.name = ""
+			o.releaseIndex(x)
 			return
 		}
 	}
@@ -220,5 +250,39 @@ func (o *Object) apply(ups []dataflow.Update) {
 		} else {
 			o.keys[k] = n
 		}
+	}
+}
+
+// sharedIndex is one index a materialized view's dataflow reads.
+type sharedIndex struct {
+	on *Object
+	x  *tableIndex
+}
+
+// viewArrangements is what a materialized view's dataflow is built with:
+// its joins that read a table or view directly, keyed by plain columns,
+// read that object's index on those columns — created if needed and kept
+// current on every write — instead of keeping a private copy. A view's index
+// thereby serves its readers and the joins of every view built on it.
+type viewArrangements struct {
+	cat  *catalog
+	used []sharedIndex
+}
+
+// Arrangement implements dataflow.SharedArrangements.
+func (v *viewArrangements) Arrangement(id dataflow.CollectionID, cols []int) *dataflow.Arrangement {
+	o := v.cat.byID(id)
+	if o == nil || o.Data == nil {
+		return nil
+	}
+	x := o.addIndex("", append([]int(nil), cols...))
+	v.used = append(v.used, sharedIndex{on: o, x: x})
+	return x.arr
+}
+
+// release gives back every index the arrangements were taken from.
+func releaseShares(shares []sharedIndex) {
+	for _, s := range shares {
+		s.on.releaseIndex(s.x)
 	}
 }

@@ -204,15 +204,17 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	if err != nil {
 		return nil, err
 	}
-	flow, err := dataflow.Build(plan)
+	shares := &viewArrangements{cat: e.mu.cat}
+	flow, err := dataflow.Build(plan, shares)
 	if err != nil {
+		releaseShares(shares.used)
 		return nil, err
 	}
 	sqlText, err := deparseQuery(ctas.Query)
 	if err != nil {
 		return nil, err
 	}
-	o := &Object{Kind: KindMatView, Name: name, Columns: cols, SQL: sqlText, DependsOn: deps, Data: dataflow.NewIndex(), Flow: flow}
+	o := &Object{Kind: KindMatView, Name: name, Columns: cols, SQL: sqlText, DependsOn: deps, Data: dataflow.NewIndex(), Flow: flow, shares: shares.used}
 	snapshot := map[dataflow.CollectionID][]dataflow.Update{}
 	for _, id := range dataflow.Gets(plan) {
 		in := e.mu.cat.byID(id)
@@ -223,10 +225,12 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	}
 	out, err := flow.Step(s.evalCtx(), snapshot)
 	if err != nil {
+		releaseShares(o.shares)
 		return nil, err
 	}
 	o.apply(out)
 	if err := e.mu.cat.add(o); err != nil {
+		releaseShares(o.shares)
 		return nil, err
 	}
 	if err := e.appendCatalogLocked(st.sql); err != nil {
@@ -273,7 +277,7 @@ func (e *Engine) createIndex(is *pg.IndexStmt) (*Result, error) {
 	}
 	// A column index arranges the object's rows by those columns, kept
 	// current on every write; ad-hoc queries that fix them look rows up.
-	if len(cols) > 0 && on.indexFor(cols) == nil {
+	if len(cols) > 0 {
 		on.addIndex(name, cols)
 	}
 	o := &Object{Kind: KindIndex, Name: name, On: on.Name}
@@ -343,6 +347,7 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 			return nil, err
 		}
 		for _, v := range victims {
+			releaseShares(v.shares)
 			if v.Kind == KindIndex {
 				if on, ok := e.mu.cat.get(v.On); ok {
 					on.dropIndex(v.Name)

@@ -616,16 +616,21 @@ func (e *Engine) rebuildLocked(ctx *expr.Ctx, mv *Object, changes map[dataflow.C
 		}
 		snapshot[id] = in.Data.Snapshot()
 	}
-	flow, err := dataflow.Build(mv.Flow.Plan())
+	shares := &viewArrangements{cat: e.mu.cat}
+	flow, err := dataflow.Build(mv.Flow.Plan(), shares)
 	if err != nil {
+		releaseShares(shares.used)
 		mv.Err = err
 		return
 	}
 	out, err := flow.Step(ctx, snapshot)
 	if err != nil {
+		releaseShares(shares.used)
 		mv.Err, mv.errInherited = err, false
 		return
 	}
+	releaseShares(mv.shares)
+	mv.shares = shares.used
 	diff := append([]dataflow.Update(nil), out...)
 	for _, u := range mv.Data.Snapshot() {
 		diff = append(diff, dataflow.Update{Row: u.Row, Diff: -u.Diff})
