@@ -419,15 +419,7 @@ func (o *topKOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 			touched = append(touched, g)
 			keys = append(keys, string(o.buf))
 		}
-		probe := &indexEntry{row: u.Row}
-		if e, ok := g.rows.Get(probe); ok {
-			e.count += u.Diff
-			if e.count == 0 {
-				g.rows.Delete(probe)
-			}
-		} else if u.Diff != 0 {
-			g.rows.ReplaceOrInsert(&indexEntry{row: u.Row, count: u.Diff})
-		}
+		addCount(g.rows, u.Row, u.Diff)
 	}
 	var out []Update
 	for i, g := range touched {

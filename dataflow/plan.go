@@ -241,37 +241,43 @@ func exprList(es []expr.Expr) string {
 // that several consumers share is printed once; later uses refer to it by
 // number ("-> #3").
 func Explain(p Plan) string {
-	uses := map[Plan]int{}
-	var count func(p Plan)
-	count = func(p Plan) {
-		uses[p]++
-		if uses[p] == 1 {
-			for _, in := range p.Inputs() {
-				count(in)
+	return ExplainDAG(p, Plan.Inputs, Plan.describe)
+}
+
+// ExplainDAG renders a DAG from root as an indented tree, one node per
+// line, printing a shared node once and referring back to it after.
+func ExplainDAG[N comparable](root N, children func(N) []N, describe func(N) string) string {
+	uses := map[N]int{}
+	var count func(n N)
+	count = func(n N) {
+		uses[n]++
+		if uses[n] == 1 {
+			for _, c := range children(n) {
+				count(c)
 			}
 		}
 	}
-	count(p)
+	count(root)
 	var b strings.Builder
-	seen := map[Plan]int{}
-	var walk func(p Plan, depth int)
-	walk = func(p Plan, depth int) {
+	seen := map[N]int{}
+	var walk func(n N, depth int)
+	walk = func(n N, depth int) {
 		b.WriteString(strings.Repeat("  ", depth))
-		if n, ok := seen[p]; ok {
-			fmt.Fprintf(&b, "-> #%d\n", n)
+		if id, ok := seen[n]; ok {
+			fmt.Fprintf(&b, "-> #%d\n", id)
 			return
 		}
-		seen[p] = len(seen) + 1
-		if uses[p] > 1 {
-			fmt.Fprintf(&b, "#%d ", seen[p])
+		seen[n] = len(seen) + 1
+		if uses[n] > 1 {
+			fmt.Fprintf(&b, "#%d ", seen[n])
 		}
-		b.WriteString(p.describe())
+		b.WriteString(describe(n))
 		b.WriteByte('\n')
-		for _, in := range p.Inputs() {
-			walk(in, depth+1)
+		for _, c := range children(n) {
+			walk(c, depth+1)
 		}
 	}
-	walk(p, 0)
+	walk(root, 0)
 	return b.String()
 }
 

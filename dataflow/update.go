@@ -67,15 +67,7 @@ func NewIndex() *Index {
 // at the caller's risk: it signals a broken invariant upstream.
 func (x *Index) Apply(batch []Update) {
 	for _, u := range batch {
-		probe := &indexEntry{row: u.Row}
-		if e, ok := x.tree.Get(probe); ok {
-			e.count += u.Diff
-			if e.count == 0 {
-				x.tree.Delete(probe)
-			}
-		} else if u.Diff != 0 {
-			x.tree.ReplaceOrInsert(&indexEntry{row: u.Row, count: u.Diff})
-		}
+		addCount(x.tree, u.Row, u.Diff)
 		x.n += u.Diff
 	}
 }
@@ -123,4 +115,18 @@ func (x *Index) Rows() []types.Row {
 		return true
 	})
 	return out
+}
+
+// addCount adds diff to row's multiplicity in a multiset tree, removing the
+// row when it reaches zero.
+func addCount(tree *btree.BTreeG[*indexEntry], row types.Row, diff int64) {
+	probe := &indexEntry{row: row}
+	if e, ok := tree.Get(probe); ok {
+		e.count += diff
+		if e.count == 0 {
+			tree.Delete(probe)
+		}
+	} else if diff != 0 {
+		tree.ReplaceOrInsert(&indexEntry{row: row, count: diff})
+	}
 }

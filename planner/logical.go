@@ -193,38 +193,7 @@ func (r *TopK) describe() string {
 // ExplainRel renders a logical plan as an indented tree. A node shared by
 // several consumers is printed once; later uses refer to it ("-> #3").
 func ExplainRel(r Rel) string {
-	uses := map[Rel]int{}
-	var count func(r Rel)
-	count = func(r Rel) {
-		uses[r]++
-		if uses[r] == 1 {
-			for _, c := range r.children() {
-				count(c)
-			}
-		}
-	}
-	count(r)
-	var b strings.Builder
-	seen := map[Rel]int{}
-	var walk func(r Rel, depth int)
-	walk = func(r Rel, depth int) {
-		b.WriteString(strings.Repeat("  ", depth))
-		if n, ok := seen[r]; ok {
-			fmt.Fprintf(&b, "-> #%d\n", n)
-			return
-		}
-		seen[r] = len(seen) + 1
-		if uses[r] > 1 {
-			fmt.Fprintf(&b, "#%d ", seen[r])
-		}
-		b.WriteString(r.describe())
-		b.WriteByte('\n')
-		for _, c := range r.children() {
-			walk(c, depth+1)
-		}
-	}
-	walk(r, 0)
-	return b.String()
+	return dataflow.ExplainDAG(r, Rel.children, Rel.describe)
 }
 
 // Conjuncts splits an AND tree into its terms.

@@ -1,7 +1,6 @@
 package sql
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"sync"
@@ -12,34 +11,18 @@ import (
 	"github.com/tributary-db/tributary/sql/types"
 )
 
-// exec runs one statement and returns its rows.
-func exec(s *Session, q string) ([]types.Row, error) {
-	sts, err := s.ParseStatements(q)
+// session opens another session on the test engine (one per goroutine).
+func (ts *testSession) session() *testSession {
+	return &testSession{t: ts.t, e: ts.e, s: ts.e.NewSession(SessionOptions{}), ctx: ts.ctx}
+}
+
+// rows runs q and returns its rows, or the error.
+func (ts *testSession) rows(q string) ([]types.Row, error) {
+	res, err := ts.exec(q)
 	if err != nil {
 		return nil, err
 	}
-	var rows []types.Row
-	for _, st := range sts {
-		p, err := s.Prepare(context.Background(), st, nil)
-		if err != nil {
-			return nil, err
-		}
-		res, err := s.Execute(context.Background(), p, nil)
-		if err != nil {
-			return nil, err
-		}
-		rows = res.Rows
-	}
-	return rows, nil
-}
-
-func mustExec(t *testing.T, s *Session, q string) []types.Row {
-	t.Helper()
-	rows, err := exec(s, q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return rows
+	return res.Rows, nil
 }
 
 // TestTransfersKeepViewsConsistent runs concurrent transfer transactions
@@ -52,15 +35,14 @@ func mustExec(t *testing.T, s *Session, q string) []types.Row {
 func TestTransfersKeepViewsConsistent(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
-	e, _ := NewEngine(EngineOptions{})
-	setup := e.NewSession(SessionOptions{})
+	setup := newTestSession(t)
 	const accounts, initial = 8, 100
-	mustExec(t, setup, "CREATE TABLE acct (id int PRIMARY KEY, bal int)")
+	setup.mustExec("CREATE TABLE acct (id int PRIMARY KEY, bal int)")
 	for i := 0; i < accounts; i++ {
-		mustExec(t, setup, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d)", i, initial))
+		setup.mustExec(fmt.Sprintf("INSERT INTO acct VALUES (%d, %d)", i, initial))
 	}
-	mustExec(t, setup, "CREATE MATERIALIZED VIEW total AS SELECT sum(bal) AS s FROM acct")
-	mustExec(t, setup, "CREATE MATERIALIZED VIEW balances AS SELECT id, bal FROM acct")
+	setup.mustExec("CREATE MATERIALIZED VIEW total AS SELECT sum(bal) AS s FROM acct")
+	setup.mustExec("CREATE MATERIALIZED VIEW balances AS SELECT id, bal FROM acct")
 	const want = accounts * initial
 
 	var wg sync.WaitGroup
@@ -71,13 +53,13 @@ func TestTransfersKeepViewsConsistent(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(seed + int64(w)))
-			s := e.NewSession(SessionOptions{})
+			s := setup.session()
 			for i := 0; i < 150; i++ {
 				from, to, amt := rng.Intn(accounts), rng.Intn(accounts), 1+rng.Intn(5)
 				if from == to {
 					continue
 				}
-				_, err := exec(s, fmt.Sprintf("BEGIN; UPDATE acct SET bal = bal - %d WHERE id = %d; UPDATE acct SET bal = bal + %d WHERE id = %d; COMMIT", amt, from, amt, to))
+				_, err := s.exec(fmt.Sprintf("BEGIN; UPDATE acct SET bal = bal - %d WHERE id = %d; UPDATE acct SET bal = bal + %d WHERE id = %d; COMMIT", amt, from, amt, to))
 				switch {
 				case err == nil:
 					committed[w][from] -= amt
@@ -97,7 +79,7 @@ func TestTransfersKeepViewsConsistent(t *testing.T) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			s := e.NewSession(SessionOptions{})
+			s := setup.session()
 			for n := 0; ; n++ {
 				select {
 				case <-done:
@@ -106,7 +88,7 @@ func TestTransfersKeepViewsConsistent(t *testing.T) {
 					}
 				default:
 				}
-				rows, err := exec(s, "SELECT (SELECT s FROM total), (SELECT sum(bal) FROM balances), (SELECT sum(bal) FROM acct)")
+				rows, err := s.rows("SELECT (SELECT s FROM total), (SELECT sum(bal) FROM balances), (SELECT sum(bal) FROM acct)")
 				if err != nil {
 					errs <- err
 					return
@@ -134,7 +116,7 @@ func TestTransfersKeepViewsConsistent(t *testing.T) {
 			expect[i] += committed[w][i]
 		}
 	}
-	for _, r := range mustExec(t, setup, "SELECT id, bal FROM balances") {
+	for _, r := range setup.mustExec("SELECT id, bal FROM balances").Rows {
 		if got := int(r[1].Int()); got != expect[r[0].Int()] {
 			t.Fatalf("account %d: balance %d, want %d from the committed transfers (lost update?)", r[0].Int(), got, expect[r[0].Int()])
 		}
@@ -144,22 +126,22 @@ func TestTransfersKeepViewsConsistent(t *testing.T) {
 // TestReadYourWritesAcrossSessions: once a write is acknowledged on one
 // session, a SELECT on any other session sees it.
 func TestReadYourWritesAcrossSessions(t *testing.T) {
-	e, _ := NewEngine(EngineOptions{})
-	w, r := e.NewSession(SessionOptions{}), e.NewSession(SessionOptions{})
-	mustExec(t, w, "CREATE TABLE c (n int)")
-	mustExec(t, w, "CREATE MATERIALIZED VIEW m AS SELECT max(n) AS n FROM c")
+	w := newTestSession(t)
+	r := w.session()
+	w.mustExec("CREATE TABLE c (n int)")
+	w.mustExec("CREATE MATERIALIZED VIEW m AS SELECT max(n) AS n FROM c")
 	acked := make(chan int)
 	go func() {
 		defer close(acked)
 		for i := 1; i <= 200; i++ {
-			if _, err := exec(w, fmt.Sprintf("INSERT INTO c VALUES (%d)", i)); err != nil {
+			if _, err := w.exec(fmt.Sprintf("INSERT INTO c VALUES (%d)", i)); err != nil {
 				return
 			}
 			acked <- i
 		}
 	}()
 	for i := range acked {
-		rows := mustExec(t, r, "SELECT n FROM m")
+		rows := r.mustExec("SELECT n FROM m").Rows
 		if got := rows[0][0].Int(); got < int64(i) {
 			t.Fatalf("after insert %d was acknowledged, the view shows %d", i, got)
 		}

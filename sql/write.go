@@ -175,30 +175,35 @@ func (s *Session) bindReturning(b *binder, w *boundWrite, list []*pg.Node, cols 
 	return nil
 }
 
-func (s *Session) bindUpdate(b *binder, up *pg.UpdateStmt) (*boundWrite, error) {
-	o, err := s.writableTable(up.Relation)
+// bindTargetRows binds the rows an UPDATE or DELETE changes: the table's
+// rows that pass WHERE (whose subqueries may add columns after the table's).
+func (s *Session) bindTargetRows(b *binder, rv *pg.RangeVar, where *pg.Node) (*Object, *scope, planner.Rel, error) {
+	o, err := s.writableTable(rv)
 	if err != nil {
-		return nil, err
-	}
-	if len(up.FromClause) > 0 {
-		return nil, pgerror.New(pgerror.FeatureNotSupported, "UPDATE ... FROM is not supported")
+		return nil, nil, nil, err
 	}
 	alias := strings.ToLower(o.Name)
-	if up.Relation.Alias != nil {
-		alias = strings.ToLower(up.Relation.Alias.Aliasname)
+	if rv.Alias != nil {
+		alias = strings.ToLower(rv.Alias.Aliasname)
 	}
 	cols, scan := tableScope(o, alias)
 	sc := &scope{cols: cols}
-	var rel planner.Rel = scan
-	if up.WhereClause != nil {
-		b.rel = rel
-		w, err := b.bindBool(up.WhereClause, sc, "argument of WHERE")
-		if err != nil {
-			return nil, err
-		}
-		rel = &planner.Filter{Input: b.rel, Pred: w}
-		b.rel = nil
+	rel, err := b.bindWhere(scan, where, sc)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	return o, sc, rel, nil
+}
+
+func (s *Session) bindUpdate(b *binder, up *pg.UpdateStmt) (*boundWrite, error) {
+	if len(up.FromClause) > 0 {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "UPDATE ... FROM is not supported")
+	}
+	o, sc, rel, err := s.bindTargetRows(b, up.Relation, up.WhereClause)
+	if err != nil {
+		return nil, err
+	}
+	cols := sc.cols[:len(o.Columns)]
 	n := len(o.Columns)
 	exprs := make([]expr.Expr, 2*n)
 	for i, c := range o.Columns {
@@ -247,28 +252,14 @@ func (s *Session) bindUpdate(b *binder, up *pg.UpdateStmt) (*boundWrite, error) 
 }
 
 func (s *Session) bindDelete(b *binder, del *pg.DeleteStmt) (*boundWrite, error) {
-	o, err := s.writableTable(del.Relation)
-	if err != nil {
-		return nil, err
-	}
 	if len(del.UsingClause) > 0 {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DELETE ... USING is not supported")
 	}
-	alias := strings.ToLower(o.Name)
-	if del.Relation.Alias != nil {
-		alias = strings.ToLower(del.Relation.Alias.Aliasname)
+	o, sc, rel, err := s.bindTargetRows(b, del.Relation, del.WhereClause)
+	if err != nil {
+		return nil, err
 	}
-	cols, scan := tableScope(o, alias)
-	var rel planner.Rel = scan
-	if del.WhereClause != nil {
-		b.rel = rel
-		w, err := b.bindBool(del.WhereClause, &scope{cols: cols}, "argument of WHERE")
-		if err != nil {
-			return nil, err
-		}
-		rel = &planner.Filter{Input: b.rel, Pred: w}
-		b.rel = nil
-	}
+	cols := sc.cols[:len(o.Columns)]
 	n := len(o.Columns)
 	exprs := make([]expr.Expr, n)
 	for i, c := range o.Columns {
