@@ -18,6 +18,21 @@ import (
 func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	res, err := e.execDDLLocked(s, st)
+	if err != nil {
+		return nil, err
+	}
+	// The statement itself is the catalog record: replaying the catalog
+	// re-executes the DDL history in order.
+	if err := e.appendCatalogLocked(st.sql); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// execDDLLocked applies a DDL statement to the catalog.
+// REQUIRES: mu held for writing.
+func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 	n := st.ast
 	switch {
 	case n.GetCreateStmt() != nil:
@@ -119,9 +134,6 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
 	}
-	if err := e.appendCatalogLocked("CREATE TABLE " + name); err != nil {
-		return nil, err
-	}
 	return &Result{Tag: "CREATE TABLE"}, nil
 }
 
@@ -168,9 +180,6 @@ func (e *Engine) createView(s *Session, vs *pg.ViewStmt, st *Statement) (*Result
 	}
 	o := &Object{Kind: KindView, Name: vs.View.Relname, Columns: cols, SQL: sqlText, DependsOn: deps}
 	if err := e.mu.cat.add(o); err != nil {
-		return nil, err
-	}
-	if err := e.appendCatalogLocked(st.sql); err != nil {
 		return nil, err
 	}
 	return &Result{Tag: "CREATE VIEW"}, nil
@@ -233,9 +242,6 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 		releaseShares(o.shares)
 		return nil, err
 	}
-	if err := e.appendCatalogLocked(st.sql); err != nil {
-		return nil, err
-	}
 	return &Result{Tag: "CREATE MATERIALIZED VIEW"}, nil
 }
 
@@ -282,9 +288,6 @@ func (e *Engine) createIndex(is *pg.IndexStmt) (*Result, error) {
 	}
 	o := &Object{Kind: KindIndex, Name: name, On: on.Name}
 	if err := e.mu.cat.add(o); err != nil {
-		return nil, err
-	}
-	if err := e.appendCatalogLocked("CREATE INDEX " + name); err != nil {
 		return nil, err
 	}
 	return &Result{Tag: "CREATE INDEX"}, nil
@@ -354,9 +357,6 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 				}
 			}
 			e.mu.cat.remove(v.Name)
-		}
-		if err := e.appendCatalogLocked(tag + " " + name); err != nil {
-			return nil, err
 		}
 	}
 	return res, nil
