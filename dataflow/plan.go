@@ -304,3 +304,20 @@ func Gets(p Plan) []CollectionID {
 	walk(p)
 	return out
 }
+
+// String renders a sort key as in SQL: "#1 DESC" (NULLS FIRST/LAST only
+// where it differs from the direction's default).
+func (k SortKey) String() string {
+	s := fmt.Sprintf("#%d", k.Col)
+	if k.Desc {
+		s += " DESC"
+	}
+	if k.NullsFirst != k.Desc {
+		if k.NullsFirst {
+			s += " NULLS FIRST"
+		} else {
+			s += " NULLS LAST"
+		}
+	}
+	return s
+}

@@ -102,7 +102,18 @@ func (o *optimizer) pushNode(r Rel, preds []expr.Expr) Rel {
 		}
 		return wrapFilter(&Project{Input: o.push(r.Input, down), Exprs: r.Exprs}, above)
 	case *Aggregate:
-		return wrapFilter(&Aggregate{Input: o.push(r.Input, nil), Keys: r.Keys, Aggs: r.Aggs, Global: r.Global}, preds)
+		// A predicate on group keys only selects whole groups: it can be
+		// applied to the input rows instead (not for a scalar aggregate,
+		// whose one row exists even with no input).
+		var down, above []expr.Expr
+		for _, p := range preds {
+			if cols := expr.Columns(p); len(r.Keys) > 0 && len(cols) > 0 && maxCol(cols) < len(r.Keys) && !containsVolatile(p) {
+				down = append(down, expr.Shift(p, func(i int) int { return r.Keys[i] }))
+			} else {
+				above = append(above, p)
+			}
+		}
+		return wrapFilter(&Aggregate{Input: o.push(r.Input, down), Keys: r.Keys, Aggs: r.Aggs, Global: r.Global}, above)
 	case *Distinct:
 		return &Distinct{Input: o.push(r.Input, preds)}
 	case *SetOp:
@@ -112,7 +123,17 @@ func (o *optimizer) pushNode(r Rel, preds []expr.Expr) Rel {
 		if r.RowNumber {
 			limit = rankLimit(limit, len(r.Types())-1, preds)
 		}
-		return wrapFilter(&TopK{Input: o.push(r.Input, nil), Group: r.Group, Order: r.Order, Limit: limit, Offset: r.Offset, RowNumber: r.RowNumber}, preds)
+		// A predicate on the partition columns only selects whole groups,
+		// so it commutes with the per-group ranking.
+		var down, above []expr.Expr
+		for _, p := range preds {
+			if cols := expr.Columns(p); len(cols) > 0 && subset(cols, r.Group) && !containsVolatile(p) {
+				down = append(down, p)
+			} else {
+				above = append(above, p)
+			}
+		}
+		return wrapFilter(&TopK{Input: o.push(r.Input, down), Group: r.Group, Order: r.Order, Limit: limit, Offset: r.Offset, RowNumber: r.RowNumber}, above)
 	}
 	return wrapFilter(r, preds)
 }
@@ -410,4 +431,27 @@ func rankLimit(limit int64, rankCol int, preds []expr.Expr) int64 {
 		}
 	}
 	return limit
+}
+
+func maxCol(cols map[int]bool) int {
+	m := -1
+	for c := range cols {
+		m = max(m, c)
+	}
+	return m
+}
+
+func subset(cols map[int]bool, of []int) bool {
+	for c := range cols {
+		found := false
+		for _, g := range of {
+			if g == c {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -27,7 +27,7 @@ import (
 //	distinct
 //	union|intersect|except [all]
 //	aggregate keys=i,j [count=#i]
-//	topk limit=N [offset=N] order=i[d],...      (d: descending)
+//	topk [group=i,...] limit=N [offset=N] order=i[d],...      (d: descending)
 //	ref NAME                                    the node marked @NAME
 //
 // A line ending in @NAME names its node so that "ref NAME" can use the same
@@ -253,6 +253,14 @@ func (p *planParser) build(text string, kids []Rel) (Rel, error) {
 					t.Limit = n
 				} else {
 					t.Offset = n
+				}
+			case "group":
+				for _, s := range strings.Split(v, ",") {
+					i, err := strconv.Atoi(s)
+					if err != nil {
+						return nil, err
+					}
+					t.Group = append(t.Group, i)
 				}
 			case "order":
 				for _, s := range strings.Split(v, ",") {
