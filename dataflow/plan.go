@@ -193,7 +193,7 @@ func (p *Join) describe() string {
 	}
 	var parts []string
 	for i := range p.LeftKey {
-		parts = append(parts, fmt.Sprintf("%s %s %s", p.LeftKey[i], eq, p.RightKey[i]))
+		parts = append(parts, fmt.Sprintf("left %s %s right %s", p.LeftKey[i], eq, p.RightKey[i]))
 	}
 	return "Join on " + strings.Join(parts, " AND ")
 }

@@ -227,6 +227,9 @@ func (l *lowerer) lowerNode(r Rel) (dataflow.Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if isIdentity(r.Exprs, len(in.Types())) {
+			return in, nil
+		}
 		return &dataflow.Map{Input: in, Exprs: r.Exprs}, nil
 	case *Distinct:
 		in, err := l.lower(r.Input)
@@ -450,6 +453,19 @@ func subset(cols map[int]bool, of []int) bool {
 			}
 		}
 		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// isIdentity reports whether exprs just pass an input of width n through.
+func isIdentity(exprs []expr.Expr, n int) bool {
+	if len(exprs) != n {
+		return false
+	}
+	for i, e := range exprs {
+		if c, ok := e.(*expr.Col); !ok || c.Idx != i {
 			return false
 		}
 	}
