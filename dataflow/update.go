@@ -119,14 +119,22 @@ func (x *Index) Rows() []types.Row {
 
 // addCount adds diff to row's multiplicity in a multiset tree, removing the
 // row when it reaches zero.
+//
+// It descends the tree once for a new row (the common case of an insert):
+// the entry goes in directly, and only if the row was there already is the
+// old count folded in.
 func addCount(tree *btree.BTreeG[*indexEntry], row types.Row, diff int64) {
-	probe := &indexEntry{row: row}
-	if e, ok := tree.Get(probe); ok {
-		e.count += diff
-		if e.count == 0 {
-			tree.Delete(probe)
-		}
-	} else if diff != 0 {
-		tree.ReplaceOrInsert(&indexEntry{row: row, count: diff})
+	if diff == 0 {
+		return
+	}
+	e := &indexEntry{row: row, count: diff}
+	old, existed := tree.ReplaceOrInsert(e)
+	if !existed {
+		return
+	}
+	e.row = old.row
+	e.count += old.count
+	if e.count == 0 {
+		tree.Delete(e)
 	}
 }
