@@ -283,17 +283,20 @@ func newMultiset() *multiset {
 	return &multiset{t: btree.NewG(16, func(a, b *msItem) bool { return types.CompareRows(a.key, b.key) < 0 })}
 }
 
+// add changes key's multiplicity by diff. A new key costs one descent of
+// the tree: the item goes in directly and an existing count is folded in.
 func (m *multiset) add(key types.Row, diff int64) {
-	probe := &msItem{key: key}
-	if it, ok := m.t.Get(probe); ok {
-		it.n += diff
-		if it.n == 0 {
-			m.t.Delete(it)
-		}
+	if diff == 0 {
 		return
 	}
-	if diff != 0 {
-		m.t.ReplaceOrInsert(&msItem{key: key.Copy(), n: diff})
+	it := &msItem{key: key.Copy(), n: diff}
+	old, existed := m.t.ReplaceOrInsert(it)
+	if !existed {
+		return
+	}
+	it.n += old.n
+	if it.n == 0 {
+		m.t.Delete(it)
 	}
 }
 
