@@ -321,3 +321,37 @@ func (k SortKey) String() string {
 	}
 	return s
 }
+
+// Exprs returns every scalar expression of a plan (projections, filters,
+// join keys, aggregate arguments and filters), each node visited once.
+func Exprs(p Plan) []expr.Expr {
+	var out []expr.Expr
+	seen := map[Plan]bool{}
+	var walk func(p Plan)
+	walk = func(p Plan) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		switch n := p.(type) {
+		case *Map:
+			out = append(out, n.Exprs...)
+		case *Filter:
+			out = append(out, n.Pred)
+		case *Join:
+			out = append(append(out, n.LeftKey...), n.RightKey...)
+		case *Reduce:
+			for _, a := range n.Aggs {
+				out = append(out, a.Args...)
+				if a.Filter != nil {
+					out = append(out, a.Filter)
+				}
+			}
+		}
+		for _, in := range p.Inputs() {
+			walk(in)
+		}
+	}
+	walk(p)
+	return out
+}

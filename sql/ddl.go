@@ -8,6 +8,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/tributary-db/tributary/dataflow"
 	"github.com/tributary-db/tributary/planner"
+	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
 	"github.com/tributary-db/tributary/storage"
@@ -212,6 +213,21 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	plan, err := planner.Lower(planner.Optimize(trimCols(q)))
 	if err != nil {
 		return nil, err
+	}
+	// A view must stay equal to its definition: a value that changes on
+	// every evaluation (random(), now()) would make it depend on when each
+	// row happened to be processed.
+	for _, x := range dataflow.Exprs(plan) {
+		var volatile string
+		expr.Walk(x, func(e expr.Expr) bool {
+			if c, ok := e.(*expr.Call); ok && c.Fn.Volatile {
+				volatile = c.Fn.Name
+			}
+			return volatile == ""
+		})
+		if volatile != "" {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "materialized views cannot use %s(): its value changes with every evaluation, so the view could not stay equal to its definition", volatile)
+		}
 	}
 	shares := &viewArrangements{cat: e.mu.cat}
 	flow, err := dataflow.Build(plan, shares)
