@@ -280,16 +280,22 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		}
 		return b.finishSelect(sel, rel, exprs, names, order, orderExprs, distinctOn, sub, nd)
 	}
-	if rel, err := b.bindWindows(rel, items, sc); err != nil {
-		return nil, err
-	} else {
-		b.rel = rel
-	}
-	exprs, names, err := b.bindTargets(items, outScope)
+	rel, err := b.bindWindows(rel, items, sc)
 	if err != nil {
 		return nil, err
 	}
-	order, orderExprs, distinctOn, err := b.bindOrderDistinct(sel, items, names, exprs, outScope)
+	return b.bindSelectList(sel, rel, items, outScope, sub, nd)
+}
+
+// bindSelectList binds the select list and ORDER BY (and DISTINCT ON) over
+// rel — which subqueries in them extend — and finishes the query.
+func (b *binder) bindSelectList(sel *pg.SelectStmt, rel planner.Rel, items []*pg.ResTarget, sc *scope, sub *subqueryCtx, nd int) (*boundQuery, error) {
+	b.rel = rel
+	exprs, names, err := b.bindTargets(items, sc)
+	if err != nil {
+		return nil, err
+	}
+	order, orderExprs, distinctOn, err := b.bindOrderDistinct(sel, items, names, exprs, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -325,21 +331,14 @@ func (b *binder) bindOverAggregate(sel *pg.SelectStmt, agg planner.Rel, in *scop
 		}
 		rel = &planner.Filter{Input: b.rel, Pred: h}
 	}
-	b.rel = rel
-	exprs, names, err := b.bindTargets(items, ps)
-	if err != nil {
-		return nil, err
-	}
-	order, orderExprs, distinctOn, err := b.bindOrderDistinct(sel, items, names, exprs, ps)
+	q, err := b.bindSelectList(sel, rel, items, ps, sub, nd)
 	if err != nil {
 		return nil, err
 	}
 	if len(as.aggs) != nAggs {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "aggregates inside subqueries of an aggregating query's select list are not supported")
 	}
-	rel = b.rel
-	b.rel = nil
-	return b.finishSelect(sel, rel, exprs, names, order, orderExprs, distinctOn, sub, nd)
+	return q, nil
 }
 
 // singleRow reports whether a subquery returns at most one row per outer

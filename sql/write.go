@@ -72,15 +72,9 @@ func (s *Session) bindInsert(b *binder, ins *pg.InsertStmt) (*boundWrite, error)
 		}
 	} else {
 		for _, c := range ins.Cols {
-			rt := c.GetResTarget()
-			idx := -1
-			for i, col := range o.Columns {
-				if strings.EqualFold(col.Name, rt.Name) {
-					idx = i
-				}
-			}
-			if idx < 0 {
-				return nil, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, o.Name), rt.Location)
+			idx, err := targetColumn(o, c.GetResTarget())
+			if err != nil {
+				return nil, err
 			}
 			target = append(target, idx)
 		}
@@ -214,14 +208,9 @@ func (s *Session) bindUpdate(b *binder, up *pg.UpdateStmt) (*boundWrite, error) 
 	assigned := map[int]bool{}
 	for _, t := range up.TargetList {
 		rt := t.GetResTarget()
-		idx := -1
-		for i, c := range o.Columns {
-			if strings.EqualFold(c.Name, rt.Name) {
-				idx = i
-			}
-		}
-		if idx < 0 {
-			return nil, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, o.Name), rt.Location)
+		idx, err := targetColumn(o, rt)
+		if err != nil {
+			return nil, err
 		}
 		if assigned[idx] {
 			return nil, errAt(pgerror.New(pgerror.SyntaxError, "multiple assignments to same column %q", rt.Name), rt.Location)
@@ -470,4 +459,14 @@ func (s *Session) bindInsertValues(b *binder, ins *pg.InsertStmt, o *Object, tar
 		return nil, err
 	}
 	return w, nil
+}
+
+// targetColumn finds the column an INSERT or UPDATE names.
+func targetColumn(o *Object, rt *pg.ResTarget) (int, error) {
+	for i, c := range o.Columns {
+		if strings.EqualFold(c.Name, rt.Name) {
+			return i, nil
+		}
+	}
+	return -1, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, o.Name), rt.Location)
 }
