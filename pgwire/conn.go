@@ -570,6 +570,9 @@ func (c *conn) simpleStatement(st *sql.Statement) error {
 	if res.CopyIn != nil {
 		return c.copyIn(ctx, res)
 	}
+	if res.CopyOut != nil {
+		return c.copyOut(res)
+	}
 	c.sendNotices(res.Notices)
 	if res.Empty {
 		c.send(&pgproto3.EmptyQueryResponse{})

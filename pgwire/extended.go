@@ -222,13 +222,19 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 			p.done = true
 			return c.copyIn(ctx, res)
 		}
+		if res.CopyOut != nil {
+			// A COPY TO sends all its rows at once: Execute's row limit
+			// does not apply, as in PostgreSQL.
+			p.done = true
+			return c.copyOut(res)
+		}
 		c.sendNotices(res.Notices)
 		if res.Empty {
 			p.done = true
 			c.send(&pgproto3.EmptyQueryResponse{})
 			return nil
 		}
-	} else if p.res.Empty || p.res.CopyIn != nil {
+	} else if p.res.Empty || p.res.CopyIn != nil || p.res.CopyOut != nil {
 		c.send(&pgproto3.EmptyQueryResponse{})
 		return nil
 	}

@@ -42,6 +42,9 @@ type Result struct {
 	// CopyIn is set when the statement is COPY ... FROM STDIN: the protocol
 	// layer runs the copy-in sub-protocol and hands the data to it.
 	CopyIn CopyInHandler
+	// CopyOut is set when the statement is COPY ... TO STDOUT: the protocol
+	// layer runs the copy-out sub-protocol with its data (copy_out.go).
+	CopyOut *CopyOut
 	// ParameterStatus lists run-time parameters the statement changed that
 	// the client is told about (SET application_name, SET TimeZone, ...).
 	ParameterStatus [][2]string
