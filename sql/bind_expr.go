@@ -134,6 +134,9 @@ func (b *binder) bindExpr(n *pg.Node, sc *scope) (expr.Expr, error) {
 		return b.bindParam(n.GetParamRef())
 	case n.GetTypeCast() != nil:
 		tc := n.GetTypeCast()
+		if e, ok, err := b.bindCompatCast(tc, sc); ok { // reg* and array types (pgcatalog_compat.go)
+			return e, err
+		}
 		to, err := bindTypeName(tc.TypeName)
 		if err != nil {
 			return nil, errAt(err, tc.Location)
@@ -218,7 +221,14 @@ func (b *binder) bindExpr(n *pg.Node, sc *scope) (expr.Expr, error) {
 	case n.GetSqlvalueFunction() != nil:
 		return b.bindSQLValueFunction(n.GetSqlvalueFunction())
 	case n.GetSubLink() != nil:
+		if e, ok, err := b.bindCompatSubLink(n.GetSubLink(), sc); ok { // ARRAY(...) (pgcatalog_compat.go)
+			return e, err
+		}
 		return b.bindSubLink(n.GetSubLink(), sc)
+	case n.GetAArrayExpr() != nil:
+		return b.bindArrayExpr(n.GetAArrayExpr(), sc)
+	case n.GetAIndirection() != nil:
+		return b.bindIndirection(n.GetAIndirection(), sc)
 	case n.GetCollateClause() != nil:
 		return b.bindExpr(n.GetCollateClause().Arg, sc)
 	}
@@ -484,6 +494,8 @@ func (b *binder) bindAExpr(a *pg.A_Expr, sc *scope) (expr.Expr, error) {
 			return nil, errAt(err, a.Location)
 		}
 		return &expr.InList{Arg: args[0], List: args[1:], Negate: opName(a.Name) == "<>"}, nil
+	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
+		return b.bindArrayOp(a, sc)
 	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
 		l, err := b.bindExpr(a.Lexpr, sc)
 		if err != nil {

@@ -421,7 +421,7 @@ func sortRows(rows []types.Row, order []dataflow.SortKey) {
 }
 
 func (s *Session) evalCtx() *expr.Ctx {
-	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC}
+	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC, Catalog: s.catalogReader()}
 }
 
 // readLocked returns what a one-shot dataflow's Get reads: the collection's

@@ -18,6 +18,10 @@ type Ctx struct {
 	Now int64
 	// Location is the session's TimeZone, for timestamptz conversions.
 	Location *time.Location
+	// Catalog answers the system functions' questions (pg_get_viewdef,
+	// 'name'::regclass); nil where no catalog is at hand (constant folding,
+	// materialized-view steps), and those functions then fail.
+	Catalog CatalogReader
 }
 
 // Expr is a bound, typed scalar expression. Column references are indexes
