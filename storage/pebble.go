@@ -1,0 +1,643 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// FormatVersion is the version of the on-disk layout (format.md). It only
+// moves forward: a binary opens data directories of its own version and
+// refuses newer ones with ErrNewerFormat.
+const FormatVersion = 1
+
+// The key spaces, each behind a one-byte prefix (format.md, "Keys").
+const (
+	prefixMeta    byte = 0x01 // metadata: format version, latest time
+	prefixCatalog byte = 0x02 // catalog records by time
+	prefixUpdates byte = 0x03 // updates by (collection, time, seq)
+	// 0x04 is reserved for checkpoints of arrangements, 0x05 for source
+	// positions (Kafka offsets, PostgreSQL LSNs).
+)
+
+var (
+	keyFormatVersion = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+	keyLastTime      = []byte{prefixMeta, 'l', 'a', 's', 't', '_', 't', 'i', 'm', 'e'}
+)
+
+// catalogRecordVersion is the first byte of a catalog record's value; the
+// rest is the record (today the DDL statement's SQL text).
+const catalogRecordVersion = 1
+
+// ErrNewerFormat is returned by OpenPebble for a data directory written by a
+// newer binary, whose format this one cannot read.
+var ErrNewerFormat = errors.New("data directory has a newer format version")
+
+// ErrClosed is returned by a PebbleLog's methods after Close.
+var ErrClosed = errors.New("storage: log is closed")
+
+// ErrOutOfOrder is returned by Append for a batch whose Time is not later
+// than the previous batch's.
+var ErrOutOfOrder = errors.New("storage: batch appended out of time order")
+
+// CorruptionError reports data that cannot be read back: Pebble found a
+// checksum mismatch or a damaged file, or a value does not decode. Range
+// names the key range that was being read.
+type CorruptionError struct {
+	Range string
+	Err   error
+}
+
+func (e *CorruptionError) Error() string {
+	return fmt.Sprintf("storage: corruption in %s: %v", e.Range, e.Err)
+}
+
+func (e *CorruptionError) Unwrap() error { return e.Err }
+
+// PebbleOptions configure a PebbleLog.
+type PebbleOptions struct {
+	// Logger receives Pebble's messages and the log's own; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// FS is the filesystem; nil means the operating system's. Tests pass
+	// vfs.NewCrashableMem() to simulate crashes.
+	FS vfs.FS
+}
+
+// PebbleLog is a durable Log in a Pebble database (format.md).
+//
+// Appends go through a commit pipeline: Append encodes its batch, queues it
+// and waits; one goroutine takes everything queued, commits it as one
+// Pebble batch with one WAL sync, and releases the waiters. Concurrent
+// appenders thus share a sync (group commit), and what is durable is always
+// a prefix of the appended batches in time order.
+type PebbleLog struct {
+	db     *pebble.DB
+	dir    string
+	logger *slog.Logger
+
+	wake      chan struct{} // a token when the queue may be non-empty
+	committed chan struct{} // closed when the committer has exited
+	syncs     atomic.Int64  // group commits done, for tests and metrics
+
+	mu struct {
+		sync.Mutex
+		queue    []*pendingAppend
+		lastTime uint64 // the Time of the latest batch queued
+		closing  bool
+		// err is the first commit failure. After it the log refuses
+		// appends: whether the failed group is on disk is unknown.
+		err error
+	}
+}
+
+type pendingAppend struct {
+	batch *pebble.Batch
+	time  uint64
+	err   error
+	done  chan struct{}
+}
+
+// OpenPebble opens the log in dir, creating it if needed. A new directory
+// is stamped with FormatVersion; an existing one must carry a version this
+// binary reads.
+func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
+	var o PebbleOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	popts := &pebble.Options{
+		FS:     o.FS,
+		Logger: pebbleLogger{o.Logger},
+		// Recovery stops at a torn WAL tail (a crash mid-write) and reports
+		// damage elsewhere as corruption.
+		FormatMajorVersion: pebble.FormatNewest,
+		EventListener: &pebble.EventListener{
+			// Pebble's default exits the process; the read that found the
+			// damage returns an error, which Replay reports with its key
+			// range, so log and carry on.
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				o.Logger.Error("on-disk corruption", "path", info.Path, "details", info.Details)
+			},
+			BackgroundError: func(err error) {
+				o.Logger.Error("pebble background error", "err", err)
+			},
+		},
+	}
+	if o.FS == nil {
+		popts.FS = vfs.Default
+	}
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("storage: opening %s: %w", dir, err)
+	}
+	l := &PebbleLog{db: db, dir: dir, logger: o.Logger, wake: make(chan struct{}, 1), committed: make(chan struct{})}
+	if err := l.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	last, err := l.readLastTime()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.mu.lastTime = last
+	go l.commitLoop()
+	return l, nil
+}
+
+// checkFormat stamps an empty database with FormatVersion, or checks that
+// an existing one's version is readable.
+func (l *PebbleLog) checkFormat() error {
+	v, closer, err := l.db.Get(keyFormatVersion)
+	if errors.Is(err, pebble.ErrNotFound) {
+		empty, err := l.isEmpty()
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("storage: %s holds data but no format version: not a Tributary data directory", l.dir)
+		}
+		return l.db.Set(keyFormatVersion, binary.AppendUvarint(nil, FormatVersion), pebble.Sync)
+	}
+	if err != nil {
+		return l.corruption("the metadata", err)
+	}
+	defer closer.Close()
+	version, n := binary.Uvarint(v)
+	if n <= 0 {
+		return l.corruption("the metadata", fmt.Errorf("bad format version %x", v))
+	}
+	if version > FormatVersion {
+		return fmt.Errorf("%w: %s has format version %d, this binary reads version %d at most; run a newer tributary",
+			ErrNewerFormat, l.dir, version, FormatVersion)
+	}
+	if version < FormatVersion {
+		// Version 1 is the first; a migration goes here when there is a 2.
+		return fmt.Errorf("storage: %s has format version %d, which this binary cannot upgrade", l.dir, version)
+	}
+	return nil
+}
+
+func (l *PebbleLog) isEmpty() (bool, error) {
+	it, err := l.db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return false, l.corruption("the whole key space", err)
+	}
+	return empty, nil
+}
+
+func (l *PebbleLog) readLastTime() (uint64, error) {
+	v, closer, err := l.db.Get(keyLastTime)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, l.corruption("the metadata", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, l.corruption("the metadata", fmt.Errorf("bad last time %x", v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// corruption wraps a read error. Pebble's corruption errors (and our own
+// decoding errors) become a CorruptionError naming the key range; others
+// (a closed database, a cancelled context) pass through with context.
+func (l *PebbleLog) corruption(keyRange string, err error) error {
+	if pebble.IsCorruptionError(err) || errors.Is(err, errBadRow) {
+		return &CorruptionError{Range: keyRange + " of " + l.dir, Err: err}
+	}
+	return fmt.Errorf("storage: reading %s of %s: %w", keyRange, l.dir, err)
+}
+
+// LastTime returns the Time of the latest batch appended (queued), or of
+// the latest durable batch when the log was opened: 0 for an empty log.
+func (l *PebbleLog) LastTime() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.lastTime
+}
+
+// Append implements Log: it returns once b is durable. Once b is queued,
+// Append waits for the commit whatever ctx says, since b may be on disk.
+func (l *PebbleLog) Append(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.AppendAsync(b)()
+}
+
+// AppendAsync queues b and returns a function that waits until b is durable
+// and returns the outcome. A caller that orders its batches under its own
+// lock (a coordinator handing out timestamps) queues under the lock and
+// waits after releasing it, so that its writers share syncs.
+func (l *PebbleLog) AppendAsync(b Batch) (wait func() error) {
+	pb := l.db.NewBatch()
+	if err := encodeBatch(pb, b); err != nil {
+		pb.Close()
+		return func() error { return err }
+	}
+	p := &pendingAppend{batch: pb, time: b.Time, done: make(chan struct{})}
+	l.mu.Lock()
+	switch {
+	case l.mu.closing:
+		l.mu.Unlock()
+		pb.Close()
+		return func() error { return ErrClosed }
+	case l.mu.err != nil:
+		err := l.mu.err
+		l.mu.Unlock()
+		pb.Close()
+		return func() error { return err }
+	case b.Time <= l.mu.lastTime:
+		last := l.mu.lastTime
+		l.mu.Unlock()
+		pb.Close()
+		return func() error { return fmt.Errorf("%w: time %d after %d", ErrOutOfOrder, b.Time, last) }
+	}
+	l.mu.queue = append(l.mu.queue, p)
+	l.mu.lastTime = b.Time
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default: // a token is already there
+	}
+	return func() error {
+		<-p.done
+		return p.err
+	}
+}
+
+// encodeBatch writes b's keys into pb (format.md, "Keys").
+func encodeBatch(pb *pebble.Batch, b Batch) error {
+	if b.Catalog != nil {
+		v := append([]byte{catalogRecordVersion}, b.Catalog...)
+		if err := pb.Set(catalogKey(b.Time), v, nil); err != nil {
+			return err
+		}
+	}
+	seq := map[CollectionID]uint32{}
+	var key, val []byte
+	for _, e := range b.Entries {
+		s := seq[e.Collection]
+		seq[e.Collection] = s + 1
+		key = appendUpdateKey(key[:0], e.Collection, b.Time, s)
+		val = append(val[:0], RowEncodingVersion)
+		val = binary.AppendVarint(val, e.Diff)
+		val = AppendRow(val, e.Row)
+		if err := pb.Set(key, val, nil); err != nil { // Set copies key and value
+			return err
+		}
+	}
+	return nil
+}
+
+func catalogKey(t uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixCatalog}, t)
+}
+
+func appendUpdateKey(buf []byte, c CollectionID, t uint64, seq uint32) []byte {
+	buf = append(buf, prefixUpdates)
+	buf = binary.BigEndian.AppendUint64(buf, c)
+	buf = binary.BigEndian.AppendUint64(buf, t)
+	return binary.BigEndian.AppendUint32(buf, seq)
+}
+
+// commitLoop is the commit pipeline's one committer.
+func (l *PebbleLog) commitLoop() {
+	defer close(l.committed)
+	for {
+		<-l.wake
+		for {
+			l.mu.Lock()
+			group, closing := l.mu.queue, l.mu.closing
+			l.mu.queue = nil
+			l.mu.Unlock()
+			if len(group) == 0 {
+				if closing {
+					return
+				}
+				break
+			}
+			l.commitGroup(group)
+		}
+	}
+}
+
+// commitGroup commits queued appends as one Pebble batch with one sync: all
+// of them are durable, or (after a crash) none.
+func (l *PebbleLog) commitGroup(group []*pendingAppend) {
+	l.mu.Lock()
+	err := l.mu.err
+	l.mu.Unlock()
+	if err == nil {
+		b := group[0].batch
+		for _, p := range group[1:] {
+			if err = b.Apply(p.batch, nil); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = b.Set(keyLastTime, binary.BigEndian.AppendUint64(nil, group[len(group)-1].time), nil)
+		}
+		if err == nil {
+			err = b.Commit(pebble.Sync)
+		}
+		l.syncs.Add(1)
+		if err != nil {
+			err = fmt.Errorf("storage: committing to %s: %w", l.dir, err)
+			l.logger.Error("the event log failed; refusing further writes", "dir", l.dir, "err", err)
+			l.mu.Lock()
+			l.mu.err = err
+			l.mu.Unlock()
+		}
+	}
+	for _, p := range group {
+		p.batch.Close()
+		p.err = err
+		close(p.done)
+	}
+}
+
+// Replay implements Log: it calls f with every batch in time order, catalog
+// records and updates of every collection merged by time, as of a snapshot
+// taken when Replay starts. Row datums are owned by f.
+func (l *PebbleLog) Replay(ctx context.Context, f func(Batch) error) error {
+	l.mu.Lock()
+	closing := l.mu.closing
+	l.mu.Unlock()
+	if closing {
+		return ErrClosed
+	}
+	snap := l.db.NewSnapshot()
+	defer snap.Close()
+
+	var cursors []*cursor
+	defer func() {
+		for _, c := range cursors {
+			c.it.Close()
+		}
+	}()
+	cat, err := l.newCursor(snap, []byte{prefixCatalog}, []byte{prefixCatalog + 1}, "the catalog")
+	if err != nil {
+		return err
+	}
+	cursors = append(cursors, cat)
+	colls, err := l.collections(snap)
+	if err != nil {
+		return err
+	}
+	for _, c := range colls {
+		lo := binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c)
+		hi := binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c+1)
+		if c == ^uint64(0) {
+			hi = []byte{prefixUpdates + 1}
+		}
+		cur, err := l.newCursor(snap, lo, hi, fmt.Sprintf("the updates of collection %d", c))
+		if err != nil {
+			return err
+		}
+		cursors = append(cursors, cur)
+	}
+	h := &cursorHeap{}
+	for _, c := range cursors {
+		if c.valid {
+			h.push(c)
+		}
+	}
+	for h.len() > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := Batch{Time: h.min().time}
+		for h.len() > 0 && h.min().time == b.Time {
+			c := h.pop()
+			if err := c.readBatch(&b); err != nil {
+				return err
+			}
+			if c.valid {
+				h.push(c)
+			}
+		}
+		if err := f(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collections lists the collections that have updates, by skipping from
+// one collection's first key to the next's.
+func (l *PebbleLog) collections(snap *pebble.Snapshot) ([]CollectionID, error) {
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixUpdates}, UpperBound: []byte{prefixUpdates + 1}})
+	if err != nil {
+		return nil, l.corruption("the updates", err)
+	}
+	var out []CollectionID
+	for ok := it.First(); ok; {
+		k := it.Key()
+		if len(k) != updateKeyLen {
+			it.Close()
+			return nil, &CorruptionError{Range: "the updates of " + l.dir, Err: fmt.Errorf("malformed key %x", k)}
+		}
+		c := binary.BigEndian.Uint64(k[1:9])
+		out = append(out, c)
+		if c == ^uint64(0) {
+			break
+		}
+		ok = it.SeekGE(binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c+1))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, l.corruption("the updates", err)
+	}
+	return out, nil
+}
+
+const updateKeyLen = 1 + 8 + 8 + 4
+
+// cursor reads one key range (the catalog, or one collection's updates) in
+// time order.
+type cursor struct {
+	l       *PebbleLog
+	it      *pebble.Iterator
+	catalog bool
+	name    string // the key range, for errors
+	valid   bool
+	time    uint64 // the time of the current key, when valid
+}
+
+func (l *PebbleLog) newCursor(snap *pebble.Snapshot, lo, hi []byte, name string) (*cursor, error) {
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, l.corruption(name, err)
+	}
+	c := &cursor{l: l, it: it, catalog: lo[0] == prefixCatalog, name: name}
+	c.valid = it.First()
+	if err := c.settle(); err != nil {
+		it.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// settle decodes the current key's time, or reports the iterator's error.
+func (c *cursor) settle() error {
+	if !c.valid {
+		if err := c.it.Error(); err != nil {
+			return c.l.corruption(c.name, err)
+		}
+		return nil
+	}
+	k := c.it.Key()
+	switch {
+	case c.catalog && len(k) == 9:
+		c.time = binary.BigEndian.Uint64(k[1:])
+	case !c.catalog && len(k) == updateKeyLen:
+		c.time = binary.BigEndian.Uint64(k[9:17])
+	default:
+		return &CorruptionError{Range: c.name + " of " + c.l.dir, Err: fmt.Errorf("malformed key %x", k)}
+	}
+	return nil
+}
+
+// readBatch adds every record of the cursor at its current time to b.
+func (c *cursor) readBatch(b *Batch) error {
+	t := c.time
+	for c.valid && c.time == t {
+		v, err := c.it.ValueAndErr()
+		if err != nil {
+			return c.l.corruption(c.name, err)
+		}
+		if c.catalog {
+			if len(v) == 0 || v[0] != catalogRecordVersion {
+				return &CorruptionError{Range: fmt.Sprintf("%s of %s at time %d", c.name, c.l.dir, t), Err: fmt.Errorf("%w: unknown catalog record version", errBadRow)}
+			}
+			b.Catalog = append([]byte(nil), v[1:]...)
+		} else {
+			e, err := decodeEntry(v)
+			if err != nil {
+				return &CorruptionError{Range: fmt.Sprintf("%s of %s at key %x", c.name, c.l.dir, c.it.Key()), Err: err}
+			}
+			e.Collection = binary.BigEndian.Uint64(c.it.Key()[1:9])
+			b.Entries = append(b.Entries, e)
+		}
+		c.valid = c.it.Next()
+		if err := c.settle(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeEntry(v []byte) (Entry, error) {
+	if len(v) == 0 || v[0] != RowEncodingVersion {
+		return Entry{}, fmt.Errorf("%w: unknown row encoding version", errBadRow)
+	}
+	diff, n := binary.Varint(v[1:])
+	if n <= 0 {
+		return Entry{}, fmt.Errorf("%w: bad diff", errBadRow)
+	}
+	row, rest, err := DecodeRow(v[1+n:])
+	if err != nil {
+		return Entry{}, err
+	}
+	if len(rest) != 0 {
+		return Entry{}, fmt.Errorf("%w: %d trailing bytes", errBadRow, len(rest))
+	}
+	return Entry{Row: row, Diff: diff}, nil
+}
+
+// cursorHeap orders cursors by their current time (a min-heap).
+type cursorHeap struct{ cs []*cursor }
+
+func (h *cursorHeap) len() int           { return len(h.cs) }
+func (h *cursorHeap) min() *cursor       { return h.cs[0] }
+func (h *cursorHeap) less(i, j int) bool { return h.cs[i].time < h.cs[j].time }
+
+func (h *cursorHeap) push(c *cursor) {
+	h.cs = append(h.cs, c)
+	for i := len(h.cs) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			break
+		}
+		h.cs[i], h.cs[p] = h.cs[p], h.cs[i]
+		i = p
+	}
+}
+
+func (h *cursorHeap) pop() *cursor {
+	top := h.cs[0]
+	last := len(h.cs) - 1
+	h.cs[0] = h.cs[last]
+	h.cs = h.cs[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h.cs) && h.less(l, m) {
+			m = l
+		}
+		if r < len(h.cs) && h.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h.cs[i], h.cs[m] = h.cs[m], h.cs[i]
+		i = m
+	}
+	return top
+}
+
+// Close implements Log: it waits for queued appends to commit, then closes
+// the database. A second Close returns ErrClosed.
+func (l *PebbleLog) Close() error {
+	l.mu.Lock()
+	if l.mu.closing {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.mu.closing = true
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	<-l.committed
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("storage: closing %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// pebbleLogger sends Pebble's messages to slog.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble", "fatal", true)
+	os.Exit(1)
+}
