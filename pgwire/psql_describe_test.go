@@ -88,6 +88,16 @@ func TestPsqlDescribe(t *testing.T) {
 		{`\df`, []string{"List of functions"}, nil},
 		{`\du`, []string{"tributary", "Superuser"}, nil},
 		{`\l`, []string{"tributary", "UTF8"}, nil},
+		{`\dt+`, []string{"public | accounts | table", "heap", "bytes"}, nil},
+		{`\dm+`, []string{"public | totals | materialized view"}, nil},
+		{`\di+`, []string{"accounts_owner_idx | index", "btree"}, nil},
+		{`\l+`, []string{"tributary", "pg_default"}, nil},
+		{`\dS`, []string{"pg_catalog | pg_class", "pg_catalog | pg_attribute"}, nil},
+		{`\d pg_catalog.pg_class`, []string{`Table "pg_catalog.pg_class"`, "relname", "relkind"}, nil},
+		{`\sv rich`, []string{"CREATE OR REPLACE VIEW public.rich AS", "FROM accounts"}, nil},
+		{`\dT`, []string{"List of data types"}, nil},
+		{`\dx`, []string{"List of installed extensions"}, nil},
+		{`\dC`, []string{"List of casts"}, nil},
 		{`\conninfo`, []string{`You are connected to database "tributary" as user "tributary"`}, nil},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {

@@ -130,13 +130,22 @@ func (b *binder) systemRelation(rv *pg.RangeVar, alias string, colAliases []*pg.
 	if err != nil {
 		return nil, nil, true, err
 	}
-	typs := make([]types.Type, len(t.cols))
-	cols := make([]scopeCol, len(t.cols))
+	typs := make([]types.Type, len(t.cols), len(t.cols)+1)
+	cols := make([]scopeCol, len(t.cols), len(t.cols)+1)
 	for i, c := range t.cols {
 		typs[i] = c.typ
 		cols[i] = scopeCol{table: alias, name: c.name, typ: c.typ}
 	}
-	return &planner.Values{Rows: rows, Typs: typs}, renameCols(cols, colAliases, alias), true, nil
+	cols = renameCols(cols, colAliases, alias)
+	// The system column tableoid (psql's \dd and \dL join on it); hidden
+	// from *.
+	tableoid := types.NewInt(types.Oid, int64(t.oid))
+	for i := range rows {
+		rows[i] = append(rows[i], tableoid)
+	}
+	typs = append(typs, types.Oid)
+	cols = append(cols, scopeCol{table: alias, name: "tableoid", typ: types.Oid, hidden: true})
+	return &planner.Values{Rows: rows, Typs: typs}, cols, true, nil
 }
 
 func (t *sysTable) build(c *catalogView) ([]types.Row, error) {

@@ -402,6 +402,18 @@ func init() {
 	defineSys("pg_catalog", "pg_operator", `oid:oid oprname:text oprnamespace:oid oprowner:oid oprkind:text oprcanmerge:bool
 		oprcanhash:bool oprleft:oid oprright:oid oprresult:oid oprcom:oid oprnegate:oid oprcode:text oprrest:text oprjoin:text`, func(*catalogView) [][]any { return nil })
 
+	defineSys("pg_catalog", "pg_language", "oid:oid lanname:text lanowner:oid lanispl:bool lanpltrusted:bool lanplcallfoid:oid laninline:oid lanvalidator:oid lanacl:text", func(*catalogView) [][]any {
+		return [][]any{{12, "internal", roleOID, false, false, 0, 0, 0, nil}}
+	})
+	empty := func(*catalogView) [][]any { return nil }
+	defineSys("pg_catalog", "pg_cast", "oid:oid castsource:oid casttarget:oid castfunc:oid castcontext:text castmethod:text", empty)
+	defineSys("pg_catalog", "pg_conversion", "oid:oid conname:text connamespace:oid conowner:oid conforencoding:int4 contoencoding:int4 conproc:oid condefault:bool", empty)
+	defineSys("pg_catalog", "pg_event_trigger", "oid:oid evtname:text evtevent:text evtowner:oid evtfoid:oid evtenabled:text evttags:text", empty)
+	defineSys("pg_catalog", "pg_db_role_setting", "setdatabase:oid setrole:oid setconfig:text", empty)
+	defineSys("pg_catalog", "pg_foreign_server", "oid:oid srvname:text srvowner:oid srvfdw:oid srvtype:text srvversion:text srvacl:text srvoptions:text", empty)
+	defineSys("pg_catalog", "pg_foreign_data_wrapper", "oid:oid fdwname:text fdwowner:oid fdwhandler:oid fdwvalidator:oid fdwacl:text fdwoptions:text", empty)
+	defineSys("pg_catalog", "pg_ts_config", "oid:oid cfgname:text cfgnamespace:oid cfgowner:oid cfgparser:oid", empty)
+
 	// information_schema.
 	defineSys("information_schema", "schemata", `catalog_name:text schema_name:text schema_owner:text
 		default_character_set_catalog:text default_character_set_schema:text default_character_set_name:text sql_path:text`, func(c *catalogView) [][]any {

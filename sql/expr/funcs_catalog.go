@@ -310,6 +310,12 @@ func init() {
 	visible("pg_collation_is_visible")
 	visible("pg_opclass_is_visible")
 	visible("pg_operator_is_visible")
+	visible("pg_conversion_is_visible")
+	visible("pg_ts_config_is_visible")
+	visible("pg_ts_parser_is_visible")
+	visible("pg_ts_dict_is_visible")
+	visible("pg_ts_template_is_visible")
+	visible("pg_statistics_obj_is_visible")
 	reg("pg_table_is_visible", []types.Type{oid}, b, true, func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
 		c, err := needCatalog(ctx, "pg_table_is_visible")
 		if err != nil {
@@ -405,7 +411,7 @@ func init() {
 
 	// Comments: Tributary has no COMMENT ON, so every description is NULL.
 	nullText := func(*Ctx, []types.Datum) (types.Datum, error) { return types.Null(text), nil }
-	for _, args := range [][]types.Type{{oid}, {oid, text}} {
+	for _, args := range [][]types.Type{{oid}, {oid, text}, {anyT, text}} {
 		Register("obj_description", &Overload{Args: args, Ret: text, NonStrict: true, Fn: nullText})
 	}
 	Register("col_description", &Overload{Args: []types.Type{oid, i4}, Ret: text, NonStrict: true, Fn: nullText})
@@ -426,6 +432,10 @@ func init() {
 	for _, n := range []string{"pg_relation_size", "pg_table_size", "pg_total_relation_size", "pg_indexes_size", "pg_database_size"} {
 		Register(n, &Overload{Args: []types.Type{anyT}, Variadic: true, Ret: types.Int8, Fn: zero})
 	}
+
+	reg("pg_size_pretty", []types.Type{types.Int8}, text, false, func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+		return types.NewText(SizePretty(a[0].Int())), nil
+	})
 
 	// The reg* casts: 'name'::regclass looks the name up (tb_ names are
 	// bound by the binder for those casts, not called by users).
@@ -505,6 +515,23 @@ func init() {
 			}
 		}
 		return types.NewText(strings.Join(out, a[1].Str())), nil
+	})
+	reg("array_remove", []types.Type{text, text}, text, false, func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+		elems, nulls, err := ParseTextArray(a[0].Str())
+		if err != nil {
+			return types.Datum{}, err
+		}
+		var out []string
+		for i, e := range elems {
+			if nulls[i] {
+				out = append(out, "NULL") // FormatTextArray would quote it
+				continue
+			}
+			if e != a[1].Str() {
+				out = append(out, FormatTextArray([]string{e})[1:len(FormatTextArray([]string{e}))-1])
+			}
+		}
+		return types.NewText("{" + strings.Join(out, ",") + "}"), nil
 	})
 	arrLen := func(_ *Ctx, a []types.Datum) (types.Datum, error) {
 		elems, _, err := ParseTextArray(a[0].Str())
@@ -602,4 +629,34 @@ func unquoteIdent(s string) string {
 		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
 	}
 	return strings.ToLower(s)
+}
+
+// SizePretty is pg_size_pretty: bytes below 10 kB, then kB, MB, GB and TB,
+// each rounded half away from zero, switching unit below 20 of the next.
+func SizePretty(size int64) string {
+	abs := func(x int64) int64 {
+		if x < 0 {
+			return -x
+		}
+		return x
+	}
+	halfRounded := func(x int64) int64 {
+		if x < 0 {
+			return (x - 1) / 2
+		}
+		return (x + 1) / 2
+	}
+	const limit = 10 * 1024
+	const limit2 = limit*2 - 1
+	if abs(size) < limit {
+		return fmt.Sprintf("%d bytes", size)
+	}
+	size >>= 9 // one extra bit for rounding
+	for _, unit := range []string{"kB", "MB", "GB"} {
+		if abs(size) < limit2 {
+			return fmt.Sprintf("%d %s", halfRounded(size), unit)
+		}
+		size >>= 10
+	}
+	return fmt.Sprintf("%d TB", halfRounded(size))
 }
