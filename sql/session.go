@@ -44,7 +44,9 @@ type Engine struct {
 	}
 }
 
-// NewEngine opens an engine.
+// NewEngine opens an engine. It restores the catalog and every committed
+// write from the log (sql/restore.go) before it returns; on error the
+// caller still owns opts.Log.
 func NewEngine(opts EngineOptions) (*Engine, error) {
 	if opts.Log == nil {
 		opts.Log = storage.NewMemLog()
@@ -54,6 +56,9 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	}
 	e := &Engine{log: opts.Log, logger: opts.Logger}
 	e.mu.cat = newCatalog()
+	if err := e.restore(context.Background()); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-db/tributary/pgwire"
 	"github.com/tributary-db/tributary/sql"
+	"github.com/tributary-db/tributary/storage"
 )
 
 func init() { commands["serve"] = runServe }
@@ -33,7 +34,7 @@ func runServe(args []string) int {
 		fs.PrintDefaults()
 	}
 	listen := fs.String("listen", "127.0.0.1:6877", "address to accept PostgreSQL connections on")
-	dataDir := fs.String("data-dir", "", "directory for durable storage (not wired yet: data is kept in memory)")
+	dataDir := fs.String("data-dir", "", "directory of the durable event log (created if missing); without it, data lives in memory")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -47,14 +48,26 @@ func runServe(args []string) int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
+	opts := sql.EngineOptions{Logger: log}
 	if *dataDir != "" {
-		// sql.EngineOptions has no data directory yet (only an in-memory
-		// storage.Log exists); say so rather than pretend to be durable.
-		log.Warn("durable storage is not wired yet; --data-dir is ignored and data lives in memory", "data_dir", *dataDir)
+		// Every acknowledged write is synced to the log in the data
+		// directory; opening it replays the log into the engine.
+		l, err := storage.OpenPebble(*dataDir, &storage.PebbleOptions{Logger: log})
+		if err != nil {
+			log.Error("opening the data directory", "data_dir", *dataDir, "err", err)
+			return 1
+		}
+		opts.Log = l
+		log.Info("durable storage", "data_dir", *dataDir)
+	} else {
+		log.Info("no --data-dir: data lives in memory and is lost at exit")
 	}
-	eng, err := sql.NewEngine(sql.EngineOptions{Logger: log})
+	eng, err := sql.NewEngine(opts)
 	if err != nil {
 		log.Error("opening the engine", "err", err)
+		if opts.Log != nil {
+			opts.Log.Close()
+		}
 		return 1
 	}
 	ln, err := net.Listen("tcp", *listen)
