@@ -98,6 +98,7 @@ func TestPsqlDescribe(t *testing.T) {
 		{`\dT`, []string{"List of data types"}, nil},
 		{`\dx`, []string{"List of installed extensions"}, nil},
 		{`\dC`, []string{"List of casts"}, nil},
+		{`\dd`, []string{"Object descriptions"}, nil},
 		{`\conninfo`, []string{`You are connected to database "tributary" as user "tributary"`}, nil},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {

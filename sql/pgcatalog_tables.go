@@ -413,6 +413,8 @@ func init() {
 	defineSys("pg_catalog", "pg_foreign_server", "oid:oid srvname:text srvowner:oid srvfdw:oid srvtype:text srvversion:text srvacl:text srvoptions:text", empty)
 	defineSys("pg_catalog", "pg_foreign_data_wrapper", "oid:oid fdwname:text fdwowner:oid fdwhandler:oid fdwvalidator:oid fdwacl:text fdwoptions:text", empty)
 	defineSys("pg_catalog", "pg_ts_config", "oid:oid cfgname:text cfgnamespace:oid cfgowner:oid cfgparser:oid", empty)
+	defineSys("pg_catalog", "pg_opclass", "oid:oid opcmethod:oid opcname:text opcnamespace:oid opcowner:oid opcfamily:oid opcintype:oid opcdefault:bool opckeytype:oid", empty)
+	defineSys("pg_catalog", "pg_opfamily", "oid:oid opfmethod:oid opfname:text opfnamespace:oid opfowner:oid", empty)
 
 	// information_schema.
 	defineSys("information_schema", "schemata", `catalog_name:text schema_name:text schema_owner:text

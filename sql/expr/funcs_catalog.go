@@ -311,6 +311,7 @@ func init() {
 	visible("pg_opclass_is_visible")
 	visible("pg_operator_is_visible")
 	visible("pg_conversion_is_visible")
+	visible("pg_opfamily_is_visible")
 	visible("pg_ts_config_is_visible")
 	visible("pg_ts_parser_is_visible")
 	visible("pg_ts_dict_is_visible")
