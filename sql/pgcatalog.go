@@ -203,11 +203,11 @@ type relEntry struct {
 	nsp  uint32
 	kind string // relkind: r, v, m, i
 	cols []ColumnDef
-	obj  *Object    // user objects and primary-key indexes (the table)
-	sys  *sysTable  // system relations
-	on   *Object    // indexes: the indexed table or view
-	keys []int      // indexes: key columns of on (nil: unknown, an expression)
-	pkey bool       // the primary-key index
+	obj  *Object   // user objects and primary-key indexes (the table)
+	sys  *sysTable // system relations
+	on   *Object   // indexes: the indexed table or view
+	keys []int     // indexes: key columns of on (nil: unknown, an expression)
+	pkey bool      // the primary-key index
 }
 
 // catalogView is the catalog as the system relations and functions see it
