@@ -3,6 +3,7 @@ package sql
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/tributary-db/tributary/planner"
@@ -218,8 +219,11 @@ type catalogView struct {
 	database string
 	pid      int32
 	settings map[string]string
-	rels     []relEntry
-	byOID    map[uint32]int
+	// rels and byOID are computed on first use; once guards them because
+	// evaluation may call the catalog functions from several goroutines.
+	once  sync.Once
+	rels  []relEntry
+	byOID map[uint32]int
 }
 
 func (b *binder) catalogView() *catalogView { return b.s.catalogView(b.cat) }
@@ -239,9 +243,11 @@ func userOID(o *Object) uint32 { return userOIDBase + uint32(o.ID) }
 
 // relations lists every relation in OID order (computed once per view).
 func (c *catalogView) relations() []relEntry {
-	if c.rels != nil {
-		return c.rels
-	}
+	c.once.Do(c.listRelations)
+	return c.rels
+}
+
+func (c *catalogView) listRelations() {
 	var out []relEntry
 	for i, t := range sysTables {
 		cols := make([]ColumnDef, len(t.cols))
@@ -297,7 +303,6 @@ func (c *catalogView) relations() []relEntry {
 	for i, r := range out {
 		c.byOID[r.oid] = i
 	}
-	return out
 }
 
 // sysViewNames are the pg_catalog relations that are views in PostgreSQL.
