@@ -29,9 +29,13 @@ type Batch struct {
 
 // Log is the append-only event log.
 //
-// Append makes a batch durable; batches must be appended in increasing Time
-// order. Replay calls f with every batch in Time order. The Log is safe for
-// concurrent use; Close may be called once, after which every method fails.
+// Append makes a batch durable: when it returns nil, the batch survives a
+// crash, whole. Batches must be appended in strictly increasing Time order
+// (PebbleLog refuses others with ErrOutOfOrder). Replay calls f with every
+// batch in Time order; a batch's Entries of one collection keep the order
+// they were appended in; f must not modify the batch.
+// The Log is safe for concurrent use; Close may be called once, after which
+// every method fails.
 type Log interface {
 	Append(ctx context.Context, b Batch) error
 	Replay(ctx context.Context, f func(Batch) error) error
