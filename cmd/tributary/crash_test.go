@@ -86,6 +86,7 @@ func TestCrashRecovery(t *testing.T) {
 		killAfter := int64(20 + rng.IntN(150))
 		t.Logf("round %d: kill after %d acknowledged commits", round, killAfter)
 		var acked atomic.Int64
+		var killed atomic.Bool
 		reached := make(chan struct{})
 		var once sync.Once
 		var wg sync.WaitGroup
@@ -127,7 +128,13 @@ func TestCrashRecovery(t *testing.T) {
 					// after COMMIT is durable.
 					_, err := conn.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol)
 					if err != nil {
-						return // the server is gone; the last transaction stays unknown
+						// After the kill this is expected, and the last
+						// transaction stays unknown; before it, it is a bug.
+						if !killed.Load() {
+							t.Errorf("writer %d before the kill: %s: %v", w, q, err)
+							once.Do(func() { close(reached) })
+						}
+						return
 					}
 					mu.Lock()
 					if del {
@@ -148,8 +155,12 @@ func TestCrashRecovery(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("round %d: only %d commits before the deadline", round, acked.Load())
 		}
+		killed.Store(true)
 		srv.kill(t)
 		wg.Wait()
+		if t.Failed() {
+			t.Fatalf("server log:\n%s", srv.stderr)
+		}
 		t.Logf("round %d: killed after %d acknowledged commits", round, acked.Load())
 
 		srv = startServer(ctx, t, bin, dataDir)
