@@ -47,8 +47,11 @@ func (f copyFormat) String() string {
 // copyOptions are a COPY's WITH options with PostgreSQL's defaults filled
 // in (ProcessCopyOptions in src/backend/commands/copy.c).
 type copyOptions struct {
-	format        copyFormat
-	header        bool
+	format copyFormat
+	header bool
+	// headerMatch (HEADER MATCH, COPY FROM) checks the header line's
+	// names against the columns instead of skipping it unread.
+	headerMatch   bool
 	delim         byte
 	quote         byte
 	escape        byte
@@ -153,6 +156,12 @@ func parseCopyOptions(list []*pg.Node, from bool) (copyOptions, error) {
 				return o, errAt(pgerror.New(pgerror.InvalidParameterValue, "COPY format %q not recognized", *s), d.Location)
 			}
 		case "header":
+			if v, ok := defString(d.Arg); ok && strings.EqualFold(v, "match") {
+				if !from {
+					return o, pgerror.New(pgerror.FeatureNotSupported, "cannot use \"match\" with HEADER in COPY TO")
+				}
+				o.headerMatch = true
+			}
 			o.header, err = defBool(d)
 		case "delimiter":
 			delim, err = str()

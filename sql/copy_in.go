@@ -260,11 +260,12 @@ func (h *copyIn) recordEnd(off int, final bool) (end, next int, ok bool) {
 
 // record parses one text or CSV line (without its terminator).
 func (h *copyIn) record(rec []byte) error {
-	if h.opts.header && !h.header {
+	header := h.opts.header && !h.header
+	if header && !h.opts.headerMatch {
 		h.header = true
 		return nil
 	}
-	if string(rec) == `\.` {
+	if string(rec) == `\.` && !header {
 		h.ended = true
 		return nil
 	}
@@ -280,6 +281,10 @@ func (h *copyIn) record(rec []byte) error {
 	}
 	if err != nil {
 		return err
+	}
+	if header {
+		h.header = true
+		return h.matchHeader(fields)
 	}
 	if len(h.target) == 0 && len(rec) == 0 {
 		fields = nil
@@ -309,6 +314,23 @@ func (h *copyIn) record(rec []byte) error {
 		h.in[j] = d
 	}
 	return h.addRow()
+}
+
+// matchHeader checks a header line against the column names (HEADER
+// MATCH), as PostgreSQL does.
+func (h *copyIn) matchHeader(fields []copyField) error {
+	if len(fields) != len(h.target) {
+		return h.formatErr(fmt.Sprintf("wrong number of fields in header line: got %d, expected %d", len(fields), len(h.target)))
+	}
+	for j, f := range fields {
+		if f.null {
+			return h.formatErr(fmt.Sprintf("column name mismatch in header line field %d: got null value (%q), expected %q", j+1, h.opts.null, h.name[j]))
+		}
+		if f.val != h.name[j] {
+			return h.formatErr(fmt.Sprintf("column name mismatch in header line field %d: got %q, expected %q", j+1, f.val, h.name[j]))
+		}
+	}
+	return nil
 }
 
 // addRow turns the parsed input columns into a table row: modifiers,

@@ -102,6 +102,13 @@ func TestCopyFromParsing(t *testing.T) {
 			want:  []string{"1", "2"},
 		},
 		{
+			name:  "header match",
+			table: "a int, b text",
+			stmt:  "COPY t FROM STDIN WITH (FORMAT csv, HEADER MATCH)",
+			data:  "a,b\n1,x\n",
+			want:  []string{"1 | x"},
+		},
+		{
 			name:  "column list and defaults",
 			table: "a int, b text DEFAULT 'dflt', c int",
 			stmt:  "COPY t (c, a) FROM STDIN",
@@ -156,6 +163,7 @@ func TestCopyFromAtomic(t *testing.T) {
 		{"duplicate key in the data", "COPY t FROM STDIN", "1\ta\n2\tb\n1\tc\n", pgerror.UniqueViolation, "duplicate key value"},
 		{"duplicate key with the table", "COPY t FROM STDIN", "5\ta\n100\tb\n", pgerror.UniqueViolation, "duplicate key value"},
 		{"out of range", "COPY t FROM STDIN", "1\ta\n99999999999\tb\n", pgerror.NumericValueOutOfRange, "COPY t, line 2, column a"},
+		{"header mismatch", "COPY t FROM STDIN (HEADER match)", "a\tc\n1\tx\n", pgerror.BadCopyFileFormat, `COPY t, line 1: column name mismatch in header line field 2: got "c", expected "b"`},
 		{"invalid utf8", "COPY t FROM STDIN", "1\ta\n2\t\xff\n", pgerror.CharacterNotInRepertoire, "COPY t, line 2"},
 	}
 	for _, c := range cases {
@@ -327,4 +335,37 @@ func TestCopyErrors(t *testing.T) {
 			t.Errorf("%s: got %v (%s), want %s", c.stmt, err, errCode(err), c.code)
 		}
 	}
+}
+
+// FuzzCopyFrom checks that the COPY parser never panics and that how the
+// stream is cut into chunks never changes the outcome: the rows applied, or
+// the error (SQLSTATE and message).
+func FuzzCopyFrom(f *testing.F) {
+	seeds := []string{
+		"1\tx\n2\t\\N\n", "1\tx\\\ty\r\n\\.\r\n", "1,\"a\nb\"\r\n2,\"\"\"\"\n", "1\n", "x\ty\n", "\\x41\\101\t\\\n",
+		"1,\"unterminated\n", "\r\r\n\n", "1\t\xff\n",
+	}
+	for i, s := range seeds {
+		f.Add([]byte(s), uint16(i*3), i%2 == 0)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16, csv bool) {
+		stmt := "COPY t FROM STDIN"
+		if csv {
+			stmt += " CSV"
+		}
+		run := func(chunks ...string) string {
+			ts := newTestSession(t)
+			ts.mustExec("CREATE TABLE t (a int, b text)")
+			res, err := ts.copyFrom(stmt, chunks...)
+			if err != nil {
+				return string(errCode(err)) + " " + err.Error()
+			}
+			return res.Tag + " " + strings.Join(ts.mustQuery("SELECT * FROM t"), "\n")
+		}
+		c := int(cut) % (len(data) + 1)
+		whole, split := run(string(data)), run(string(data[:c]), string(data[c:]))
+		if whole != split {
+			t.Fatalf("cut at %d changed the outcome:\nwhole %q\nsplit %q", c, whole, split)
+		}
+	})
 }
