@@ -167,13 +167,22 @@ func TestRestoreReportsBadRecords(t *testing.T) {
 }
 
 // Benchmarks of durable writes and of restart, on a Pebble log in a
-// temporary directory (each write is synced before it is acknowledged):
+// temporary directory (each write is synced before it is acknowledged), and
+// of the same writes on the in-memory log for comparison:
 //
 //	timeout 900 go test -run XXX -bench Durable -benchtime 2s ./sql/
 func BenchmarkDurableInsert(b *testing.B) {
-	for _, batch := range []int{1, 100} {
-		b.Run(fmt.Sprintf("rows=%d", batch), func(b *testing.B) {
-			ts := openBenchEngine(b, b.TempDir())
+	for _, c := range []struct {
+		log   string
+		batch int
+	}{{"pebble", 1}, {"pebble", 100}, {"mem", 1}, {"mem", 100}} {
+		batch := c.batch
+		b.Run(fmt.Sprintf("log=%s/rows=%d", c.log, batch), func(b *testing.B) {
+			dir := b.TempDir()
+			if c.log == "mem" {
+				dir = ""
+			}
+			ts := openBenchEngine(b, dir)
 			ts.mustExec("CREATE TABLE t (id int8 PRIMARY KEY, k int, v text)")
 			var sb strings.Builder
 			b.ResetTimer()
@@ -226,9 +235,12 @@ func BenchmarkDurableRestart(b *testing.B) {
 
 func openBenchEngine(b *testing.B, dir string) *testSession {
 	b.Helper()
-	l, err := storage.OpenPebble(dir, &storage.PebbleOptions{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
+	var l storage.Log = storage.NewMemLog()
+	if dir != "" {
+		var err error
+		if l, err = storage.OpenPebble(dir, &storage.PebbleOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	e, err := NewEngine(EngineOptions{Log: l, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
