@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
@@ -326,6 +327,10 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 	}
 	res := &Result{Tag: tag}
 	cascade := ds.Behavior == pg.DropBehavior_DROP_CASCADE
+	// First resolve every name and collect what goes, so that a failure
+	// leaves the catalog untouched; objects named together may depend on
+	// one another without CASCADE.
+	var named []*Object
 	for _, obj := range ds.Objects {
 		var parts []string
 		for _, p := range obj.GetList().GetItems() {
@@ -347,33 +352,43 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		if o.Kind != kind {
 			return nil, pgerror.New(pgerror.WrongObjectType, "%q is not a %s", name, kind)
 		}
-		var victims []*Object
-		var collect func(o *Object) error
-		collect = func(o *Object) error {
-			for _, d := range e.mu.cat.dependents(o.Name) {
-				if d.Kind != KindIndex && !cascade {
-					return &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: "cannot drop " + o.Kind.String() + " " + o.Name + " because other objects depend on it",
-						Detail: d.Kind.String() + " " + d.Name + " depends on " + o.Kind.String() + " " + o.Name, Hint: "Use DROP ... CASCADE to drop the dependent objects too."}
-				}
-				if err := collect(d); err != nil {
-					return err
-				}
-			}
-			victims = append(victims, o)
+		named = append(named, o)
+	}
+	var victims []*Object
+	going := map[*Object]bool{}
+	var collect func(o *Object) error
+	collect = func(o *Object) error {
+		if going[o] {
 			return nil
 		}
+		for _, d := range e.mu.cat.dependents(o.Name) {
+			if d.Kind != KindIndex && !cascade && !slices.Contains(named, d) {
+				return &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: "cannot drop " + o.Kind.String() + " " + o.Name + " because other objects depend on it",
+					Detail: d.Kind.String() + " " + d.Name + " depends on " + o.Kind.String() + " " + o.Name, Hint: "Use DROP ... CASCADE to drop the dependent objects too."}
+			}
+			if err := collect(d); err != nil {
+				return err
+			}
+		}
+		if !going[o] {
+			going[o] = true
+			victims = append(victims, o)
+		}
+		return nil
+	}
+	for _, o := range named {
 		if err := collect(o); err != nil {
 			return nil, err
 		}
-		for _, v := range victims {
-			releaseShares(v.shares)
-			if v.Kind == KindIndex {
-				if on, ok := e.mu.cat.get(v.On); ok {
-					on.dropIndex(v.Name)
-				}
+	}
+	for _, v := range victims {
+		releaseShares(v.shares)
+		if v.Kind == KindIndex {
+			if on, ok := e.mu.cat.get(v.On); ok {
+				on.dropIndex(v.Name)
 			}
-			e.mu.cat.remove(v.Name)
 		}
+		e.mu.cat.remove(v.Name)
 	}
 	return res, nil
 }
