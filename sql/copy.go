@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -396,29 +397,37 @@ func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts copyOptions,
 	if query == nil {
 		// COPY t (cols) TO is SELECT cols FROM t, bound as a query so that
 		// tables and materialized views read the same way.
+		// System catalogs are not in the catalog map; the binder resolves
+		// them (and reports an unknown name).
 		s.e.mu.RLock()
 		o, ok := s.e.mu.cat.get(cs.Relation.Relname)
-		var target []int
-		var err error
-		if ok && o.Kind != KindIndex {
-			target, err = copyTargets(o, cs.Attlist)
-		}
 		s.e.mu.RUnlock()
-		if !ok || o.Kind == KindIndex {
-			return nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", cs.Relation.Relname), cs.Relation.Location)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if o.Kind == KindView {
-			return nil, &pgerror.Error{Code: pgerror.WrongObjectType, Message: fmt.Sprintf("cannot copy from view %q", o.Name),
-				Hint: "Try the COPY (SELECT ...) TO variant."}
-		}
 		var cols []string
-		for _, idx := range target {
-			cols = append(cols, quoteIdent(o.Columns[idx].Name))
+		if ok {
+			if o.Kind == KindView {
+				return nil, &pgerror.Error{Code: pgerror.WrongObjectType, Message: fmt.Sprintf("cannot copy from view %q", o.Name),
+					Hint: "Try the COPY (SELECT ...) TO variant."}
+			}
+			if o.Kind == KindIndex {
+				return nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", cs.Relation.Relname), cs.Relation.Location)
+			}
+			target, err := copyTargets(o, cs.Attlist)
+			if err != nil {
+				return nil, err
+			}
+			for _, idx := range target {
+				cols = append(cols, quoteIdent(o.Columns[idx].Name))
+			}
+		} else {
+			for _, n := range cs.Attlist {
+				name, _ := defString(n)
+				cols = append(cols, quoteIdent(name))
+			}
+			if len(cols) == 0 {
+				cols = []string{"*"}
+			}
 		}
-		rel := quoteIdent(o.Name)
+		rel := quoteIdent(cs.Relation.Relname)
 		if cs.Relation.Schemaname != "" {
 			rel = quoteIdent(cs.Relation.Schemaname) + "." + rel
 		}
@@ -435,6 +444,15 @@ func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts copyOptions,
 	b := s.newBinder(p.ParamTypes, params)
 	q, err := b.bindSelectStmt(query, nil)
 	if err != nil {
+		if cs.Query == nil {
+			// The query text was generated: point at the table name.
+			var pe *pgerror.Error
+			if errors.As(err, &pe) {
+				c := *pe
+				c.Position = int(cs.Relation.Location) + 1
+				err = &c
+			}
+		}
 		return nil, err
 	}
 	rows, err := s.runQueryLocked(ctx, q)

@@ -328,6 +328,8 @@ func TestCopyErrors(t *testing.T) {
 		{"COPY t FROM STDIN WITH (FORMAT csv, FORCE_NULL (z))", pgerror.InvalidColumnReference},
 		{"COPY t FROM STDIN WITH (ENCODING 'LATIN1')", pgerror.FeatureNotSupported},
 		{"COPY v TO STDOUT", pgerror.WrongObjectType},
+		{"COPY nope TO STDOUT", pgerror.UndefinedTable},
+		{"COPY t (z) TO STDOUT", pgerror.UndefinedColumn},
 		{"COPY v FROM STDIN", pgerror.WrongObjectType},
 	}
 	for _, c := range cases {
