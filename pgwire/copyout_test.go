@@ -206,6 +206,29 @@ func TestCopyBinaryWithPgx(t *testing.T) {
 	if got := queryText(t, conn, "SELECT count(*) FROM b2"); !slices.Equal(got, []string{"3"}) {
 		t.Fatalf("truncated binary COPY applied rows: %q", got)
 	}
+
+	// Malformed binary streams: 22P04 naming the tuple, nothing applied.
+	hdr := "PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x00"
+	oneInt := "\x00\x01" + "\x00\x00\x00\x04" + "\x00\x00\x00\x07"
+	mustExec(t, conn, "CREATE TABLE bi (a int4)")
+	for _, c := range []struct{ data, code, msg string }{
+		{"NOTPGCOPY\n\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", "22P04", "signature"},
+		{hdr + oneInt + "\x00\x02\x00\x00\x00\x04\x00\x00\x00\x01\xff\xff\xff\xff\xff\xff", "22P04", "line 2: row field count is 2, expected 1"},
+		{hdr + oneInt + "\x00\x01\x00\x00\x00\x02\x00\x01\xff\xff", "22P03", "line 2, column a"},
+	} {
+		_, err := conn.PgConn().CopyFrom(ctx, strings.NewReader(c.data), "COPY bi FROM STDIN (FORMAT binary)")
+		pe := wantCode(t, err, c.code)
+		if !strings.Contains(pe.Message, c.msg) {
+			t.Errorf("message %q does not contain %q", pe.Message, c.msg)
+		}
+	}
+	tag, err = conn.PgConn().CopyFrom(ctx, strings.NewReader(hdr+oneInt+oneInt+"\xff\xff"), "COPY bi FROM STDIN (FORMAT binary)")
+	if err != nil || tag.String() != "COPY 2" {
+		t.Fatalf("hand-made binary COPY: %v %q", err, tag)
+	}
+	if got := queryText(t, conn, "SELECT a FROM bi"); !slices.Equal(got, []string{"7", "7"}) {
+		t.Fatalf("binary COPY rows: %q", got)
+	}
 }
 
 // iotestHalfReader returns at most 7 bytes per Read (pgconn sends one
