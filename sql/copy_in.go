@@ -192,6 +192,11 @@ func (h *copyIn) consumeLines(final bool) (int, error) {
 		rec := h.buf[off:end]
 		off, h.scan, h.inQuote = next, next, false
 		h.line++
+		if h.opts.format == copyCSV {
+			// Line numbers count physical lines, as PostgreSQL's do: a
+			// quoted newline starts a new one.
+			h.line += bytes.Count(rec, []byte{'\n'})
+		}
 		if err := h.record(rec); err != nil {
 			return off, err
 		}

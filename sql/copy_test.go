@@ -159,6 +159,7 @@ func TestCopyFromAtomic(t *testing.T) {
 		{"missing column", "COPY t FROM STDIN", "1\ta\n2\n3\tc\n", pgerror.BadCopyFileFormat, `COPY t, line 2: missing data for column "b"`},
 		{"extra column", "COPY t FROM STDIN", "1\ta\n2\tb\n3\tc\tz\n", pgerror.BadCopyFileFormat, "COPY t, line 3: extra data after last expected column"},
 		{"unterminated csv quote", "COPY t FROM STDIN CSV HEADER", "a,b\n1,a\n2,\"b\n", pgerror.BadCopyFileFormat, "COPY t, line 3: unterminated CSV quoted field"},
+		{"after a quoted newline", "COPY t FROM STDIN CSV", "1,\"a\nb\"\nx,c\n", pgerror.InvalidTextRepresentation, "COPY t, line 3, column a"},
 		{"not null", "COPY t FROM STDIN", "1\ta\n\\N\tb\n", pgerror.NotNullViolation, "COPY t, line 2: null value in column \"a\""},
 		{"duplicate key in the data", "COPY t FROM STDIN", "1\ta\n2\tb\n1\tc\n", pgerror.UniqueViolation, "duplicate key value"},
 		{"duplicate key with the table", "COPY t FROM STDIN", "5\ta\n100\tb\n", pgerror.UniqueViolation, "duplicate key value"},
