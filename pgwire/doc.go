@@ -58,6 +58,8 @@
 // A statement whose Result carries a CopyIn handler switches to the
 // copy-in sub-protocol in either flow: CopyInResponse, then CopyData until
 // CopyDone (the handler's result completes the statement) or CopyFail (57014).
+// A Result with CopyOut is sent as CopyOutResponse, one CopyData per row,
+// CopyDone and CommandComplete "COPY n" (copyout.go).
 //
 // # Invariants
 //
