@@ -1,17 +1,13 @@
-package pgwire_test
+package pgwire
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tributary-db/tributary/pgwire"
-	"github.com/tributary-db/tributary/sql"
 )
 
 // TestPsqlDescribe runs the real psql's describe meta-commands against an
@@ -22,21 +18,7 @@ func TestPsqlDescribe(t *testing.T) {
 	if err != nil {
 		t.Skip("psql is not on PATH; skipping the psql compatibility test")
 	}
-	eng, err := sql.NewEngine(sql.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := pgwire.NewServer(pgwire.Options{
-		NewSession: func(o sql.SessionOptions) pgwire.Session { return eng.NewSession(o) },
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); eng.Close() })
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	host, port, _ := net.SplitHostPort(startEngineServer(t))
 
 	run := func(t *testing.T, cmds ...string) string {
 		t.Helper()
