@@ -449,7 +449,8 @@ func opName(names []*pg.Node) string {
 
 func (b *binder) bindAExpr(a *pg.A_Expr, sc *scope) (expr.Expr, error) {
 	switch a.Kind {
-	case pg.A_Expr_Kind_AEXPR_OP:
+	case pg.A_Expr_Kind_AEXPR_OP, pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
+		// LIKE and ILIKE arrive as their operators (~~, !~~, ~~*, !~~*).
 		op := opName(a.Name)
 		if a.Lexpr == nil {
 			r, err := b.bindExpr(a.Rexpr, sc)
@@ -496,16 +497,6 @@ func (b *binder) bindAExpr(a *pg.A_Expr, sc *scope) (expr.Expr, error) {
 		return &expr.InList{Arg: args[0], List: args[1:], Negate: opName(a.Name) == "<>"}, nil
 	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
 		return b.bindArrayOp(a, sc)
-	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
-		l, err := b.bindExpr(a.Lexpr, sc)
-		if err != nil {
-			return nil, err
-		}
-		r, err := b.bindExpr(a.Rexpr, sc)
-		if err != nil {
-			return nil, err
-		}
-		return b.bindOperator(opName(a.Name), l, r, a.Location)
 	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN, pg.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
 		bounds := a.Rexpr.GetList().Items
 		args, _, err := b.bindCommon([]*pg.Node{a.Lexpr, bounds[0], bounds[1]}, sc, "BETWEEN")

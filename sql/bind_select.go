@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"strings"
 
@@ -509,36 +508,46 @@ func andTerms(n *pg.Node) []*pg.Node {
 
 // hasSubLink reports whether an expression contains a subquery.
 func hasSubLink(n *pg.Node) bool {
-	if n == nil {
-		return false
-	}
 	found := false
-	var walk func(m proto.Message)
-	walk = func(m proto.Message) {
-		if found || m == nil {
-			return
-		}
-		m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	walkNodes(n, func(m *pg.Node) bool {
+		found = found || m.GetSubLink() != nil
+		return !found
+	})
+	return found
+}
+
+// walkNodes calls visit for n and every node below it (through every field
+// of the parse tree, by reflection, so no node kind is missed), descending
+// into a node's children only while visit returns true.
+func walkNodes(n *pg.Node, visit func(*pg.Node) bool) {
+	if n == nil || !visit(n) {
+		return
+	}
+	var walk func(m protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 			if fd.Message() == nil {
 				return true
 			}
-			if fd.Message().FullName() == "pg_query.SubLink" {
-				found = true
-				return false
+			one := func(x protoreflect.Message) {
+				if node, ok := x.Interface().(*pg.Node); ok {
+					walkNodes(node, visit)
+				} else {
+					walk(x)
+				}
 			}
 			if fd.IsList() {
 				l := v.List()
 				for i := 0; i < l.Len(); i++ {
-					walk(l.Get(i).Message().Interface())
+					one(l.Get(i).Message())
 				}
-				return !found
+			} else {
+				one(v.Message())
 			}
-			walk(v.Message().Interface())
-			return !found
+			return true
 		})
 	}
-	walk(n)
-	return found
+	walk(n.ProtoReflect())
 }
 
 // bindGroupName binds a GROUP BY item: an input column or expression, or
@@ -905,68 +914,14 @@ func sameExpr(a, b expr.Expr) bool { return a.String() == b.String() && a.Type()
 
 func containsAggregate(targets []*pg.Node) bool {
 	found := false
-	var walk func(n any)
-	walk = func(n any) {
-		if found || n == nil {
-			return
-		}
-		switch x := n.(type) {
-		case *pg.Node:
-			if x == nil {
-				return
-			}
-			if fc := x.GetFuncCall(); fc != nil {
-				if fc.Over == nil && (expr.IsAggregate(funcName(fc.Funcname)) || fc.AggStar) {
-					found = true
-					return
-				}
-				for _, a := range fc.Args {
-					walk(a)
-				}
-				return
-			}
-			if x.GetSubLink() != nil {
-				return // aggregates inside a subquery belong to it
-			}
-			walk(x.GetNode())
-		case *pg.Node_ResTarget:
-			walk(x.ResTarget.Val)
-		case *pg.Node_AExpr:
-			walk(x.AExpr.Lexpr)
-			walk(x.AExpr.Rexpr)
-		case *pg.Node_BoolExpr:
-			for _, a := range x.BoolExpr.Args {
-				walk(a)
-			}
-		case *pg.Node_TypeCast:
-			walk(x.TypeCast.Arg)
-		case *pg.Node_CaseExpr:
-			walk(x.CaseExpr.Arg)
-			for _, w := range x.CaseExpr.Args {
-				walk(w.GetCaseWhen().Expr)
-				walk(w.GetCaseWhen().Result)
-			}
-			walk(x.CaseExpr.Defresult)
-		case *pg.Node_CoalesceExpr:
-			for _, a := range x.CoalesceExpr.Args {
-				walk(a)
-			}
-		case *pg.Node_MinMaxExpr:
-			for _, a := range x.MinMaxExpr.Args {
-				walk(a)
-			}
-		case *pg.Node_NullTest:
-			walk(x.NullTest.Arg)
-		case *pg.Node_BooleanTest:
-			walk(x.BooleanTest.Arg)
-		case *pg.Node_List:
-			for _, a := range x.List.Items {
-				walk(a)
-			}
-		}
-	}
 	for _, t := range targets {
-		walk(t)
+		walkNodes(t, func(n *pg.Node) bool {
+			if fc := n.GetFuncCall(); fc != nil && fc.Over == nil && (expr.IsAggregate(funcName(fc.Funcname)) || fc.AggStar) {
+				found = true
+			}
+			// Aggregates inside a subquery belong to it.
+			return !found && n.GetSubLink() == nil
+		})
 	}
 	return found
 }
