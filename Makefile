@@ -20,10 +20,12 @@ CORPUS_SUMMARY := bin/corpus-summary.txt
 # in about a minute; 27 files x 2m bounds a hanging engine at 54 minutes.
 CORPUS_FILE_TIMEOUT ?= 2m
 
-# Debian packages the tests need. Add them here as suites start to use them
-# (postgresql, default-jdk-headless, libpostgresql-jdbc-java, python3-psycopg);
-# deps installs only what is missing and skips apt when all are present.
-APT_PACKAGES ?=
+# Debian packages the tests need: postgresql for psql (the \d and \copy
+# tests) and a real server (the runner's PostgreSQL test). Add more here as
+# suites start to use them (default-jdk-headless, libpostgresql-jdbc-java,
+# python3-psycopg); deps installs only what is missing and skips apt when all
+# are present.
+APT_PACKAGES ?= postgresql
 
 .PHONY: build run deps test corpus corpus-check
 
