@@ -91,6 +91,9 @@ func (d *Dataflow) step(ctx *expr.Ctx, read func(*Get) ([]Update, error)) ([]Upd
 			outs[i] = in
 			continue
 		}
+		if err := ctx.Canceled(); err != nil {
+			return nil, err
+		}
 		ins := make([][]Update, len(n.inputs))
 		for j, in := range n.inputs {
 			ins[j] = outs[in]

@@ -44,6 +44,11 @@ func (o *mapOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	// One allocation for all output rows of the batch.
 	cells := make([]types.Datum, len(in)*len(o.exprs))
 	for i, u := range in {
+		if i&4095 == 4095 {
+			if err := ctx.Canceled(); err != nil {
+				return nil, err
+			}
+		}
 		row := cells[i*len(o.exprs) : (i+1)*len(o.exprs) : (i+1)*len(o.exprs)]
 		for j, e := range o.exprs {
 			d, err := e.Eval(ctx, u.Row)
@@ -61,7 +66,12 @@ type filterOp struct{ pred expr.Expr }
 
 func (o *filterOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	out := ins[0][:0:0]
-	for _, u := range ins[0] {
+	for i, u := range ins[0] {
+		if i&4095 == 4095 {
+			if err := ctx.Canceled(); err != nil {
+				return nil, err
+			}
+		}
 		d, err := o.pred.Eval(ctx, u.Row)
 		if err != nil {
 			return nil, err
@@ -169,17 +179,32 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 		return nil, err
 	}
 	var out []Update
+	// A join can produce far more rows than it reads: check for a cancel
+	// every few thousand output rows.
+	var canceled error
+	emit := func(u Update) {
+		out = append(out, u)
+		if len(out)&4095 == 0 && canceled == nil {
+			canceled = ctx.Canceled()
+		}
+	}
 	probeRight := func() { // ΔL ⋈ right
 		for _, l := range dl {
+			if canceled != nil {
+				return
+			}
 			o.right.Lookup(l.key, func(r types.Row, n int64) {
-				out = append(out, Update{Row: concatRows(l.u.Row, r), Diff: l.u.Diff * n})
+				emit(Update{Row: concatRows(l.u.Row, r), Diff: l.u.Diff * n})
 			})
 		}
 	}
 	probeLeft := func() { // left ⋈ ΔR
 		for _, r := range dr {
+			if canceled != nil {
+				return
+			}
 			o.left.Lookup(r.key, func(l types.Row, n int64) {
-				out = append(out, Update{Row: concatRows(l, r.u.Row), Diff: n * r.u.Diff})
+				emit(Update{Row: concatRows(l, r.u.Row), Diff: n * r.u.Diff})
 			})
 		}
 	}
@@ -223,6 +248,9 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 		addLeft()
 		probeLeft()
 		addRight()
+	}
+	if canceled != nil {
+		return nil, canceled
 	}
 	return out, nil
 }

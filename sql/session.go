@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -270,6 +271,11 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 	if s.failed {
 		return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 	}
+	if d := s.statementTimeout(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	res, err = s.execute(ctx, p, params)
 	if err != nil {
 		if s.tx != nil && s.tx.explicit {
@@ -375,12 +381,14 @@ func (s *Session) runQueryLocked(ctx context.Context, q *boundQuery) ([]types.Ro
 	if err != nil {
 		return nil, err
 	}
-	out, err := dataflow.RunOnce(s.evalCtx(), plan, s.readLocked)
+	ectx := s.evalCtx()
+	ectx.Context = ctx
+	out, err := dataflow.RunOnce(ectx, plan, s.readLocked)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, pgerror.New(pgerror.QueryCanceled, "canceling statement due to user request")
+	if err := ectx.Canceled(); err != nil {
+		return nil, err
 	}
 	rows := make([]types.Row, 0, len(out))
 	for _, u := range out {
@@ -752,4 +760,26 @@ func (s *Session) execShow(vs *pg.VariableShowStmt) (*Result, error) {
 		return nil, pgerror.New(pgerror.UndefinedObject, "unrecognized configuration parameter %q", vs.Name)
 	}
 	return &Result{Columns: []Column{{Name: name, Type: types.Text}}, Rows: []types.Row{{types.NewText(v)}}, Tag: "SHOW"}, nil
+}
+
+// statementTimeout is the session's statement_timeout: an integer is
+// milliseconds, as in PostgreSQL; units ms, s, min, h are accepted; 0 or
+// an unparsable value means none.
+func (s *Session) statementTimeout() time.Duration {
+	v := strings.ToLower(strings.TrimSpace(s.settings["statement_timeout"]))
+	if v == "" || v == "0" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Millisecond
+	}
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"ms", time.Millisecond}, {"min", time.Minute}, {"s", time.Second}, {"h", time.Hour}} {
+		if n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), 64); err == nil && strings.HasSuffix(v, u.suffix) {
+			return time.Duration(n * float64(u.unit))
+		}
+	}
+	return 0
 }

@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -22,6 +24,25 @@ type Ctx struct {
 	// 'name'::regclass); nil where no catalog is at hand (constant folding,
 	// materialized-view steps), and those functions then fail.
 	Catalog CatalogReader
+	// Context, when set, is the statement's: long loops over rows check it
+	// (Canceled), so a cancel request or statement_timeout stops them.
+	Context context.Context
+}
+
+// Canceled returns the 57014 error of a statement whose context is done,
+// or nil. Loops call it every few thousand rows.
+func (c *Ctx) Canceled() error {
+	if c == nil || c.Context == nil {
+		return nil
+	}
+	switch err := c.Context.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return pgerror.New(pgerror.QueryCanceled, "canceling statement due to statement timeout")
+	default:
+		return pgerror.New(pgerror.QueryCanceled, "canceling statement due to user request")
+	}
 }
 
 // Expr is a bound, typed scalar expression. Column references are indexes
