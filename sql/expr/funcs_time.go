@@ -601,18 +601,10 @@ func extractField(ctx *Ctx, unit string, d types.Datum) (int64, int, error) {
 		}
 	case types.Time:
 		us := d.Int()
-		switch u {
-		case "microseconds":
-			return us % 60e6, 0, nil
-		case "milliseconds":
-			return us % 60e6, 3, nil
-		case "second":
-			return us % 60e6, 6, nil
-		case "minute":
-			return us / 60e6 % 60, 0, nil
-		case "hour":
-			return us / 3600e6, 0, nil
-		case "epoch":
+		if v, scale, ok := clockField(u, us); ok {
+			return v, scale, nil
+		}
+		if u == "epoch" {
 			return us, 6, nil
 		}
 		return 0, 0, unitError(unit, t, u != "")
@@ -625,17 +617,10 @@ func extractField(ctx *Ctx, unit string, d types.Datum) (int64, int, error) {
 	}
 	y, m, dd, tod := civil(wall)
 	day := floorDiv(wall, usPerDay)
+	if v, scale, ok := clockField(u, tod); ok && t != types.Date {
+		return v, scale, nil
+	}
 	switch u {
-	case "microseconds":
-		return tod % 60e6, 0, nil
-	case "milliseconds":
-		return tod % 60e6, 3, nil
-	case "second":
-		return tod % 60e6, 6, nil
-	case "minute":
-		return tod / 60e6 % 60, 0, nil
-	case "hour":
-		return tod / 3600e6, 0, nil
 	case "day":
 		return int64(dd), 0, nil
 	case "month":
@@ -1099,4 +1084,22 @@ func init() {
 				hour: int(us / 3600e6), min: int(us / 60e6 % 60), sec: int(us / 1e6 % 60), us: int(us % 1e6), isInterval: true}
 			return types.NewText(toChar(f, a[1].Str())), nil
 		}})
+}
+
+// clockField extracts a time-of-day field from microseconds since
+// midnight: the value, in units of 10^-scale (second 12.5 is 12500000, 6).
+func clockField(u string, tod int64) (int64, int, bool) {
+	switch u {
+	case "microseconds":
+		return tod % 60e6, 0, true
+	case "milliseconds":
+		return tod % 60e6, 3, true
+	case "second":
+		return tod % 60e6, 6, true
+	case "minute":
+		return tod / 60e6 % 60, 0, true
+	case "hour":
+		return tod / 3600e6, 0, true
+	}
+	return 0, 0, false
 }
