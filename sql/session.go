@@ -95,6 +95,7 @@ type Session struct {
 	settings map[string]string
 	tx       *txn
 	failed   bool // a statement failed inside a transaction block
+	cursors  map[string]*cursor
 }
 
 // txn is an open transaction block: its writes are buffered here and
@@ -228,6 +229,12 @@ func (s *Session) describe(b *binder, n *pg.Node) ([]Column, error) {
 		return queryColumns(q), nil
 	case n.GetExplainStmt() != nil:
 		return []Column{{Name: "QUERY PLAN", Type: types.Text}}, nil
+	case n.GetFetchStmt() != nil && !n.GetFetchStmt().Ismove:
+		c, err := s.cursor(n.GetFetchStmt().Portalname)
+		if err != nil {
+			return nil, err
+		}
+		return c.cols, nil
 	case n.GetVariableShowStmt() != nil:
 		name := n.GetVariableShowStmt().Name
 		if strings.EqualFold(name, "all") {
@@ -266,7 +273,11 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 	}
 	n := p.Stmt.ast
 	if ts := n.GetTransactionStmt(); ts != nil {
-		return s.execTransaction(ts)
+		res, err := s.execTransaction(ts)
+		if s.tx == nil {
+			s.endTransactionCursors()
+		}
+		return res, err
 	}
 	if s.failed {
 		return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
@@ -349,6 +360,12 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 		return s.execShow(n.GetVariableShowStmt())
 	case n.GetCopyStmt() != nil:
 		return s.execCopy(ctx, n.GetCopyStmt(), p, params)
+	case n.GetDeclareCursorStmt() != nil:
+		return s.declareCursor(ctx, n.GetDeclareCursorStmt(), p, params)
+	case n.GetFetchStmt() != nil:
+		return s.fetch(n.GetFetchStmt())
+	case n.GetClosePortalStmt() != nil:
+		return s.closeCursor(n.GetClosePortalStmt())
 	}
 	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DDL inside a transaction that has written is not supported")

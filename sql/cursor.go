@@ -1,0 +1,131 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// cursor is an open DECLARE CURSOR: its query ran once, at DECLARE, so
+// every FETCH reads the same timestamp. pos is PostgreSQL's position: 0
+// before the first row, len(rows)+1 after the last.
+type cursor struct {
+	cols []Column
+	rows []types.Row
+	pos  int
+	hold bool // WITH HOLD: survives the end of its transaction
+}
+
+// cursorOptHold is PostgreSQL's CURSOR_OPT_HOLD flag.
+const cursorOptHold = 0x0020
+
+func (s *Session) declareCursor(ctx context.Context, dc *pg.DeclareCursorStmt, p *Prepared, params []types.Datum) (*Result, error) {
+	hold := dc.Options&cursorOptHold != 0
+	if !hold && (s.tx == nil || !s.tx.explicit) {
+		return nil, pgerror.New(pgerror.NoActiveSqlTransaction, "DECLARE CURSOR can only be used in transaction blocks")
+	}
+	name := strings.ToLower(dc.Portalname)
+	if _, ok := s.cursors[name]; ok {
+		return nil, pgerror.New(pgerror.DuplicateCursor, "cursor %q already exists", dc.Portalname)
+	}
+	s.e.mu.RLock()
+	defer s.e.mu.RUnlock()
+	b := s.newBinder(p.ParamTypes, params)
+	q, err := b.bindSelectStmt(dc.Query, nil)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.runQueryLocked(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if s.cursors == nil {
+		s.cursors = map[string]*cursor{}
+	}
+	s.cursors[name] = &cursor{cols: queryColumns(q), rows: rows, hold: hold}
+	return &Result{Tag: "DECLARE CURSOR"}, nil
+}
+
+func (s *Session) cursor(name string) (*cursor, error) {
+	c, ok := s.cursors[strings.ToLower(name)]
+	if !ok {
+		return nil, pgerror.New(pgerror.UndefinedCursor, "cursor %q does not exist", name)
+	}
+	return c, nil
+}
+
+// fetch runs FETCH or MOVE with PostgreSQL's cursor movement rules.
+func (s *Session) fetch(fs *pg.FetchStmt) (*Result, error) {
+	c, err := s.cursor(fs.Portalname)
+	if err != nil {
+		return nil, err
+	}
+	n := len(c.rows)
+	var out []types.Row
+	step := func(to int) { // move to row `to`, collecting it if it exists
+		c.pos = max(0, min(to, n+1))
+		if c.pos >= 1 && c.pos <= n {
+			out = append(out, c.rows[c.pos-1])
+		}
+	}
+	count := fs.HowMany
+	switch fs.Direction {
+	case pg.FetchDirection_FETCH_FORWARD, pg.FetchDirection_FETCH_BACKWARD:
+		dir := 1
+		if fs.Direction == pg.FetchDirection_FETCH_BACKWARD {
+			dir = -1
+		}
+		if count == 0 { // FETCH FORWARD 0: re-read the current row
+			step(c.pos)
+			break
+		}
+		for i := int64(0); i < count && i <= int64(n); i++ {
+			next := c.pos + dir
+			if next < 1 || next > n {
+				c.pos = max(0, min(next, n+1))
+				break
+			}
+			step(next)
+		}
+	case pg.FetchDirection_FETCH_ABSOLUTE:
+		k := int(count)
+		if k < 0 {
+			k = n + 1 + k
+		}
+		step(k)
+	case pg.FetchDirection_FETCH_RELATIVE:
+		step(c.pos + int(count))
+	}
+	verb := "FETCH"
+	if fs.Ismove {
+		verb = "MOVE"
+		return &Result{Tag: fmt.Sprintf("%s %d", verb, len(out))}, nil
+	}
+	return &Result{Columns: c.cols, Rows: out, Tag: fmt.Sprintf("%s %d", verb, len(out))}, nil
+}
+
+func (s *Session) closeCursor(cp *pg.ClosePortalStmt) (*Result, error) {
+	if cp.Portalname == "" { // CLOSE ALL
+		s.cursors = nil
+		return &Result{Tag: "CLOSE CURSOR ALL"}, nil
+	}
+	if _, err := s.cursor(cp.Portalname); err != nil {
+		return nil, err
+	}
+	delete(s.cursors, strings.ToLower(cp.Portalname))
+	return &Result{Tag: "CLOSE CURSOR"}, nil
+}
+
+// endTransactionCursors closes the cursors of a transaction that ended;
+// WITH HOLD cursors stay.
+func (s *Session) endTransactionCursors() {
+	for name, c := range s.cursors {
+		if !c.hold {
+			delete(s.cursors, name)
+		}
+	}
+}
