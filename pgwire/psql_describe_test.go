@@ -81,6 +81,8 @@ func TestPsqlDescribe(t *testing.T) {
 		{`\dx`, []string{"List of installed extensions"}, nil},
 		{`\dC`, []string{"List of casts"}, nil},
 		{`\dd`, []string{"Object descriptions"}, nil},
+		{`\dp`, []string{"Access privileges", "public | accounts | table", "public | totals   | materialized view"}, nil},
+		{`\z accounts`, []string{"Access privileges", "public | accounts | table"}, nil},
 		{`\conninfo`, []string{`You are connected to database "tributary" as user "tributary"`}, nil},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {

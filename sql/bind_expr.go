@@ -828,6 +828,7 @@ type aggScope struct {
 	groupStr []string
 	aggs     []dataflow.AggCall
 	aggStr   []string
+	byNode   map[*pg.FuncCall]int // the aggregate each call node was bound to
 	// countStarArg, when set, is what count(*) counts (the marker column of
 	// a decorrelated subquery's outer join), so that unmatched rows give 0.
 	countStarArg expr.Expr
@@ -889,9 +890,17 @@ func columnRefName(cr *pg.ColumnRef) string {
 }
 
 func (a *aggScope) bindAgg(b *binder, name string, fc *pg.FuncCall) (expr.Expr, error) {
+	// The second binding pass over an aggregating query (bindOverAggregate)
+	// finds the aggregates the first pass registered by their call node:
+	// their arguments are bound once, over the input rows.
+	if i, ok := a.byNode[fc]; ok {
+		return &expr.Col{Idx: len(a.groups) + i, Typ: a.aggs[i].Ret}, nil
+	}
 	saved := a.input.agg
 	a.input.agg = nil
-	defer func() { a.input.agg = saved }()
+	savedDefer := b.deferSubLinks
+	b.deferSubLinks = false
+	defer func() { a.input.agg, b.deferSubLinks = saved, savedDefer }()
 	var args []expr.Expr
 	if fc.AggStar {
 		if a.countStarArg != nil {
@@ -959,13 +968,18 @@ func (a *aggScope) bindAgg(b *binder, name string, fc *pg.FuncCall) (expr.Expr, 
 		call.Filter = f
 	}
 	key := fmt.Sprintf("%s|%v|%s|%v|%v", name, fc.AggDistinct, exprListString(call.Args), call.Filter, call.Desc)
+	if a.byNode == nil {
+		a.byNode = map[*pg.FuncCall]int{}
+	}
 	for i, s := range a.aggStr {
 		if s == key {
+			a.byNode[fc] = i
 			return &expr.Col{Idx: len(a.groups) + i, Typ: a.aggs[i].Ret}, nil
 		}
 	}
 	a.aggs = append(a.aggs, call)
 	a.aggStr = append(a.aggStr, key)
+	a.byNode[fc] = len(a.aggs) - 1
 	return &expr.Col{Idx: len(a.groups) + len(a.aggs) - 1, Typ: call.Ret}, nil
 }
 

@@ -214,6 +214,9 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		savedDefer := b.deferSubLinks
 		b.deferSubLinks = secondPass
 		defer func() { b.deferSubLinks = savedDefer }()
+		// Subqueries inside aggregate arguments join against the input rows
+		// (bindAgg binds them at once, extending b.rel).
+		b.rel = rel
 		var exprs []expr.Expr
 		var names []string
 		switch {
@@ -249,6 +252,8 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		if err != nil {
 			return nil, err
 		}
+		rel = b.rel
+		b.rel = nil
 		// Pre-project the input to group keys then aggregate arguments.
 		pre := append([]expr.Expr{}, as.groups...)
 		aggs := make([]dataflow.AggCall, len(as.aggs))
