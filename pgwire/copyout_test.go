@@ -22,7 +22,7 @@ import (
 
 // startEngineServer serves a real engine (not the fake session) on
 // 127.0.0.1:0, as `tributary slt` does, and returns its address.
-func startEngineServer(t *testing.T) string {
+func startEngineServer(t testing.TB) string {
 	t.Helper()
 	eng, err := sql.NewEngine(sql.EngineOptions{})
 	if err != nil {
