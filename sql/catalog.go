@@ -87,6 +87,7 @@ type catalog struct {
 	byName map[string]*Object
 	ids    map[dataflow.CollectionID]*Object
 	nextID dataflow.CollectionID
+	roles  map[string]*role // by exact name; nil until the first CREATE ROLE (roles.go)
 }
 
 func newCatalog() *catalog {

@@ -18,15 +18,20 @@ import (
 // execDDL runs a statement that changes the catalog. DDL takes the write
 // lock, so it is ordered on the timeline with every write.
 func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
+	// The statement itself is the catalog record: replaying the catalog
+	// re-executes the DDL history in order. A role password is replaced by
+	// its verifier first (roles.go), so the log never holds it in clear.
+	rec, err := catalogRecord(st)
+	if err != nil {
+		return nil, err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	res, err := e.execDDLLocked(s, st)
 	if err != nil {
 		return nil, err
 	}
-	// The statement itself is the catalog record: replaying the catalog
-	// re-executes the DDL history in order.
-	if err := e.appendCatalogLocked(st.sql); err != nil {
+	if err := e.appendCatalogLocked(rec); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -49,6 +54,12 @@ func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 		return e.drop(n.GetDropStmt())
 	case n.GetCreateRoleStmt() != nil, n.GetAlterRoleStmt() != nil, n.GetDropRoleStmt() != nil:
 		return e.execRole(s, n)
+	}
+	if n.GetCreatedbStmt() != nil || n.GetDropdbStmt() != nil {
+		// One Tributary process serves one database: its one timeline and
+		// event log are what make reads across all views consistent.
+		return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported, Message: "CREATE DATABASE and DROP DATABASE are not supported: a Tributary server holds one database",
+			Hint: "Run another tributary server (with its own --data-dir) for another database."}
 	}
 	return nil, pgerror.New(pgerror.FeatureNotSupported, "statement %s is not supported", strings.TrimSuffix(nodeName(n), "Stmt"))
 }

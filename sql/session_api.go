@@ -105,3 +105,14 @@ type Prepared struct {
 	ParamTypes []types.Type
 	Columns    []Column
 }
+
+// LoginRole is what authentication learns about a role from
+// (*Engine).LoginRole(name) (roles.go): whether it may log in and its
+// password verifier (nil when it has none). The verifier is immutable and
+// may be kept after the call.
+type LoginRole struct {
+	Name      string
+	CanLogin  bool
+	Superuser bool
+	Verifier  *SCRAMVerifier
+}
