@@ -55,8 +55,9 @@ func init() {
 		})
 	}
 	strfn("strpos", t2, i4, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return position(a[0].Str(), a[1].Str()), nil })
-	// position(sub IN s) is bound as position(sub, s), the SQL argument order.
-	strfn("position", t2, i4, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return position(a[1].Str(), a[0].Str()), nil })
+	// PostgreSQL's grammar turns position(sub IN s) into position(s, sub):
+	// the same argument order as strpos.
+	strfn("position", t2, i4, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return position(a[0].Str(), a[1].Str()), nil })
 	trims := map[string]func(s, set string) string{
 		"btrim": func(s, set string) string { return strings.Trim(s, set) },
 		"trim":  func(s, set string) string { return strings.Trim(s, set) },
