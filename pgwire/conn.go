@@ -72,7 +72,9 @@ type readItem struct {
 // prepared statements, the portals and the write buffer.
 type conn struct {
 	srv *Server
-	nc  net.Conn
+	raw net.Conn // the accepted socket; kill closes it
+	nc  net.Conn // raw, or the TLS connection over it (set during startup only)
+	tls bool     // nc is a TLS connection
 	br  *bufio.Reader
 	log *slog.Logger
 
@@ -119,6 +121,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		srv:        s,
+		raw:        nc,
 		nc:         nc,
 		br:         bufio.NewReaderSize(nc, 16<<10),
 		log:        s.log.With("remote", nc.RemoteAddr().String()),
@@ -135,7 +138,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 // running statement and unblocks both goroutines.
 func (c *conn) kill() {
 	c.cancel()
-	c.nc.Close()
+	c.raw.Close()
 }
 
 // serve runs the connection to its end.
@@ -176,6 +179,12 @@ func (c *conn) startup() error {
 		code := binary.BigEndian.Uint32(body)
 		switch code {
 		case codeSSLRequest, codeGSSENCRequest:
+			if code == codeSSLRequest && c.srv.opts.TLS != nil && !c.tls {
+				if err := c.startTLS(); err != nil {
+					return err
+				}
+				continue
+			}
 			// No encryption: 'N', and the client continues in the clear.
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
 				return err
@@ -269,6 +278,10 @@ func (c *conn) open(minor uint32, params map[string]string) error {
 	if minor > protocolMinor || len(unrecognized) > 0 {
 		slices.Sort(unrecognized)
 		c.send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: protocolMinor, UnrecognizedOptions: unrecognized})
+	}
+
+	if err := c.authenticate(user); err != nil {
+		return err
 	}
 
 	c.pid = c.srv.allocPID()

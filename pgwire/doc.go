@@ -25,13 +25,17 @@
 //
 // # Connection lifecycle
 //
-//  1. Startup. SSLRequest and GSSENCRequest are answered 'N'. A
-//     CancelRequest cancels the running statement of the connection with
-//     that process ID and secret, and closes. A StartupMessage of protocol
-//     3.x starts a session (3.1+ and _pq_ options are negotiated down to 3.0
-//     with NegotiateProtocolVersion); anything else is a FATAL 08P01. There
-//     is no authentication yet: AuthenticationOk, the session's
-//     ParameterStatus values, BackendKeyData, ReadyForQuery.
+//  1. Startup. SSLRequest is answered 'S' and the connection switches to
+//     TLS when Options.TLS is set (tls.go), 'N' otherwise; GSSENCRequest is
+//     answered 'N'. A CancelRequest cancels the running statement of the
+//     connection with that process ID and secret, and closes. A
+//     StartupMessage of protocol 3.x starts a session (3.1+ and _pq_ options
+//     are negotiated down to 3.0 with NegotiateProtocolVersion); anything
+//     else is a FATAL 08P01. Authentication (auth.go) follows Options.Auth:
+//     trust, cleartext password, or SASL SCRAM-SHA-256 against the role's
+//     verifier (Options.Roles); a failure is FATAL 28P01 whatever the cause.
+//     Then AuthenticationOk, the session's ParameterStatus values,
+//     BackendKeyData, ReadyForQuery.
 //  2. Messages. The reader decodes messages into a bounded queue; the
 //     processor handles them in order. Each statement runs with a context
 //     that a CancelRequest, a closed socket or Server.Close cancels, so the

@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -48,6 +49,17 @@ type Options struct {
 	// Logger receives connection errors and recovered panics; slog.Default()
 	// when nil.
 	Logger *slog.Logger
+	// Auth is the authentication method (auth.go); AuthTrust when empty.
+	// Whether trust is acceptable for a listener is the caller's decision
+	// (see TrustAllowed).
+	Auth AuthMethod
+	// Roles looks up a role for password authentication; required unless
+	// Auth is trust. Production passes (*sql.Engine).LoginRole.
+	Roles func(name string) (sql.LoginRole, bool)
+	// TLS, when set, makes the server accept SSLRequest ('S') and run the
+	// connection over TLS with this configuration (tls.go); without it
+	// SSLRequest is answered 'N'.
+	TLS *tls.Config
 }
 
 // Server accepts PostgreSQL connections and serves each one on its own
@@ -74,6 +86,15 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.NewSession == nil {
 		panic("pgwire: Options.NewSession is required")
+	}
+	if opts.Auth == "" {
+		opts.Auth = AuthTrust
+	}
+	if _, err := ParseAuthMethod(string(opts.Auth)); err != nil {
+		panic("pgwire: " + err.Error())
+	}
+	if opts.Auth != AuthTrust && opts.Roles == nil {
+		panic("pgwire: Options.Roles is required for " + string(opts.Auth) + " authentication")
 	}
 	s := &Server{opts: opts, log: opts.Logger}
 	s.mu.listeners = make(map[net.Listener]struct{})

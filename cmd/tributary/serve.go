@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,10 +19,19 @@ import (
 func init() { commands["serve"] = runServe }
 
 const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR]
+                       [--auth trust|password|scram-sha-256] [--tls-cert FILE --tls-key FILE]
 
 Runs a Tributary server that speaks the PostgreSQL wire protocol. SIGINT or
 SIGTERM shut it down cleanly: no new connections, running statements are
 cancelled, the engine is closed.
+
+Authentication: trust (the default) lets anyone connect as any user and is
+only accepted on a loopback --listen address. To require passwords, start
+with trust on loopback, create the login roles
+    CREATE USER app WITH PASSWORD '...';
+(passwords are stored only as SCRAM-SHA-256 verifiers), then restart with
+--auth scram-sha-256 (or --auth password, which sends the password in clear:
+use it with TLS). --tls-cert and --tls-key enable TLS (sslmode=require).
 
 flags:
 `
@@ -35,6 +45,9 @@ func runServe(args []string) int {
 	}
 	listen := fs.String("listen", "127.0.0.1:6877", "address to accept PostgreSQL connections on")
 	dataDir := fs.String("data-dir", "", "directory of the durable event log (created if missing); without it, data lives in memory")
+	authFlag := fs.String("auth", "trust", "client authentication: trust (loopback only), password or scram-sha-256")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate file; with --tls-key, clients may connect over TLS")
+	tlsKey := fs.String("tls-key", "", "PEM private key file of --tls-cert")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -47,6 +60,31 @@ func runServe(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	auth, err := pgwire.ParseAuthMethod(*authFlag)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tributary serve: --auth: %v\n", err)
+		return 2
+	}
+	var tlsConfig *tls.Config
+	if (*tlsCert == "") != (*tlsKey == "") {
+		fmt.Fprintln(os.Stderr, "tributary serve: --tls-cert and --tls-key go together")
+		return 2
+	}
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tributary serve: loading the TLS certificate: %v\n", err)
+			return 2
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	// Refuse trust on a reachable address before touching the data directory.
+	if auth == pgwire.AuthTrust {
+		if a, err := net.ResolveTCPAddr("tcp", *listen); err != nil || !pgwire.TrustAllowed(a) {
+			fmt.Fprintf(os.Stderr, "tributary serve: --auth trust lets anyone connect as any user, so it is only allowed on a loopback address (--listen 127.0.0.1:PORT or [::1]:PORT), not %q; create login roles with passwords and use --auth scram-sha-256\n", *listen)
+			return 2
+		}
+	}
 
 	opts := sql.EngineOptions{Logger: log}
 	if *dataDir != "" {
@@ -76,10 +114,24 @@ func runServe(args []string) int {
 		eng.Close()
 		return 1
 	}
+	if auth == pgwire.AuthTrust && !pgwire.TrustAllowed(ln.Addr()) {
+		// The name resolved to loopback above but the listener is not.
+		fmt.Fprintf(os.Stderr, "tributary serve: --auth trust is only allowed on a loopback address, not %s\n", ln.Addr())
+		ln.Close()
+		eng.Close()
+		return 2
+	}
+	if auth == pgwire.AuthPassword && tlsConfig == nil {
+		log.Warn("--auth password without TLS: passwords cross the network in clear")
+	}
 	srv := pgwire.NewServer(pgwire.Options{
 		NewSession: func(o sql.SessionOptions) pgwire.Session { return eng.NewSession(o) },
 		Logger:     log,
+		Auth:       auth,
+		Roles:      eng.LoginRole,
+		TLS:        tlsConfig,
 	})
+	log.Info("client authentication", "auth", string(auth), "tls", tlsConfig != nil)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
