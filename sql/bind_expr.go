@@ -449,8 +449,9 @@ func opName(names []*pg.Node) string {
 
 func (b *binder) bindAExpr(a *pg.A_Expr, sc *scope) (expr.Expr, error) {
 	switch a.Kind {
-	case pg.A_Expr_Kind_AEXPR_OP, pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
-		// LIKE and ILIKE arrive as their operators (~~, !~~, ~~*, !~~*).
+	case pg.A_Expr_Kind_AEXPR_OP, pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE, pg.A_Expr_Kind_AEXPR_SIMILAR:
+		// LIKE and ILIKE arrive as their operators (~~, !~~, ~~*, !~~*);
+		// SIMILAR TO as ~ against similar_to_escape(pattern).
 		op := opName(a.Name)
 		if a.Lexpr == nil {
 			r, err := b.bindExpr(a.Rexpr, sc)

@@ -500,3 +500,50 @@ func regexpReplace(s, p, repl, flags string) (types.Datum, error) {
 	out := re.ExpandString(nil, t, s, loc)
 	return types.NewText(s[:loc[0]] + string(out) + s[loc[1]:]), nil
 }
+
+func init() {
+	// similar_to_escape turns a SIMILAR TO pattern into the POSIX regular
+	// expression PostgreSQL matches with ~ (the binder sees
+	// `a SIMILAR TO p` as `a ~ similar_to_escape(p)`).
+	escape := func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+		esc := `\`
+		if len(a) > 1 {
+			esc = a[1].Str()
+		}
+		return types.NewText(similarToRegex(a[0].Str(), esc)), nil
+	}
+	Register("similar_to_escape",
+		&Overload{Args: []types.Type{types.Text}, Ret: types.Text, Fn: escape},
+		&Overload{Args: []types.Type{types.Text, types.Text}, Ret: types.Text, Fn: escape})
+}
+
+// similarToRegex translates SQL's SIMILAR TO syntax: % is .*, _ is ., the
+// escape character quotes the next one, regex metacharacters that SQL does
+// not give a meaning (., ^, $) are quoted, and the whole must match.
+func similarToRegex(pat, esc string) string {
+	var b strings.Builder
+	b.WriteString("^(?:")
+	rs := []rune(pat)
+	escRune := rune(-1)
+	if esc != "" {
+		escRune = []rune(esc)[0]
+	}
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		switch {
+		case c == escRune && i+1 < len(rs):
+			i++
+			b.WriteString(regexp.QuoteMeta(string(rs[i])))
+		case c == '%':
+			b.WriteString(".*")
+		case c == '_':
+			b.WriteString(".")
+		case c == '.' || c == '^' || c == '$':
+			b.WriteString(`\` + string(c))
+		default:
+			b.WriteRune(c)
+		}
+	}
+	b.WriteString(")$")
+	return b.String()
+}

@@ -77,8 +77,16 @@ func NewFloat(t Type, v float64) Datum {
 // NewFloat8 returns a double precision value.
 func NewFloat8(v float64) Datum { return Datum{typ: Float8, f: v} }
 
-// NewNumeric returns a numeric. d must not be modified afterwards.
-func NewNumeric(d *apd.Decimal) Datum { return Datum{typ: Numeric, d: d} }
+// NewNumeric returns a numeric. d must not be modified afterwards. A
+// negative zero becomes zero: numeric has no signed zero in PostgreSQL.
+func NewNumeric(d *apd.Decimal) Datum {
+	if d.Negative && d.IsZero() {
+		z := *d
+		z.Negative = false
+		d = &z
+	}
+	return Datum{typ: Numeric, d: d}
+}
 
 // NewString returns a value of a string type (Text, Varchar, Bpchar) or of
 // Bytea, JSONB (canonical text) or UUID (16 raw bytes).

@@ -152,7 +152,7 @@ func AppendInterval(buf []byte, iv IntervalValue) []byte {
 		buf = strconv.AppendInt(buf, n, 10)
 		buf = append(buf, ' ')
 		buf = append(buf, unit...)
-		if n != 1 && n != -1 {
+		if n != 1 { // PostgreSQL writes "-1 days"
 			buf = append(buf, 's')
 		}
 	}
@@ -171,6 +171,9 @@ func AppendInterval(buf []byte, iv IntervalValue) []byte {
 		if us < 0 {
 			buf = append(buf, '-')
 			us = -us
+		} else if iv.Months < 0 || iv.Days < 0 {
+			// After a negative field PostgreSQL signs the time explicitly.
+			buf = append(buf, '+')
 		}
 		buf = appendClock(buf, us)
 	}
