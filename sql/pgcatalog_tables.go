@@ -289,12 +289,22 @@ func init() {
 	defineSys("pg_catalog", "pg_roles", `rolname:text rolsuper:bool rolinherit:bool rolcreaterole:bool rolcreatedb:bool
 		rolcanlogin:bool rolreplication:bool rolconnlimit:int4 rolpassword:text rolvaliduntil:tstz rolbypassrls:bool
 		rolconfig:text oid:oid`, func(c *catalogView) [][]any {
-		return [][]any{{c.user, true, true, true, true, true, true, -1, "********", nil, true, nil, roleOID}}
+		var out [][]any
+		for _, r := range c.roleRows() { // roles.go
+			out = append(out, []any{r.name, r.super, true, r.super, r.super, r.canLogin, r.super, -1, "********", nil, r.super, nil, r.oid})
+		}
+		return out
 	})
 
 	defineSys("pg_catalog", "pg_user", `usename:text usesysid:oid usecreatedb:bool usesuper:bool userepl:bool
 		usebypassrls:bool passwd:text valuntil:tstz useconfig:text`, func(c *catalogView) [][]any {
-		return [][]any{{c.user, roleOID, true, true, true, true, "********", nil, nil}}
+		var out [][]any
+		for _, r := range c.roleRows() {
+			if r.canLogin {
+				out = append(out, []any{r.name, r.oid, r.super, r.super, r.super, r.super, "********", nil, nil})
+			}
+		}
+		return out
 	})
 
 	defineSys("pg_catalog", "pg_settings", `name:text setting:text unit:text category:text short_desc:text extra_desc:text

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -311,4 +312,35 @@ func (e *Engine) execRole(s *Session, n *pg.Node) (*Result, error) {
 		}
 		return &res, nil
 	}
+}
+
+// roleRow is one row of pg_roles or pg_user.
+type roleRow struct {
+	name            string
+	oid             uint32
+	super, canLogin bool
+}
+
+// roleRows lists the roles for pg_roles and pg_user: the session's user
+// first, as the bootstrap superuser (OID 10) that every object belongs to,
+// with its catalog attributes when it is a role, then the other roles by
+// name. Their OIDs (from 16384, by name) are not stable across CREATE and
+// DROP ROLE; nothing refers to a role by OID yet.
+func (c *catalogView) roleRows() []roleRow {
+	out := []roleRow{{name: c.user, oid: roleOID, super: true, canLogin: true}}
+	if r := c.cat.roles[c.user]; r != nil {
+		out[0].super, out[0].canLogin = r.superuser, r.login
+	}
+	names := make([]string, 0, len(c.cat.roles))
+	for name := range c.cat.roles {
+		if name != c.user {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for i, name := range names {
+		r := c.cat.roles[name]
+		out = append(out, roleRow{name: name, oid: uint32(16384 + i), super: r.superuser, canLogin: r.login})
+	}
+	return out
 }

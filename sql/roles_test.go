@@ -169,3 +169,18 @@ func TestRoleCatalogRecordMemLog(t *testing.T) {
 		return nil
 	})
 }
+
+func TestRolesInPgRoles(t *testing.T) {
+	ts := newTestSession(t) // session user "" is shown as the bootstrap role
+	ts.mustExec(`CREATE USER zed PASSWORD 'p'`)
+	ts.mustExec(`CREATE ROLE amy NOLOGIN SUPERUSER`)
+	got := ts.mustQuery(`SELECT rolname, rolsuper, rolcanlogin, rolpassword FROM pg_roles WHERE oid <> 10 ORDER BY rolname`)
+	want := []string{"amy | t | f | ********", "zed | f | t | ********"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("pg_roles: %q, want %q", got, want)
+	}
+	got = ts.mustQuery(`SELECT usename, usesuper FROM pg_user WHERE usesysid <> 10`)
+	if strings.Join(got, "|") != "zed | f" {
+		t.Errorf("pg_user: %q", got)
+	}
+}
