@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/tributary-db/tributary/pgwire"
@@ -31,7 +33,9 @@ with trust on loopback, create the login roles
     CREATE USER app WITH PASSWORD '...';
 (passwords are stored only as SCRAM-SHA-256 verifiers), then restart with
 --auth scram-sha-256 (or --auth password, which sends the password in clear:
-use it with TLS). --tls-cert and --tls-key enable TLS (sslmode=require).
+use it with TLS). Or let --bootstrap-password-file create the first
+superuser (--bootstrap-user, default tributary) when it does not exist yet.
+--tls-cert and --tls-key enable TLS (sslmode=require).
 
 flags:
 `
@@ -48,6 +52,8 @@ func runServe(args []string) int {
 	authFlag := fs.String("auth", "trust", "client authentication: trust (loopback only), password or scram-sha-256")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate file; with --tls-key, clients may connect over TLS")
 	tlsKey := fs.String("tls-key", "", "PEM private key file of --tls-cert")
+	bootUser := fs.String("bootstrap-user", "tributary", "the superuser role --bootstrap-password-file creates")
+	bootPwFile := fs.String("bootstrap-password-file", "", "file holding the password of --bootstrap-user; at start, that superuser login role is created if it does not exist (an existing role is left as is)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -108,6 +114,13 @@ func runServe(args []string) int {
 		}
 		return 1
 	}
+	if *bootPwFile != "" {
+		if err := bootstrapRole(eng, *bootUser, *bootPwFile, log); err != nil {
+			log.Error("creating the bootstrap role", "user", *bootUser, "err", err)
+			eng.Close()
+			return 1
+		}
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Error("listening", "addr", *listen, "err", err)
@@ -162,4 +175,44 @@ func runServe(args []string) int {
 	}
 	log.Info("stopped")
 	return code
+}
+
+// bootstrapRole creates the superuser login role user with the password in
+// file (one line; the trailing newline is not part of it) unless the role
+// exists. Only the password's SCRAM verifier reaches the statement, and so
+// the catalog log.
+func bootstrapRole(eng *sql.Engine, user, file string, log *slog.Logger) error {
+	if _, ok := eng.LoginRole(user); ok {
+		log.Info("bootstrap role exists; --bootstrap-password-file is not applied", "user", user)
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return fmt.Errorf("%s holds an empty password", file)
+	}
+	v, err := sql.NewSCRAMVerifier(pw)
+	if err != nil {
+		return err
+	}
+	s := eng.NewSession(sql.SessionOptions{User: user, ApplicationName: "bootstrap"})
+	defer s.Close()
+	q := `CREATE USER "` + strings.ReplaceAll(user, `"`, `""`) + `" SUPERUSER PASSWORD '` + v.String() + `'`
+	sts, err := s.ParseStatements(q)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	p, err := s.Prepare(ctx, sts[0], nil)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Execute(ctx, p, nil); err != nil {
+		return err
+	}
+	log.Info("created the bootstrap superuser", "user", user)
+	return nil
 }
