@@ -88,9 +88,9 @@ func (c *conn) authenticate(user string) error {
 	var err error
 	switch method {
 	case AuthPassword:
-		ok, err = c.authPassword(r.Verifier)
+		ok, err = c.authPassword(user, r.Verifier)
 	case AuthSCRAM:
-		ok, err = c.authSCRAM(r.Verifier)
+		ok, err = c.authSCRAM(user, r.Verifier)
 	default:
 		return fatalError{pgerror.New(pgerror.InternalError, "unknown authentication method %q", method)}
 	}
@@ -111,16 +111,38 @@ func (c *conn) authenticate(user string) error {
 	return nil
 }
 
+// mockVerifier stands in for the verifier of a user that does not exist or
+// has no password, so that the exchange looks and costs the same as for a
+// real one: its salt is the same at every attempt for the same name (as in
+// PostgreSQL's scram_mock_salt), its keys match no password.
+func (s *Server) mockVerifier(user string) *sql.SCRAMVerifier {
+	keys := make([]byte, 2*sha256.Size)
+	rand.Read(keys)
+	return &sql.SCRAMVerifier{
+		Iterations: scramIterations,
+		Salt:       hmacSHA256(s.mockKey, []byte(user))[:16],
+		StoredKey:  keys[:sha256.Size],
+		ServerKey:  keys[sha256.Size:],
+	}
+}
+
+// scramIterations matches the verifiers sql creates.
+const scramIterations = 4096
+
 // authPassword asks for the cleartext password and checks it against v
 // (nil when the role has none: the exchange runs, and fails).
-func (c *conn) authPassword(v *sql.SCRAMVerifier) (bool, error) {
+func (c *conn) authPassword(user string, v *sql.SCRAMVerifier) (bool, error) {
 	c.send(&pgproto3.AuthenticationCleartextPassword{})
 	var pm pgproto3.PasswordMessage
 	if err := c.readAuthMessage(&pm); err != nil {
 		return false, err
 	}
+	mock := v == nil
+	if mock {
+		v = c.srv.mockVerifier(user) // the same key derivation cost
+	}
 	// An empty password never matches, as in PostgreSQL.
-	return v != nil && pm.Password != "" && v.CheckPassword(pm.Password), nil
+	return v.CheckPassword(pm.Password) && pm.Password != "" && !mock, nil
 }
 
 // authSCRAM runs the SASL SCRAM-SHA-256 exchange as PostgreSQL does
@@ -128,13 +150,10 @@ func (c *conn) authPassword(v *sql.SCRAMVerifier) (bool, error) {
 // user name in the client-first message is ignored (the startup user
 // counts), channel binding is not offered. With v nil a mock verifier keeps
 // the exchange going so that it fails only at the end.
-func (c *conn) authSCRAM(v *sql.SCRAMVerifier) (bool, error) {
+func (c *conn) authSCRAM(user string, v *sql.SCRAMVerifier) (bool, error) {
 	mock := v == nil
 	if mock {
-		var err error
-		if v, err = sql.NewSCRAMVerifier(""); err != nil {
-			return false, err
-		}
+		v = c.srv.mockVerifier(user)
 	}
 	c.send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{scramMechanism}})
 	var init pgproto3.SASLInitialResponse

@@ -351,3 +351,41 @@ func TestSCRAMProtocolViolations(t *testing.T) {
 		expectFatal(t, final(t, func(r string) string { return "c=biws,r=" + r + ",p=" + proof }), "28P01")
 	})
 }
+
+// TestSCRAMMockSalt checks that an unknown user cannot be told from a real
+// one by its salt: the mock salt is the same at every attempt.
+func TestSCRAMMockSalt(t *testing.T) {
+	as := startAuthServer(t, AuthSCRAM, nil, authSetup...)
+	salt := func(user string) string {
+		nc, err := net.Dial("tcp", as.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
+		fe := pgproto3.NewFrontend(nc, nc)
+		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": user}})
+		fe.Send(&pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("n,,n=,r=nonce")})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			msg, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, ok := msg.(*pgproto3.AuthenticationSASLContinue); ok {
+				_, s, _ := strings.Cut(string(m.Data), ",s=")
+				return s
+			}
+		}
+	}
+	for _, user := range []string{"app", "ghost", "nopw"} {
+		if a, b := salt(user), salt(user); a != b || a == "" {
+			t.Errorf("%s: salts %q and %q differ", user, a, b)
+		}
+	}
+	if salt("ghost") == salt("nopw") {
+		t.Error("two mock users share a salt")
+	}
+}

@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
@@ -68,6 +69,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	nextPID atomic.Uint32
+	mockKey []byte         // salts the mock SCRAM verifiers of unknown users (auth.go)
 	wg      sync.WaitGroup // one per live connection
 
 	mu struct {
@@ -96,7 +98,8 @@ func NewServer(opts Options) *Server {
 	if opts.Auth != AuthTrust && opts.Roles == nil {
 		panic("pgwire: Options.Roles is required for " + string(opts.Auth) + " authentication")
 	}
-	s := &Server{opts: opts, log: opts.Logger}
+	s := &Server{opts: opts, log: opts.Logger, mockKey: make([]byte, 32)}
+	rand.Read(s.mockKey)
 	s.mu.listeners = make(map[net.Listener]struct{})
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.byPID = make(map[uint32]*conn)
