@@ -171,6 +171,14 @@ func catalogRecord(st *Statement) (string, error) {
 		if _, ok := ParseSCRAMVerifier(pw); ok {
 			continue
 		}
+		if isMD5Hash(pw) {
+			// PostgreSQL would store it, but an MD5 hash cannot become a
+			// SCRAM verifier, and hashing it as a password would silently
+			// make a different one.
+			e := pgerror.New(pgerror.FeatureNotSupported, "MD5 password hashes are not supported")
+			e.Hint = "Give the password in clear or as a SCRAM-SHA-256 verifier (SET password_encryption = 'scram-sha-256')."
+			return "", e
+		}
 		v, err := NewSCRAMVerifier(pw)
 		if err != nil {
 			return "", pgerror.New(pgerror.InternalError, "computing the password verifier: %v", err)
@@ -343,4 +351,19 @@ func (c *catalogView) roleRows() []roleRow {
 		out = append(out, roleRow{name: name, oid: uint32(16384 + i), super: r.superuser, canLogin: r.login})
 	}
 	return out
+}
+
+// isMD5Hash reports whether pw has the form of PostgreSQL's MD5 password
+// hash, "md5" and 32 hex digits.
+func isMD5Hash(pw string) bool {
+	rest, ok := strings.CutPrefix(pw, "md5")
+	if !ok || len(rest) != 32 {
+		return false
+	}
+	for _, ch := range rest {
+		if !strings.ContainsRune("0123456789abcdef", ch) {
+			return false
+		}
+	}
+	return true
 }

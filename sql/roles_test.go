@@ -184,3 +184,21 @@ func TestRolesInPgRoles(t *testing.T) {
 		t.Errorf("pg_user: %q", got)
 	}
 }
+
+func TestRolePasswordForms(t *testing.T) {
+	ts := newTestSession(t)
+	// psql's \password asks for the method and sends a verifier.
+	if got := ts.mustQuery(`SHOW password_encryption`); strings.Join(got, "") != "scram-sha-256" {
+		t.Errorf("password_encryption: %q", got)
+	}
+	if _, err := ts.exec(`CREATE USER m PASSWORD 'md50123456789abcdef0123456789abcdef'`); errCode(err) != pgerror.FeatureNotSupported {
+		t.Errorf("an MD5 hash as password: %v", err)
+	}
+	if _, ok := ts.e.LoginRole("m"); ok {
+		t.Error("the role with an MD5 hash was created")
+	}
+	ts.mustExec(`CREATE USER m PASSWORD 'md5-but-not-a-hash'`)
+	if r, _ := ts.e.LoginRole("m"); !r.Verifier.CheckPassword("md5-but-not-a-hash") {
+		t.Error("a password starting with md5 was not hashed")
+	}
+}

@@ -137,6 +137,9 @@ var defaultSettings = map[string]string{
 	"default_transaction_isolation": "strict serializable",
 	"statement_timeout":             "0",
 	"max_identifier_length":         "63",
+	// psql's \password hashes on the client with this method (roles.go
+	// stores the verifier as is).
+	"password_encryption": "scram-sha-256",
 }
 
 var reportedSettings = []string{"server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "integer_datetimes", "standard_conforming_strings", "application_name", "is_superuser"}
