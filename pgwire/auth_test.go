@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -388,4 +389,27 @@ func TestSCRAMMockSalt(t *testing.T) {
 	if salt("ghost") == salt("nopw") {
 		t.Error("two mock users share a salt")
 	}
+}
+
+// FuzzSCRAMClientMessages feeds arbitrary client-first and client-final
+// messages to the parsers: they return an error or well-formed parts, and
+// never panic.
+func FuzzSCRAMClientMessages(f *testing.F) {
+	f.Add("n,,n=,r=rOprNGfwEbeRWgbNEkqO", "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+	f.Add("y,,n=user,r=abc,ext=1", "c=eSws,r=abcdef,p=")
+	f.Add("p=tls-server-end-point,,n=,r=x", ",p=")
+	f.Add("n,a=x,n=,r=y", "c=biws,p=AAAA")
+	f.Fuzz(func(t *testing.T, first, final string) {
+		gs2, bare, nonce, err := parseClientFirst(first)
+		if err != nil {
+			return
+		}
+		if gs2+bare != first || nonce == "" || !strings.Contains(bare, "r="+nonce) {
+			t.Fatalf("parseClientFirst(%q) = %q, %q, %q", first, gs2, bare, nonce)
+		}
+		withoutProof, proof, err := parseClientFinal(final, gs2, nonce+"srv")
+		if err == nil && (len(proof) != sha256.Size || !strings.HasPrefix(final, withoutProof+",p=")) {
+			t.Fatalf("parseClientFinal(%q) = %q, %x", final, withoutProof, proof)
+		}
+	})
 }
