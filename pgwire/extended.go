@@ -174,6 +174,14 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	case 'P':
 		p, ok := c.portals[m.Name]
 		if !ok {
+			// A cursor opened with DECLARE is a portal too (psycopg's named
+			// cursors describe it this way).
+			if cd, ok := c.sess.(cursorDescriber); ok {
+				if cols, ok := cd.CursorColumns(m.Name); ok {
+					c.sendRowDescription(cols, nil)
+					return nil
+				}
+			}
 			return pgerror.New(pgerror.InvalidCursorName, "portal %q does not exist", m.Name)
 		}
 		cols := p.columns()
@@ -288,4 +296,10 @@ func (c *conn) closeMsg(m *pgproto3.Close) error {
 	}
 	c.send(&pgproto3.CloseComplete{})
 	return nil
+}
+
+// cursorDescriber is implemented by sessions that keep SQL-level cursors
+// (DECLARE): Describe of a portal by that name reports its columns.
+type cursorDescriber interface {
+	CursorColumns(name string) ([]sql.Column, bool)
 }

@@ -129,3 +129,13 @@ func (s *Session) endTransactionCursors() {
 		}
 	}
 }
+
+// CursorColumns returns the result columns of the open cursor name (the
+// protocol layer describes a DECLAREd cursor as a portal).
+func (s *Session) CursorColumns(name string) ([]Column, bool) {
+	c, ok := s.cursors[strings.ToLower(name)]
+	if !ok {
+		return nil, false
+	}
+	return c.cols, true
+}

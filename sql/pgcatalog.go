@@ -219,6 +219,7 @@ type catalogView struct {
 	database string
 	pid      int32
 	settings map[string]string
+	cursors  map[string]*cursor
 	// rels and byOID are computed on first use; once guards them because
 	// evaluation may call the catalog functions from several goroutines.
 	once  sync.Once
@@ -229,7 +230,7 @@ type catalogView struct {
 func (b *binder) catalogView() *catalogView { return b.s.catalogView(b.cat) }
 
 func (s *Session) catalogView(cat *catalog) *catalogView {
-	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings}
+	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings, cursors: s.cursors}
 }
 
 func (s *Session) database() string {

@@ -379,6 +379,16 @@ func init() {
 			nil, nil, nil, nil, nil, nil, "active", nil, nil, nil, "", "client backend"}}
 	})
 
+	defineSys("pg_catalog", "pg_cursors", `name:text statement:text is_holdable:bool is_binary:bool is_scrollable:bool
+		creation_time:tstz`, func(c *catalogView) [][]any {
+		// The session's open cursors (drivers check here before CLOSE).
+		var out [][]any
+		for name, cur := range c.cursors {
+			out = append(out, []any{name, "", cur.hold, false, true, nil})
+		}
+		return out
+	})
+
 	defineSys("pg_catalog", "pg_locks", `locktype:text database:oid relation:oid page:int4 tuple:int2 virtualxid:text
 		transactionid:text classid:oid objid:oid objsubid:int2 virtualtransaction:text pid:int4 mode:text granted:bool
 		fastpath:bool waitstart:tstz`, func(*catalogView) [][]any { return nil })
