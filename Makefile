@@ -26,6 +26,7 @@ CORPUS_FILE_TIMEOUT ?= 2m
 # (default-jdk-headless, libpostgresql-jdbc-java); deps installs only what is
 # missing and skips apt when all are present.
 APT_PACKAGES ?= postgresql python3-psycopg
+NODE_CLIENT  := pgwire/testdata/clients/node
 
 .PHONY: build run deps test corpus corpus-check
 
@@ -46,6 +47,10 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@$(GO) mod download
+	@# node-postgres for the client test, pinned by its package-lock.json.
+	@if command -v npm >/dev/null 2>&1 && [ ! -d $(NODE_CLIENT)/node_modules/pg ]; then \
+		cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --silent; \
+	fi
 
 test: deps build
 	$(GO) vet $(TAGS) ./...

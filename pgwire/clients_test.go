@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -31,5 +32,25 @@ func TestPsycopg(t *testing.T) {
 		"host="+host+" port="+port+" user=tributary dbname=postgres sslmode=disable").CombinedOutput()
 	if err != nil {
 		t.Fatalf("psycopg: %v\n%s", err, out)
+	}
+}
+
+// TestNodePostgres runs node-postgres (npm "pg", installed by make deps from
+// testdata/clients/node) against an in-process server: named prepared
+// statements, parameters, transactions, errors.
+func TestNodePostgres(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH")
+	}
+	if _, err := os.Stat("testdata/clients/node/node_modules/pg"); err != nil {
+		t.Skip("node-postgres is not installed (make deps runs npm ci in pgwire/testdata/clients/node)")
+	}
+	host, port, _ := net.SplitHostPort(startEngineServer(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, "testdata/clients/node/check.js", host, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node-postgres: %v\n%s", err, out)
 	}
 }
