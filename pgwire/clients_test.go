@@ -2,11 +2,15 @@ package pgwire
 
 import (
 	"context"
+	stdsql "database/sql"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // TestPsycopg runs the real psycopg 3 (Debian's python3-psycopg, installed
@@ -52,5 +56,65 @@ func TestNodePostgres(t *testing.T) {
 	out, err := exec.CommandContext(ctx, node, "testdata/clients/node/check.js", host, port).CombinedOutput()
 	if err != nil {
 		t.Fatalf("node-postgres: %v\n%s", err, out)
+	}
+}
+
+// TestLibPQ runs lib/pq through database/sql: prepared statements,
+// transactions, NULLs, and an error's SQLSTATE.
+func TestLibPQ(t *testing.T) {
+	host, port, _ := net.SplitHostPort(startEngineServer(t))
+	db, err := stdsql.Open("postgres", "host="+host+" port="+port+" user=tributary dbname=postgres sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, q := range []string{
+		"CREATE TABLE kv (k text PRIMARY KEY, v int)",
+		"CREATE MATERIALIZED VIEW sums AS SELECT count(*) AS n, sum(v) AS s FROM kv",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ins, err := db.PrepareContext(ctx, "INSERT INTO kv VALUES ($1, $2)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range []string{"a", "b", "c"} {
+		if _, err := ins.ExecContext(ctx, k, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ins.ExecContext(ctx, "d", nil); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE kv SET v = v * 10 WHERE k = $1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var s stdsql.NullInt64
+	if err := db.QueryRowContext(ctx, "SELECT n, s FROM sums").Scan(&n, &s); err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 || !s.Valid || s.Int64 != 15 {
+		t.Fatalf("sums = %d, %v; want 4, 15", n, s)
+	}
+	var v stdsql.NullInt64
+	if err := db.QueryRowContext(ctx, "SELECT v FROM kv WHERE k = $1", "d").Scan(&v); err != nil || v.Valid {
+		t.Fatalf("NULL value: %v, %v", v, err)
+	}
+	_, err = ins.ExecContext(ctx, "a", 1)
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "23505" {
+		t.Fatalf("duplicate key: %v, want SQLSTATE 23505", err)
 	}
 }
