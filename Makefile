@@ -21,11 +21,11 @@ CORPUS_SUMMARY := bin/corpus-summary.txt
 CORPUS_FILE_TIMEOUT ?= 2m
 
 # Debian packages the tests need: postgresql for psql (the \d and \copy
-# tests) and a real server (the runner's PostgreSQL test), python3-psycopg
-# for the psycopg client test. Add more here as suites start to use them
-# (default-jdk-headless, libpostgresql-jdbc-java); deps installs only what is
-# missing and skips apt when all are present.
-APT_PACKAGES ?= postgresql python3-psycopg
+# tests) and a real server (the runner's PostgreSQL test); python3-psycopg,
+# a JDK and libpostgresql-jdbc-java for the client tests (pgwire's
+# clients_test.go). deps installs only what is missing and skips apt when
+# all are present.
+APT_PACKAGES ?= postgresql python3-psycopg openjdk-17-jdk-headless libpostgresql-jdbc-java
 NODE_CLIENT  := pgwire/testdata/clients/node
 
 .PHONY: build run deps test corpus corpus-check

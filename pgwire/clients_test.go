@@ -118,3 +118,25 @@ func TestLibPQ(t *testing.T) {
 		t.Fatalf("duplicate key: %v, want SQLSTATE 23505", err)
 	}
 }
+
+// TestPgJDBC runs pgjdbc (Debian's libpostgresql-jdbc-java, with the JDK,
+// installed by make deps) against an in-process server: batches,
+// server-prepared statements, a transaction and DatabaseMetaData.
+func TestPgJDBC(t *testing.T) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("java is not on PATH")
+	}
+	const jar = "/usr/share/java/postgresql.jar"
+	if _, err := os.Stat(jar); err != nil {
+		t.Skip("pgjdbc is not installed (Debian package libpostgresql-jdbc-java)")
+	}
+	host, port, _ := net.SplitHostPort(startEngineServer(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	// java runs a single source file directly (JEP 330).
+	out, err := exec.CommandContext(ctx, java, "-cp", jar, "testdata/clients/jdbc/Check.java", host, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pgjdbc: %v\n%s", err, out)
+	}
+}
