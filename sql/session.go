@@ -137,6 +137,7 @@ var defaultSettings = map[string]string{
 	"default_transaction_isolation": "strict serializable",
 	"statement_timeout":             "0",
 	"max_identifier_length":         "63",
+	"max_index_keys":                "32",
 	// psql's \password hashes on the client with this method (roles.go
 	// stores the verifier as is).
 	"password_encryption": "scram-sha-256",
