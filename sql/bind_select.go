@@ -1443,6 +1443,9 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, sc *scope) (planner.Rel
 		return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "this FROM item is not supported")
 	}
 	name := funcName(fc.Funcname)
+	if name == "tumble" || name == "hop" {
+		return b.bindWindowTable(name, fc, rf, sc)
+	}
 	if name != "generate_series" {
 		return nil, nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "table function %s is not supported", name), fc.Location)
 	}
@@ -1574,4 +1577,135 @@ func generateSeries(start, stop, step types.Datum, t types.Type) ([]types.Row, e
 		v = next
 	}
 	return rows, nil
+}
+
+// bindWindowTable binds TUMBLE(rel, time_col, size [, offset]) and
+// HOP(rel, time_col, slide, size [, offset]): rel's rows with window_start
+// and window_end columns added, windows aligned to the Unix epoch plus the
+// offset. Both are linear (a map, and for HOP a union of size/slide maps),
+// so views over them are incremental like any other; rows whose time is
+// NULL belong to no window.
+func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunction, sc *scope) (planner.Rel, []scopeCol, error) {
+	bad := func(format string, args ...any) error {
+		return errAt(pgerror.New(pgerror.InvalidParameterValue, format, args...), fc.Location)
+	}
+	want := 3
+	if name == "hop" {
+		want = 4
+	}
+	if len(fc.Args) != want && len(fc.Args) != want+1 {
+		return nil, nil, bad("%s takes a relation, a time column, %s and an optional offset", strings.ToUpper(name), map[string]string{"tumble": "a size", "hop": "a slide and a size"}[name])
+	}
+	relRef := fc.Args[0].GetColumnRef()
+	colRef := fc.Args[1].GetColumnRef()
+	if relRef == nil || colRef == nil || len(relRef.Fields) != 1 || len(colRef.Fields) != 1 {
+		return nil, nil, bad("%s's first argument names a relation and its second a column of it", strings.ToUpper(name))
+	}
+	relName := relRef.Fields[0].GetString_().Sval
+	rel, cols, err := b.bindRangeVar(&pg.RangeVar{Relname: relName, Location: relRef.Location})
+	if err != nil {
+		return nil, nil, err
+	}
+	colName := strings.ToLower(colRef.Fields[0].GetString_().Sval)
+	tcol := -1
+	for i, c := range cols {
+		if c.name == colName && !c.hidden {
+			tcol = i
+		}
+	}
+	if tcol < 0 {
+		return nil, nil, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q does not exist in %s", colName, relName), colRef.Location)
+	}
+	tt := cols[tcol].typ
+	if tt != types.Timestamp && tt != types.TimestampTZ {
+		return nil, nil, errAt(pgerror.New(pgerror.DatatypeMismatch, "the time column of %s must be a timestamp or timestamptz, not %s", strings.ToUpper(name), tt), colRef.Location)
+	}
+	// The interval arguments are constants: the number of windows per row
+	// is fixed by the plan.
+	interval := func(n *pg.Node) (int64, error) {
+		e, err := b.bindExpr(n, &scope{})
+		if err == nil {
+			e, err = b.coerce(e, types.Interval)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !expr.IsConst(e) {
+			return 0, bad("window sizes must be constant intervals")
+		}
+		d, err := e.Eval(&expr.Ctx{}, nil)
+		if err != nil {
+			return 0, err
+		}
+		iv := d.Interval()
+		if d.IsNull() || iv.Months != 0 {
+			return 0, bad("window sizes must be fixed intervals (no months or years)")
+		}
+		return int64(iv.Days)*86400e6 + iv.Micros, nil
+	}
+	var slide, size, offset int64
+	if slide, err = interval(fc.Args[2]); err != nil {
+		return nil, nil, err
+	}
+	size = slide
+	next := 3
+	if name == "hop" {
+		if size, err = interval(fc.Args[3]); err != nil {
+			return nil, nil, err
+		}
+		next = 4
+	}
+	if len(fc.Args) > next {
+		if offset, err = interval(fc.Args[next]); err != nil {
+			return nil, nil, err
+		}
+	}
+	if slide <= 0 || size <= 0 {
+		return nil, nil, bad("window sizes must be positive")
+	}
+	if size%slide != 0 {
+		return nil, nil, bad("HOP's size must be a multiple of its slide")
+	}
+	ts := &expr.Col{Idx: tcol, Typ: tt}
+	micros := func(us int64) expr.Expr { return &expr.Const{Val: types.NewInterval(types.IntervalValue{Micros: us})} }
+	origin := &expr.Const{Val: types.NewTimestamp(tt, types.TimeToMicros(time.Unix(0, 0))+offset)}
+	start0, err := b.call("date_bin", []expr.Expr{micros(slide), ts, origin}, fc.Location)
+	if err != nil {
+		return nil, nil, err
+	}
+	input := planner.Rel(&planner.Filter{Input: rel, Pred: &expr.IsNull{Arg: ts, Negate: true}})
+	var out planner.Rel
+	for i := int64(0); i < size/slide; i++ {
+		start := start0
+		if i > 0 {
+			if start, err = b.call("-", []expr.Expr{start0, micros(i * slide)}, fc.Location); err != nil {
+				return nil, nil, err
+			}
+		}
+		end, err := b.call("+", []expr.Expr{start, micros(size)}, fc.Location)
+		if err != nil {
+			return nil, nil, err
+		}
+		exprs := make([]expr.Expr, 0, len(cols)+2)
+		for j, c := range cols {
+			exprs = append(exprs, &expr.Col{Idx: j, Typ: c.typ})
+		}
+		one := &planner.Project{Input: input, Exprs: append(exprs, start, end)}
+		if out == nil {
+			out = one
+		} else {
+			out = &planner.SetOp{Kind: planner.Union, All: true, Left: out, Right: one}
+		}
+	}
+	alias := name
+	if rf.Alias != nil {
+		alias = strings.ToLower(rf.Alias.Aliasname)
+	}
+	outCols := make([]scopeCol, 0, len(cols)+2)
+	for _, c := range cols {
+		c.table = alias
+		outCols = append(outCols, c)
+	}
+	outCols = append(outCols, scopeCol{table: alias, name: "window_start", typ: tt}, scopeCol{table: alias, name: "window_end", typ: tt})
+	return out, outCols, nil
 }
