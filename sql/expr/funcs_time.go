@@ -173,15 +173,7 @@ func intervalScale(iv types.IntervalValue, factor float64) (types.Datum, error) 
 	if math.Abs(mf) > math.MaxInt32 || math.Abs(df) > math.MaxInt32 {
 		return types.Datum{}, intervalOverflow()
 	}
-	months, days := int64(mf), int64(df)
-	monthRem := tsround((mf - float64(months)) * 30)
-	secRem := tsround((df - float64(days) + monthRem - math.Trunc(monthRem)) * 86400)
-	if math.Abs(secRem) >= 86400 {
-		days += int64(secRem / 86400)
-		secRem -= math.Trunc(secRem/86400) * 86400
-	}
-	days += int64(monthRem)
-	return checkInterval(months, days, math.RoundToEven(float64(iv.Micros)*factor+secRem*1e6))
+	return scaledInterval(mf, df, float64(iv.Micros)*factor)
 }
 
 func intervalDiv(iv types.IntervalValue, factor float64) (types.Datum, error) {
@@ -193,6 +185,14 @@ func intervalDiv(iv types.IntervalValue, factor float64) (types.Datum, error) {
 	if math.Abs(mf) > math.MaxInt32 || math.Abs(df) > math.MaxInt32 || math.IsNaN(factor) {
 		return types.Datum{}, intervalOverflow()
 	}
+	return scaledInterval(mf, df, float64(iv.Micros)/factor)
+}
+
+// scaledInterval builds the interval of fractional months mf, days df and
+// microseconds us, cascading fractions down as PostgreSQL's interval_mul
+// and interval_div do (a month's fraction to days at 30 a month, a day's to
+// seconds).
+func scaledInterval(mf, df, us float64) (types.Datum, error) {
 	months, days := int64(mf), int64(df)
 	monthRem := tsround((mf - float64(months)) * 30)
 	secRem := tsround((df - float64(days) + monthRem - math.Trunc(monthRem)) * 86400)
@@ -201,7 +201,7 @@ func intervalDiv(iv types.IntervalValue, factor float64) (types.Datum, error) {
 		secRem -= math.Trunc(secRem/86400) * 86400
 	}
 	days += int64(monthRem)
-	return checkInterval(months, days, math.RoundToEven(float64(iv.Micros)/factor+secRem*1e6))
+	return checkInterval(months, days, math.RoundToEven(us+secRem*1e6))
 }
 
 func intervalAdd(a, b types.IntervalValue) (types.Datum, error) {
