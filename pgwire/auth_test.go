@@ -281,17 +281,7 @@ func TestPsqlPassword(t *testing.T) {
 func TestSCRAMProtocolViolations(t *testing.T) {
 	as := startAuthServer(t, AuthSCRAM, nil, authSetup...)
 	start := func(t *testing.T) *pgproto3.Frontend {
-		nc, err := net.Dial("tcp", as.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { nc.Close() })
-		nc.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
-		fe := pgproto3.NewFrontend(nc, nc)
-		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": "app"}})
-		if err := fe.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		_, fe := dialStartup(t, as.addr, "app")
 		msg, err := fe.Receive()
 		if err != nil {
 			t.Fatal(err)

@@ -440,8 +440,9 @@ func TestCloseWithRunningStatement(t *testing.T) {
 	}
 }
 
-// rawStartup opens a connection by hand and completes startup.
-func rawStartup(t *testing.T, addr string) (net.Conn, *pgproto3.Frontend) {
+// dialStartup opens a connection by hand and sends a startup message for
+// user; the caller reads the server's answer.
+func dialStartup(t *testing.T, addr, user string) (net.Conn, *pgproto3.Frontend) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -450,10 +451,17 @@ func rawStartup(t *testing.T, addr string) (net.Conn, *pgproto3.Frontend) {
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard only
 	fe := pgproto3.NewFrontend(nc, nc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": "u"}})
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": user}})
 	if err := fe.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	return nc, fe
+}
+
+// rawStartup opens a connection by hand and completes startup.
+func rawStartup(t *testing.T, addr string) (net.Conn, *pgproto3.Frontend) {
+	t.Helper()
+	nc, fe := dialStartup(t, addr, "u")
 	for {
 		msg, err := fe.Receive()
 		if err != nil {
