@@ -345,19 +345,8 @@ func (p *parser) body(rec *Record, header string, n int) error {
 		}
 		// The reference harness ignores tokens past the fourth.
 		_ = rest
-		sawSep, err := p.sql(rec, n)
-		if err != nil {
+		if err := p.sqlAndResults(rec, n); err != nil {
 			return err
-		}
-		if sawSep {
-			rec.HasResults = true
-			for {
-				l, _, ok := p.next()
-				if !ok {
-					break
-				}
-				rec.Expected = append(rec.Expected, l)
-			}
 		}
 	case "simple":
 		rec.Kind = KindSimple
@@ -372,19 +361,8 @@ func (p *parser) body(rec *Record, header string, n int) error {
 				}
 			}
 		}
-		sawSep, err := p.sql(rec, n)
-		if err != nil {
+		if err := p.sqlAndResults(rec, n); err != nil {
 			return err
-		}
-		if sawSep {
-			rec.HasResults = true
-			for {
-				l, _, ok := p.next()
-				if !ok {
-					break
-				}
-				rec.Expected = append(rec.Expected, l)
-			}
 		}
 	case "hash-threshold":
 		rec.Kind = KindHashThreshold
@@ -575,4 +553,21 @@ func (p *parser) include(pattern string, n int) error {
 		p.out = append(p.out, recs...)
 	}
 	return nil
+}
+
+// sqlAndResults reads a record's SQL and, after a ---- line, its expected
+// result lines up to the next blank line.
+func (p *parser) sqlAndResults(rec *Record, n int) error {
+	sawSep, err := p.sql(rec, n)
+	if err != nil || !sawSep {
+		return err
+	}
+	rec.HasResults = true
+	for {
+		l, _, ok := p.next()
+		if !ok {
+			return nil
+		}
+		rec.Expected = append(rec.Expected, l)
+	}
 }
