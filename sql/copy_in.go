@@ -104,8 +104,9 @@ func (h *copyIn) failTxn() {
 // Done parses what is left and applies every row as one write at one
 // timestamp: NOT NULL and primary key checks as INSERT makes them, then a
 // commit, or buffering in the open transaction block.
-func (h *copyIn) Done() (*Result, error) {
-	res, err := h.done()
+func (h *copyIn) Done() (res *Result, err error) {
+	res, err = h.done()
+	h.s.e.waitDurable(&res, &err) // the write is acknowledged once durable
 	if err != nil {
 		h.failTxn()
 	}

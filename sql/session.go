@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -31,14 +32,24 @@ type EngineOptions struct {
 // Engine is one Tributary database: the catalog and the coordinator that
 // orders every write on one timeline and keeps materialized views current.
 //
-// Concurrency: mu serializes writers (a write appends to the log, applies to
-// tables and steps every materialized view before it is acknowledged) and
-// lets readers share. A read therefore always sees every acknowledged write
-// and never part of one: reads are strictly serializable.
+// Concurrency: mu serializes writers and lets readers share. A write
+// queues its batch in the log, applies it to the tables and steps every
+// materialized view under mu, then releases mu and waits for the log's
+// group commit before it is acknowledged, so concurrent writers share one
+// sync. A reader may therefore see a write that is applied but not yet
+// durable; so every statement, before it returns anything (rows, a tag or
+// an error), waits until the log is durable up to the latest write applied
+// when it finished (waitDurable). Nothing a client sees can be lost by a
+// crash, a read always sees every acknowledged write and never part of
+// one: reads are strictly serializable. The wait is short: it is the group
+// commit already in flight, and none at all when nothing is pending.
 type Engine struct {
 	log    storage.Log
 	logger *slog.Logger
-	mu     struct {
+	// applied is the time of the latest write queued in the log and
+	// applied in memory (set under mu, read without it).
+	applied atomic.Uint64
+	mu      struct {
 		sync.RWMutex
 		cat      *catalog
 		lastTime uint64 // the timestamp of the latest write
@@ -266,6 +277,7 @@ func queryColumns(q *boundQuery) []Column {
 // Execute runs a prepared statement with its parameters.
 func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum) (res *Result, err error) {
 	defer s.recoverPanic(p.Stmt, &err)
+	defer s.e.waitDurable(&res, &err)
 	if p.Stmt.ext != nil {
 		if s.failed {
 			return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
@@ -277,7 +289,7 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 	}
 	n := p.Stmt.ast
 	if ts := n.GetTransactionStmt(); ts != nil {
-		res, err := s.execTransaction(ts)
+		res, err = s.execTransaction(ts)
 		if s.tx == nil {
 			s.endTransactionCursors()
 		}
@@ -581,9 +593,12 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 	if len(changes) == 0 {
 		return nil
 	}
-	if err := e.log.Append(context.Background(), batch); err != nil {
+	// Queue, do not wait: the caller acknowledges only after waitDurable,
+	// once it has released mu, so that writers share syncs.
+	if err := e.log.Enqueue(batch); err != nil {
 		return err
 	}
+	e.applied.Store(t)
 	for id, ups := range changes {
 		if o := e.mu.cat.byID(id); o != nil {
 			o.apply(ups)
@@ -591,6 +606,18 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 	}
 	e.stepViewsLocked(changes)
 	return nil
+}
+
+// waitDurable is the last thing a statement does, after releasing mu:
+// it waits until every write applied so far — its own, and any it may have
+// observed — is durable (see Engine). If the log failed, the statement
+// fails with the log's error instead of returning what it saw, which a
+// crash could take back; an error the statement already had is kept.
+// MUST NOT be called with mu held.
+func (e *Engine) waitDurable(res **Result, err *error) {
+	if werr := e.log.WaitDurable(e.applied.Load()); werr != nil && *err == nil {
+		*res, *err = nil, werr
+	}
 }
 
 // stepViewsLocked advances every materialized view by one timestamp with

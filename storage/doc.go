@@ -3,7 +3,9 @@
 // the source of truth; every view is a deterministic function of it.
 //
 // The Log interface is append-only and ordered by timestamp. Append returns
-// only once the batch is durable (for the in-memory log: immediately).
+// only once the batch is durable (for the in-memory log: immediately);
+// Enqueue and WaitDurable split it in two, so a coordinator can queue under
+// its lock and wait for the shared sync (group commit) after releasing it.
 // Restart replays the catalog, then each collection's updates in order.
 //
 // storage imports sql/types only.

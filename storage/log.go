@@ -34,10 +34,22 @@ type Batch struct {
 // (PebbleLog refuses others with ErrOutOfOrder). Replay calls f with every
 // batch in Time order; a batch's Entries of one collection keep the order
 // they were appended in; f must not modify the batch.
+//
+// Enqueue is Append split in two, for a caller that orders batches under
+// its own lock and must not hold it across a sync (the coordinator): it
+// fixes b's place in the log and returns at once; nil means b is queued (it
+// will be durable unless the log fails), an error that it was refused and
+// will never be written. WaitDurable(t) returns nil once every batch queued
+// with Time ≤ t is durable, or the failure that makes that impossible (after
+// which the log refuses appends). What is durable is always a prefix, in
+// time order, of what was queued.
+//
 // The Log is safe for concurrent use; Close may be called once, after which
 // every method fails.
 type Log interface {
 	Append(ctx context.Context, b Batch) error
+	Enqueue(b Batch) error
+	WaitDurable(t uint64) error
 	Replay(ctx context.Context, f func(Batch) error) error
 	Close() error
 }
@@ -61,6 +73,12 @@ func (l *MemLog) Append(_ context.Context, b Batch) error {
 	l.mu.batches = append(l.mu.batches, b)
 	return nil
 }
+
+// Enqueue implements Log: a MemLog's batches are "durable" at once.
+func (l *MemLog) Enqueue(b Batch) error { return l.Append(context.Background(), b) }
+
+// WaitDurable implements Log.
+func (l *MemLog) WaitDurable(uint64) error { return nil }
 
 // Replay implements Log.
 func (l *MemLog) Replay(_ context.Context, f func(Batch) error) error {

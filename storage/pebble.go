@@ -92,7 +92,12 @@ type PebbleLog struct {
 		sync.Mutex
 		queue    []*pendingAppend
 		lastTime uint64 // the Time of the latest batch queued
-		closing  bool
+		// durable is the Time of the latest batch known durable;
+		// durableCh is closed (and replaced) whenever durable advances
+		// or the log fails, to wake WaitDurable.
+		durable   uint64
+		durableCh chan struct{}
+		closing   bool
 		// err is the first commit failure. After it the log refuses
 		// appends: whether the failed group is on disk is unknown.
 		err error
@@ -152,7 +157,7 @@ func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
 		db.Close()
 		return nil, err
 	}
-	l.mu.lastTime = last
+	l.mu.lastTime, l.mu.durable, l.mu.durableCh = last, last, make(chan struct{})
 	go l.commitLoop()
 	return l, nil
 }
@@ -249,10 +254,53 @@ func (l *PebbleLog) Append(ctx context.Context, b Batch) error {
 // lock (a coordinator handing out timestamps) queues under the lock and
 // waits after releasing it, so that its writers share syncs.
 func (l *PebbleLog) AppendAsync(b Batch) (wait func() error) {
+	p, err := l.enqueue(b)
+	if err != nil {
+		return func() error { return err }
+	}
+	return func() error {
+		<-p.done
+		return p.err
+	}
+}
+
+// Enqueue implements Log: it queues b for the committer and returns
+// without waiting for the sync.
+func (l *PebbleLog) Enqueue(b Batch) error {
+	_, err := l.enqueue(b)
+	return err
+}
+
+// WaitDurable implements Log.
+func (l *PebbleLog) WaitDurable(t uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		switch {
+		case l.mu.durable >= t:
+			return nil
+		case l.mu.err != nil:
+			return l.mu.err
+		}
+		ch := l.mu.durableCh
+		l.mu.Unlock()
+		<-ch
+		l.mu.Lock()
+	}
+}
+
+// DurableTime returns the Time of the latest batch known durable.
+func (l *PebbleLog) DurableTime() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.durable
+}
+
+func (l *PebbleLog) enqueue(b Batch) (*pendingAppend, error) {
 	pb := l.db.NewBatch()
 	if err := encodeBatch(pb, b); err != nil {
 		pb.Close()
-		return func() error { return err }
+		return nil, err
 	}
 	p := &pendingAppend{batch: pb, time: b.Time, done: make(chan struct{})}
 	l.mu.Lock()
@@ -260,17 +308,17 @@ func (l *PebbleLog) AppendAsync(b Batch) (wait func() error) {
 	case l.mu.closing:
 		l.mu.Unlock()
 		pb.Close()
-		return func() error { return ErrClosed }
+		return nil, ErrClosed
 	case l.mu.err != nil:
 		err := l.mu.err
 		l.mu.Unlock()
 		pb.Close()
-		return func() error { return err }
+		return nil, err
 	case b.Time <= l.mu.lastTime:
 		last := l.mu.lastTime
 		l.mu.Unlock()
 		pb.Close()
-		return func() error { return fmt.Errorf("%w: time %d after %d", ErrOutOfOrder, b.Time, last) }
+		return nil, fmt.Errorf("%w: time %d after %d", ErrOutOfOrder, b.Time, last)
 	}
 	l.mu.queue = append(l.mu.queue, p)
 	l.mu.lastTime = b.Time
@@ -279,10 +327,7 @@ func (l *PebbleLog) AppendAsync(b Batch) (wait func() error) {
 	case l.wake <- struct{}{}:
 	default: // a token is already there
 	}
-	return func() error {
-		<-p.done
-		return p.err
-	}
+	return p, nil
 }
 
 // encodeBatch writes b's keys into pb (format.md, "Keys").
@@ -361,13 +406,17 @@ func (l *PebbleLog) commitGroup(group []*pendingAppend) {
 			err = b.Commit(pebble.Sync)
 		}
 		l.syncs.Add(1)
+		l.mu.Lock()
 		if err != nil {
 			err = fmt.Errorf("storage: committing to %s: %w", l.dir, err)
 			l.logger.Error("the event log failed; refusing further writes", "dir", l.dir, "err", err)
-			l.mu.Lock()
 			l.mu.err = err
-			l.mu.Unlock()
+		} else {
+			l.mu.durable = group[len(group)-1].time
 		}
+		close(l.mu.durableCh)
+		l.mu.durableCh = make(chan struct{})
+		l.mu.Unlock()
 	}
 	for _, p := range group {
 		p.batch.Close()

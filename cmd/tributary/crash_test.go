@@ -82,6 +82,11 @@ func TestCrashRecovery(t *testing.T) {
 	var mu sync.Mutex
 	state := map[int64]txState{}
 	rows := map[int64]int{} // rows per transaction
+	// seen holds the transactions a reader saw committed, and doomed the
+	// ones a writer ever tried to delete: a transaction seen and never
+	// doomed must survive the crash even if its commit was never
+	// acknowledged, since a read must not observe what a crash can lose.
+	seen, doomed := map[int64]bool{}, map[int64]bool{}
 	for round := 0; round < 3; round++ {
 		killAfter := int64(20 + rng.IntN(150))
 		t.Logf("round %d: kill after %d acknowledged commits", round, killAfter)
@@ -90,6 +95,34 @@ func TestCrashRecovery(t *testing.T) {
 		reached := make(chan struct{})
 		var once sync.Once
 		var wg sync.WaitGroup
+		readerConn := srv.connect(ctx, t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer readerConn.Close(context.Background())
+			for !killed.Load() {
+				rs, err := readerConn.Query(ctx, "SELECT tx FROM txlog", pgx.QueryExecModeSimpleProtocol)
+				if err != nil {
+					return
+				}
+				var got []int64
+				for rs.Next() {
+					var tx int64
+					if rs.Scan(&tx) == nil {
+						got = append(got, tx)
+					}
+				}
+				rs.Close()
+				if rs.Err() != nil {
+					return // killed mid-read: the rows are not a complete answer
+				}
+				mu.Lock()
+				for _, tx := range got {
+					seen[tx] = true
+				}
+				mu.Unlock()
+			}
+		}()
 		for w := 0; w < 4; w++ {
 			wrng := rand.New(rand.NewPCG(seed, uint64(round*10+w+1)))
 			conn := srv.connect(ctx, t)
@@ -121,7 +154,7 @@ func TestCrashRecovery(t *testing.T) {
 					}
 					if del {
 						mu.Lock()
-						state[victim] = txUnknown
+						state[victim], doomed[victim] = txUnknown, true
 						mu.Unlock()
 					}
 					// One simple-protocol query: the server acknowledges it
@@ -165,7 +198,7 @@ func TestCrashRecovery(t *testing.T) {
 
 		srv = startServer(ctx, t, bin, dataDir)
 		mu.Lock()
-		srv.verify(ctx, t, state, rows)
+		srv.verify(ctx, t, state, rows, seen, doomed)
 		mu.Unlock()
 	}
 	srv.stop(t)
@@ -288,7 +321,7 @@ func (s *server) rows(ctx context.Context, t *testing.T, conn *pgx.Conn, q strin
 }
 
 // verify checks the restarted server against what was acknowledged.
-func (s *server) verify(ctx context.Context, t *testing.T, state map[int64]txState, rows map[int64]int) {
+func (s *server) verify(ctx context.Context, t *testing.T, state map[int64]txState, rows map[int64]int, seen, doomed map[int64]bool) {
 	t.Helper()
 	conn := s.connect(ctx, t)
 	defer conn.Close(ctx)
@@ -314,6 +347,11 @@ func (s *server) verify(ctx context.Context, t *testing.T, state map[int64]txSta
 	for tx := range logged {
 		if _, ok := items[tx]; !ok {
 			t.Errorf("transaction %d is there in part: in txlog, no items", tx)
+		}
+	}
+	for tx := range seen {
+		if _, there := logged[tx]; !there && !doomed[tx] {
+			t.Errorf("transaction %d, which a reader saw, is missing after the crash", tx)
 		}
 	}
 	present, deleted, unknown := 0, 0, 0
