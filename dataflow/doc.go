@@ -1,6 +1,6 @@
 // Package dataflow is Tributary's one execution engine: dataflow plans
 // (Plan: Get, Constant, Map, Filter, Join, Union, Negate, Threshold, Reduce,
-// TopK) and the operators that run them incrementally.
+// TopK, Session) and the operators that run them incrementally.
 //
 // Model (DBSP over a totally ordered timeline): a collection is a Z-set, a
 // multiset with signed multiplicities; a change is a Z-set too (a batch of
@@ -8,8 +8,8 @@
 // the whole change at that timestamp before the next step, so the output
 // change is exact and no reader can see half a transaction. Linear operators
 // (Map, Filter, Union, Negate) transform the change alone; Join is bilinear
-// over two arrangements; Reduce, TopK and Threshold keep per-key state and
-// emit retractions of their previous output.
+// over two arrangements; Reduce, TopK, Session and Threshold keep per-key
+// state and emit retractions of their previous output.
 //
 // Materialized views keep a Dataflow alive and step it on every write; an
 // ad-hoc SELECT runs the same plan once over a snapshot (RunOnce). There is

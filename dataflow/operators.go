@@ -510,6 +510,8 @@ func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 		return &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}}, nil
 	case *TopK:
 		return &topKOp{plan: p, groups: map[string]*topGroup{}}, nil
+	case *Session:
+		return newSessionOp(p), nil
 	}
 	return nil, fmt.Errorf("dataflow: unknown plan node %T", p)
 }

@@ -197,6 +197,8 @@ func withChildren(r Rel, kids []Rel) Rel {
 		return &SetOp{Kind: x.Kind, All: x.All, Left: kids[0], Right: kids[1]}
 	case *TopK:
 		return &TopK{Input: kids[0], Group: x.Group, Order: x.Order, Limit: x.Limit, Offset: x.Offset, RowNumber: x.RowNumber}
+	case *Session:
+		return &Session{Input: kids[0], Time: x.Time, Keys: x.Keys, Gap: x.Gap}
 	}
 	return r
 }

@@ -110,6 +110,25 @@ type TopK struct {
 	RowNumber bool
 }
 
+// Session assigns session windows per group of the Keys columns (see
+// dataflow.Session): the input columns, then window_start and window_end.
+type Session struct {
+	Input Rel
+	Time  int
+	Keys  []int
+	Gap   int64 // microseconds
+}
+
+func (r *Session) Types() []types.Type {
+	in := r.Input.Types()
+	return append(append([]types.Type(nil), in...), in[r.Time], in[r.Time])
+}
+func (r *Session) children() []Rel { return []Rel{r.Input} }
+func (r *Session) describe() string {
+	gap := expr.Const{Val: types.NewInterval(types.IntervalValue{Micros: r.Gap})}
+	return fmt.Sprintf("Session time=#%d gap=%s keys=%v", r.Time, gap.String(), r.Keys)
+}
+
 func (r *Scan) Types() []types.Type     { return r.Typs }
 func (r *Values) Types() []types.Type   { return r.Typs }
 func (r *Filter) Types() []types.Type   { return r.Input.Types() }

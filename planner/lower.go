@@ -116,6 +116,18 @@ func (o *optimizer) pushNode(r Rel, preds []expr.Expr) Rel {
 		return wrapFilter(&Aggregate{Input: o.push(r.Input, down), Keys: r.Keys, Aggs: r.Aggs, Global: r.Global}, above)
 	case *Distinct:
 		return &Distinct{Input: o.push(r.Input, preds)}
+	case *Session:
+		// A predicate on the key columns only selects whole key groups,
+		// whose sessions do not depend on other groups.
+		var down, above []expr.Expr
+		for _, p := range preds {
+			if cols := expr.Columns(p); len(cols) > 0 && subset(cols, r.Keys) && !containsVolatile(p) {
+				down = append(down, p)
+			} else {
+				above = append(above, p)
+			}
+		}
+		return wrapFilter(&Session{Input: o.push(r.Input, down), Time: r.Time, Keys: r.Keys, Gap: r.Gap}, above)
 	case *SetOp:
 		return wrapFilter(&SetOp{Kind: r.Kind, All: r.All, Left: o.push(r.Left, nil), Right: o.push(r.Right, nil)}, preds)
 	case *TopK:
@@ -249,6 +261,12 @@ func (l *lowerer) lowerNode(r Rel) (dataflow.Plan, error) {
 			return nil, err
 		}
 		return &dataflow.TopK{Input: in, Group: r.Group, Order: r.Order, Limit: r.Limit, Offset: r.Offset, RowNumber: r.RowNumber}, nil
+	case *Session:
+		in, err := l.lower(r.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &dataflow.Session{Input: in, Time: r.Time, Keys: r.Keys, Gap: r.Gap}, nil
 	case *SetOp:
 		return l.lowerSetOp(r)
 	case *Join:

@@ -1443,7 +1443,7 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, sc *scope) (planner.Rel
 		return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "this FROM item is not supported")
 	}
 	name := funcName(fc.Funcname)
-	if name == "tumble" || name == "hop" {
+	if name == "tumble" || name == "hop" || name == "session" {
 		return b.bindWindowTable(name, fc, rf, sc)
 	}
 	if name != "generate_series" {
@@ -1579,12 +1579,15 @@ func generateSeries(start, stop, step types.Datum, t types.Type) ([]types.Row, e
 	return rows, nil
 }
 
-// bindWindowTable binds TUMBLE(rel, time_col, size [, offset]) and
-// HOP(rel, time_col, slide, size [, offset]): rel's rows with window_start
-// and window_end columns added, windows aligned to the Unix epoch plus the
-// offset. Both are linear (a map, and for HOP a union of size/slide maps),
-// so views over them are incremental like any other; rows whose time is
-// NULL belong to no window.
+// bindWindowTable binds TUMBLE(rel, time_col, size [, offset]),
+// HOP(rel, time_col, slide, size [, offset]) and
+// SESSION(rel, time_col, gap [, key_col ...]): rel's rows (rel names a
+// table or view, or is a parenthesized subquery) with window_start and
+// window_end columns added. TUMBLE and HOP windows are aligned to the Unix
+// epoch plus the offset and are linear (a map, and for HOP a union of
+// size/slide maps); SESSION is its own operator (planner.Session). Views
+// over all three are incremental like any other; rows whose time is NULL
+// belong to no window.
 func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunction, sc *scope) (planner.Rel, []scopeCol, error) {
 	bad := func(format string, args ...any) error {
 		return errAt(pgerror.New(pgerror.InvalidParameterValue, format, args...), fc.Location)
@@ -1593,18 +1596,36 @@ func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunct
 	if name == "hop" {
 		want = 4
 	}
-	if len(fc.Args) != want && len(fc.Args) != want+1 {
+	switch {
+	case name == "session" && len(fc.Args) < 3:
+		return nil, nil, bad("SESSION takes a relation, a time column, a gap and optional key columns")
+	case name != "session" && len(fc.Args) != want && len(fc.Args) != want+1:
 		return nil, nil, bad("%s takes a relation, a time column, %s and an optional offset", strings.ToUpper(name), map[string]string{"tumble": "a size", "hop": "a slide and a size"}[name])
 	}
 	relRef := fc.Args[0].GetColumnRef()
 	colRef := fc.Args[1].GetColumnRef()
-	if relRef == nil || colRef == nil || len(relRef.Fields) != 1 || len(colRef.Fields) != 1 {
-		return nil, nil, bad("%s's first argument names a relation and its second a column of it", strings.ToUpper(name))
+	sub := fc.Args[0].GetSubLink()
+	if sub != nil && (sub.SubLinkType != pg.SubLinkType_EXPR_SUBLINK || sub.Testexpr != nil) {
+		sub = nil
 	}
-	relName := relRef.Fields[0].GetString_().Sval
-	rel, cols, err := b.bindRangeVar(&pg.RangeVar{Relname: relName, Location: relRef.Location})
-	if err != nil {
-		return nil, nil, err
+	if (relRef == nil && sub == nil) || colRef == nil || (relRef != nil && len(relRef.Fields) != 1) || len(colRef.Fields) != 1 {
+		return nil, nil, bad("%s's first argument names a relation (or is a subquery) and its second a column of it", strings.ToUpper(name))
+	}
+	var rel planner.Rel
+	var cols []scopeCol
+	var err error
+	relName := "the subquery"
+	if sub != nil {
+		q, err := b.bindSelectStmt(sub.Subselect, sc.outer)
+		if err != nil {
+			return nil, nil, err
+		}
+		rel, cols = trimCols(q), renameCols(q.cols[:q.visible], nil, "")
+	} else {
+		relName = relRef.Fields[0].GetString_().Sval
+		if rel, cols, err = b.bindRangeVar(&pg.RangeVar{Relname: relName, Location: relRef.Location}); err != nil {
+			return nil, nil, err
+		}
 	}
 	colName := strings.ToLower(colRef.Fields[0].GetString_().Sval)
 	tcol := -1
@@ -1642,6 +1663,9 @@ func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunct
 			return 0, bad("window sizes must be fixed intervals (no months or years)")
 		}
 		return int64(iv.Days)*86400e6 + iv.Micros, nil
+	}
+	if name == "session" {
+		return b.bindSession(fc, rf, rel, cols, tcol, interval)
 	}
 	var slide, size, offset int64
 	if slide, err = interval(fc.Args[2]); err != nil {
@@ -1698,6 +1722,52 @@ func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunct
 		}
 	}
 	alias := name
+	if rf.Alias != nil {
+		alias = strings.ToLower(rf.Alias.Aliasname)
+	}
+	outCols := make([]scopeCol, 0, len(cols)+2)
+	for _, c := range cols {
+		c.table = alias
+		outCols = append(outCols, c)
+	}
+	outCols = append(outCols, scopeCol{table: alias, name: "window_start", typ: tt}, scopeCol{table: alias, name: "window_end", typ: tt})
+	return out, outCols, nil
+}
+
+// bindSession finishes SESSION(rel, time_col, gap [, key_col ...]) once
+// bindWindowTable has bound rel and found the time column: the gap is a
+// positive constant interval without months, the keys are columns of rel.
+func (b *binder) bindSession(fc *pg.FuncCall, rf *pg.RangeFunction, rel planner.Rel, cols []scopeCol, tcol int, interval func(*pg.Node) (int64, error)) (planner.Rel, []scopeCol, error) {
+	gap, err := interval(fc.Args[2])
+	if err != nil {
+		return nil, nil, err
+	}
+	if gap <= 0 {
+		return nil, nil, errAt(pgerror.New(pgerror.InvalidParameterValue, "SESSION's gap must be a positive interval"), fc.Location)
+	}
+	var keys []int
+	for _, a := range fc.Args[3:] {
+		ref := a.GetColumnRef()
+		if ref == nil || len(ref.Fields) != 1 || ref.Fields[0].GetString_() == nil {
+			return nil, nil, errAt(pgerror.New(pgerror.InvalidParameterValue, "SESSION's key arguments must be columns of its relation"), fc.Location)
+		}
+		kn := strings.ToLower(ref.Fields[0].GetString_().Sval)
+		k := -1
+		for i, c := range cols {
+			if c.name == kn && !c.hidden {
+				k = i
+			}
+		}
+		if k < 0 {
+			return nil, nil, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q does not exist", kn), ref.Location)
+		}
+		keys = append(keys, k)
+	}
+	tt := cols[tcol].typ
+	ts := &expr.Col{Idx: tcol, Typ: tt}
+	input := planner.Rel(&planner.Filter{Input: rel, Pred: &expr.IsNull{Arg: ts, Negate: true}})
+	out := &planner.Session{Input: input, Time: tcol, Keys: keys, Gap: gap}
+	alias := "session"
 	if rf.Alias != nil {
 		alias = strings.ToLower(rf.Alias.Aliasname)
 	}
