@@ -1,15 +1,15 @@
 // Package dataflow is Tributary's one execution engine: dataflow plans
-// (Plan: Get, Constant, Map, Filter, Join, Union, Negate, Threshold, Reduce,
-// TopK, Session) and the operators that run them incrementally.
+// (Plan: Get, Constant, Map, FlatMap, Filter, Join, Union, Negate, Threshold,
+// Reduce, TopK, Session) and the operators that run them incrementally.
 //
 // Model (DBSP over a totally ordered timeline): a collection is a Z-set, a
 // multiset with signed multiplicities; a change is a Z-set too (a batch of
 // Update). A Dataflow advances one timestamp per Step and every operator sees
 // the whole change at that timestamp before the next step, so the output
 // change is exact and no reader can see half a transaction. Linear operators
-// (Map, Filter, Union, Negate) transform the change alone; Join is bilinear
-// over two arrangements; Reduce, TopK, Session and Threshold keep per-key
-// state and emit retractions of their previous output.
+// (Map, FlatMap, Filter, Union, Negate) transform the change alone; Join is
+// bilinear over two arrangements; Reduce, TopK, Session and Threshold keep
+// per-key state and emit retractions of their previous output.
 //
 // Materialized views keep a Dataflow alive and step it on every write; an
 // ad-hoc SELECT runs the same plan once over a snapshot (RunOnce). There is

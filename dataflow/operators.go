@@ -62,6 +62,68 @@ func (o *mapOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	return out, nil
 }
 
+type flatMapOp struct {
+	calls []expr.SetCall
+	width int // output columns added by the calls
+}
+
+func newFlatMapOp(p *FlatMap) *flatMapOp {
+	o := &flatMapOp{calls: p.Calls}
+	for _, c := range p.Calls {
+		o.width += len(c.Func.Cols)
+	}
+	return o
+}
+
+func (o *flatMapOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
+	var out []Update
+	results := make([][]types.Row, len(o.calls))
+	var args []types.Datum
+	for i, u := range ins[0] {
+		if i&1023 == 1023 {
+			if err := ctx.Canceled(); err != nil {
+				return nil, err
+			}
+		}
+		n := 0
+		for k, c := range o.calls {
+			args = args[:0]
+			for _, a := range c.Args {
+				d, err := a.Eval(ctx, u.Row)
+				if err != nil {
+					return nil, err
+				}
+				args = append(args, d)
+			}
+			rows, err := c.Func.Fn(ctx, args)
+			if err != nil {
+				return nil, err
+			}
+			results[k] = rows
+			n = max(n, len(rows))
+		}
+		// One allocation for the rows this input row yields.
+		w := len(u.Row) + o.width
+		cells := make([]types.Datum, n*w)
+		for r := 0; r < n; r++ {
+			row := cells[r*w : (r+1)*w : (r+1)*w]
+			at := copy(row, u.Row)
+			for k, c := range o.calls {
+				for j, col := range c.Func.Cols {
+					if r < len(results[k]) {
+						row[at] = results[k][r][j]
+					} else {
+						row[at] = types.Null(col.Typ)
+					}
+					at++
+				}
+			}
+			out = append(out, Update{Row: row, Diff: u.Diff})
+		}
+	}
+	return out, nil
+}
+
 type filterOp struct{ pred expr.Expr }
 
 func (o *filterOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
@@ -495,6 +557,8 @@ func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 		return &mapOp{exprs: p.Exprs}, nil
 	case *Filter:
 		return &filterOp{pred: p.Pred}, nil
+	case *FlatMap:
+		return newFlatMapOp(p), nil
 	case *Union:
 		return &unionOp{}, nil
 	case *Negate:

@@ -52,6 +52,17 @@ type Map struct {
 	Exprs []expr.Expr
 }
 
+// FlatMap evaluates set-returning functions per input row (PostgreSQL's
+// ProjectSet): an input row yields as many rows as its longest call
+// returns, each the input row followed by every call's columns for that
+// position (NULLs where a call has returned fewer rows). A row for which
+// every call returns nothing yields nothing. It is linear: each output row
+// keeps its input row's diff.
+type FlatMap struct {
+	Input Plan
+	Calls []expr.SetCall
+}
+
 // Filter keeps the input rows for which Pred is true.
 type Filter struct {
 	Input Plan
@@ -120,10 +131,19 @@ type TopK struct {
 	RowNumber bool
 }
 
-func (p *Get) Types() []types.Type       { return p.Typs }
-func (p *Constant) Types() []types.Type  { return p.Typs }
-func (p *Map) Types() []types.Type       { return exprTypes(p.Exprs) }
-func (p *Filter) Types() []types.Type    { return p.Input.Types() }
+func (p *Get) Types() []types.Type      { return p.Typs }
+func (p *Constant) Types() []types.Type { return p.Typs }
+func (p *Map) Types() []types.Type      { return exprTypes(p.Exprs) }
+func (p *Filter) Types() []types.Type   { return p.Input.Types() }
+func (p *FlatMap) Types() []types.Type {
+	out := append([]types.Type(nil), p.Input.Types()...)
+	for _, c := range p.Calls {
+		for _, col := range c.Func.Cols {
+			out = append(out, col.Typ)
+		}
+	}
+	return out
+}
 func (p *Union) Types() []types.Type     { return p.Ins[0].Types() }
 func (p *Negate) Types() []types.Type    { return p.Input.Types() }
 func (p *Threshold) Types() []types.Type { return p.Input.Types() }
@@ -161,6 +181,7 @@ func (p *Get) Inputs() []Plan       { return nil }
 func (p *Constant) Inputs() []Plan  { return nil }
 func (p *Map) Inputs() []Plan       { return []Plan{p.Input} }
 func (p *Filter) Inputs() []Plan    { return []Plan{p.Input} }
+func (p *FlatMap) Inputs() []Plan   { return []Plan{p.Input} }
 func (p *Join) Inputs() []Plan      { return []Plan{p.Left, p.Right} }
 func (p *Union) Inputs() []Plan     { return p.Ins }
 func (p *Negate) Inputs() []Plan    { return []Plan{p.Input} }
@@ -183,6 +204,13 @@ func (p *Constant) describe() string {
 }
 func (p *Map) describe() string    { return "Map " + exprList(p.Exprs) }
 func (p *Filter) describe() string { return "Filter " + p.Pred.String() }
+func (p *FlatMap) describe() string {
+	parts := make([]string, len(p.Calls))
+	for i, c := range p.Calls {
+		parts[i] = c.String()
+	}
+	return "FlatMap " + strings.Join(parts, ", ")
+}
 func (p *Join) describe() string {
 	if len(p.LeftKey) == 0 {
 		return "CrossJoin"
@@ -338,6 +366,10 @@ func Exprs(p Plan) []expr.Expr {
 			out = append(out, n.Exprs...)
 		case *Filter:
 			out = append(out, n.Pred)
+		case *FlatMap:
+			for _, c := range n.Calls {
+				out = append(out, c.Args...)
+			}
 		case *Join:
 			out = append(append(out, n.LeftKey...), n.RightKey...)
 		case *Reduce:

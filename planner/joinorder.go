@@ -187,6 +187,8 @@ func withChildren(r Rel, kids []Rel) Rel {
 		return &Filter{Input: kids[0], Pred: x.Pred}
 	case *Project:
 		return &Project{Input: kids[0], Exprs: x.Exprs}
+	case *FlatMap:
+		return &FlatMap{Input: kids[0], Calls: x.Calls}
 	case *Join:
 		return &Join{Kind: x.Kind, Left: kids[0], Right: kids[1], On: x.On}
 	case *Aggregate:

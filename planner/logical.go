@@ -49,6 +49,13 @@ type Project struct {
 }
 
 // JoinKind is the kind of a join.
+// FlatMap appends the columns of set-returning functions evaluated per
+// input row (set-returning functions in a select list); see dataflow.FlatMap.
+type FlatMap struct {
+	Input Rel
+	Calls []expr.SetCall
+}
+
 type JoinKind uint8
 
 // Join kinds. A cross join is an inner join with a true condition.
@@ -141,6 +148,15 @@ func (r *Project) Types() []types.Type {
 	}
 	return out
 }
+func (r *FlatMap) Types() []types.Type {
+	out := append([]types.Type(nil), r.Input.Types()...)
+	for _, c := range r.Calls {
+		for _, col := range c.Func.Cols {
+			out = append(out, col.Typ)
+		}
+	}
+	return out
+}
 func (r *Join) Types() []types.Type {
 	return append(append([]types.Type(nil), r.Left.Types()...), r.Right.Types()...)
 }
@@ -168,6 +184,7 @@ func (r *Values) children() []Rel    { return nil }
 func (r *Filter) children() []Rel    { return []Rel{r.Input} }
 func (r *Project) children() []Rel   { return []Rel{r.Input} }
 func (r *Join) children() []Rel      { return []Rel{r.Left, r.Right} }
+func (r *FlatMap) children() []Rel   { return []Rel{r.Input} }
 func (r *Aggregate) children() []Rel { return []Rel{r.Input} }
 func (r *Distinct) children() []Rel  { return []Rel{r.Input} }
 func (r *SetOp) children() []Rel     { return []Rel{r.Left, r.Right} }
@@ -183,6 +200,13 @@ func (r *Project) describe() string {
 		parts[i] = e.String()
 	}
 	return "Project " + strings.Join(parts, ", ")
+}
+func (r *FlatMap) describe() string {
+	parts := make([]string, len(r.Calls))
+	for i, c := range r.Calls {
+		parts[i] = c.String()
+	}
+	return "FlatMap " + strings.Join(parts, ", ")
 }
 func (r *Join) describe() string {
 	s := r.Kind.String() + "Join"

@@ -114,6 +114,19 @@ func (o *optimizer) pushNode(r Rel, preds []expr.Expr) Rel {
 			}
 		}
 		return wrapFilter(&Aggregate{Input: o.push(r.Input, down), Keys: r.Keys, Aggs: r.Aggs, Global: r.Global}, above)
+	case *FlatMap:
+		// Predicates over the input columns alone hold for every row an
+		// input row yields, so they filter the input instead.
+		var down, above []expr.Expr
+		n := len(r.Input.Types())
+		for _, p := range preds {
+			if cols := expr.Columns(p); len(cols) > 0 && maxCol(cols) < n && !containsVolatile(p) {
+				down = append(down, p)
+			} else {
+				above = append(above, p)
+			}
+		}
+		return wrapFilter(&FlatMap{Input: o.push(r.Input, down), Calls: r.Calls}, above)
 	case *Distinct:
 		return &Distinct{Input: o.push(r.Input, preds)}
 	case *Session:
@@ -249,6 +262,12 @@ func (l *lowerer) lowerNode(r Rel) (dataflow.Plan, error) {
 			return nil, err
 		}
 		return distinct(in), nil
+	case *FlatMap:
+		in, err := l.lower(r.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &dataflow.FlatMap{Input: in, Calls: r.Calls}, nil
 	case *Aggregate:
 		in, err := l.lower(r.Input)
 		if err != nil {

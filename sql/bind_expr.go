@@ -20,6 +20,9 @@ type scopeCol struct {
 	name   string // lower case
 	typ    types.Type
 	hidden bool // not expanded by *
+	// record, when set, says the column holds a record (its text form)
+	// with these fields, for field selection (bind_setfunc.go).
+	record recordFields
 }
 
 // scope is the namespace of one query level: the columns of the relation
@@ -76,6 +79,11 @@ type binder struct {
 	// windows maps a window function call of the select list to the column
 	// that holds its value (see bindWindows).
 	windows map[*pg.FuncCall]expr.Expr
+	// srfs maps a set-returning call of the select list to the FlatMap
+	// columns that hold its values, and records the fields of record-valued
+	// expressions (see bind_setfunc.go).
+	srfs    map[*pg.FuncCall]srfBinding
+	records map[expr.Expr]recordFields
 }
 
 type boundCTE struct {
@@ -381,7 +389,11 @@ func (b *binder) bindColumnRef(cr *pg.ColumnRef, sc *scope) (expr.Expr, error) {
 			continue
 		}
 		if level == 0 {
-			return &expr.Col{Idx: idx, Typ: s.cols[idx].typ, Name: name}, nil
+			c := &expr.Col{Idx: idx, Typ: s.cols[idx].typ, Name: name}
+			if s.cols[idx].record != nil {
+				b.noteRecord(c, s.cols[idx].record)
+			}
+			return c, nil
 		}
 		if level > 1 || sc.corr == nil {
 			return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "correlated reference to %q from a nested subquery is not supported", name), cr.Location)
@@ -590,7 +602,8 @@ func (b *binder) bindOperator(op string, l, r expr.Expr, loc int32) (expr.Expr, 
 	}
 	args = append(args, r)
 	// An untyped literal next to a typed operand takes its type when the
-	// operator exists for two operands of that type (PostgreSQL's first
+	// operator exists for two operands of that type, directly or through
+	// promotion (PostgreSQL's first
 	// resolution rule); otherwise overload resolution decides (jsonb -> 'key').
 	if len(args) == 2 && op != "||" {
 		for i := range args {
@@ -598,7 +611,9 @@ func (b *binder) bindOperator(op string, l, r expr.Expr, loc int32) (expr.Expr, 
 			if args[i].Type() != types.Unknown || other == types.Unknown {
 				continue
 			}
-			if fn, _, err := expr.Resolve(op, []types.Type{other, other}); err == nil && fn.Args[0] == other && len(fn.Args) == 2 && fn.Args[1] == other {
+			// (The operator may exist for a wider type both promote to:
+			// smallint & smallint is integer & integer.)
+			if fn, _, err := expr.Resolve(op, []types.Type{other, other}); err == nil && len(fn.Args) == 2 && fn.Args[0] == fn.Args[1] {
 				if c, err := b.coerce(args[i], other); err == nil {
 					args[i] = c
 				} else {
@@ -776,6 +791,12 @@ func (b *binder) bindFuncCall(fc *pg.FuncCall, sc *scope) (expr.Expr, error) {
 	}
 	if expr.IsAggregate(name) || fc.AggStar {
 		return nil, errAt(pgerror.New(pgerror.GroupingError, "aggregate functions are not allowed here"), fc.Location)
+	}
+	if s, ok := b.srfs[fc]; ok {
+		return b.srfValue(s), nil
+	}
+	if isSetFunc(name) {
+		return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "set-returning function %s is only supported in FROM and in the select list of a query without aggregates", name), fc.Location)
 	}
 	args := make([]expr.Expr, len(fc.Args))
 	for i, a := range fc.Args {

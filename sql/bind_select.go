@@ -284,8 +284,11 @@ func (b *binder) bindSelect(sel *pg.SelectStmt, outer *scope, corr *correlation,
 		}
 		return b.finishSelect(sel, rel, exprs, names, order, orderExprs, distinctOn, sub, nd)
 	}
-	rel, err := b.bindWindows(rel, items, sc)
+	rel, err := b.bindSetFuncs(rel, items, sc)
 	if err != nil {
+		return nil, err
+	}
+	if rel, err = b.bindWindows(rel, items, sc); err != nil {
 		return nil, err
 	}
 	return b.bindSelectList(sel, rel, items, outScope, sub, nd)
@@ -709,7 +712,7 @@ func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.
 		if i < len(names) && names[i] != "" {
 			name = names[i]
 		}
-		cols[i] = scopeCol{name: strings.ToLower(name), typ: e.Type(), hidden: i >= visible}
+		cols[i] = scopeCol{name: strings.ToLower(name), typ: e.Type(), hidden: i >= visible, record: b.records[e]}
 		if i < len(names) {
 			cols[i].name = names[i]
 		}
@@ -834,6 +837,12 @@ func targetName(it *pg.ResTarget) string {
 		}
 	case n.GetFuncCall() != nil:
 		return funcName(n.GetFuncCall().Funcname[len(n.GetFuncCall().Funcname)-1:])
+	case n.GetAIndirection() != nil:
+		ind := n.GetAIndirection()
+		if s := ind.Indirection[len(ind.Indirection)-1].GetString_(); s != nil {
+			return s.Sval
+		}
+		return targetName(&pg.ResTarget{Val: ind.Arg})
 	case n.GetCaseExpr() != nil:
 		return "case"
 	case n.GetCoalesceExpr() != nil:
@@ -1445,6 +1454,9 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, sc *scope) (planner.Rel
 	name := funcName(fc.Funcname)
 	if name == "tumble" || name == "hop" || name == "session" {
 		return b.bindWindowTable(name, fc, rf, sc)
+	}
+	if name != "generate_series" && isSetFunc(name) {
+		return b.bindSetFuncFrom(name, fc, rf, sc)
 	}
 	if name != "generate_series" {
 		return nil, nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "table function %s is not supported", name), fc.Location)

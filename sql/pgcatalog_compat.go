@@ -147,6 +147,9 @@ func (b *binder) bindArrayExpr(arr *pg.A_ArrayExpr, sc *scope) (expr.Expr, error
 
 // bindIndirection binds arr[i] over the text form of an array.
 func (b *binder) bindIndirection(ind *pg.A_Indirection, sc *scope) (expr.Expr, error) {
+	if len(ind.Indirection) == 1 && ind.Indirection[0].GetString_() != nil {
+		return b.bindFieldSelection(ind, strings.ToLower(ind.Indirection[0].GetString_().Sval), sc)
+	}
 	if len(ind.Indirection) != 1 || ind.Indirection[0].GetAIndices() == nil || ind.Indirection[0].GetAIndices().IsSlice {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "this subscript or field selection is not supported")
 	}

@@ -107,6 +107,46 @@ func intVector(keys []int) string {
 	return strings.Join(parts, " ")
 }
 
+// ioOID is the OID of a type's I/O function (pg_type.typinput and
+// friends are regproc, which Tributary represents as an oid).
+func ioOID(t types.Type, array bool, kind string) uint32 {
+	return expr.IOProcFor(t, array, kind).OID
+}
+
+// zeroVector is an int2vector of n zeros: indoption with every key
+// ascending, nulls last.
+func zeroVector(n int) string {
+	return strings.TrimSpace(strings.Repeat("0 ", n))
+}
+
+// collVector is an index's indcollation: each key column's collation.
+func collVector(e relEntry) string {
+	parts := make([]string, len(e.cols))
+	for i, c := range e.cols {
+		parts[i] = fmt.Sprint(typeCollation(c.Type))
+	}
+	return strings.Join(parts, " ")
+}
+
+// opclassVector is an index's indclass: each key column type's default
+// btree operator class (PostgreSQL's OIDs; 0 for a type without one).
+func opclassVector(e relEntry) string {
+	parts := make([]string, len(e.cols))
+	for i, c := range e.cols {
+		parts[i] = fmt.Sprint(btreeOpclass[c.Type])
+	}
+	return strings.Join(parts, " ")
+}
+
+// btreeOpclass holds the OIDs of PostgreSQL 15's default btree operator
+// classes (pg_opclass), by type.
+var btreeOpclass = map[types.Type]uint32{
+	types.Bool: 10003, types.Int2: 1979, types.Int4: 1978, types.Int8: 3124, types.Float4: 10012,
+	types.Float8: 3123, types.Numeric: 3125, types.Text: 3126, types.Varchar: 3126, types.Bpchar: 10004,
+	types.Bytea: 10006, types.Date: 3122, types.Time: 10038, types.Timestamp: 3128, types.TimestampTZ: 3127,
+	types.Interval: 10022, types.JSONB: 10088, types.UUID: 10065, types.Oid: 1981,
+}
+
 // infoType is information_schema's data_type: the SQL name, with arrays
 // and user types spelt as PostgreSQL does.
 func infoType(t types.Type) string { return t.String() }
@@ -168,7 +208,7 @@ func init() {
 
 	defineSys("pg_catalog", "pg_type", `oid:oid typname:text typnamespace:oid typowner:oid typlen:int2 typbyval:bool typtype:text
 		typcategory:text typispreferred:bool typisdefined:bool typdelim:text typrelid:oid typsubscript:text typelem:oid typarray:oid
-		typinput:text typoutput:text typreceive:text typsend:text typmodin:text typmodout:text typanalyze:text typalign:text
+		typinput:oid typoutput:oid typreceive:oid typsend:oid typmodin:text typmodout:text typanalyze:text typalign:text
 		typstorage:text typnotnull:bool typbasetype:oid typtypmod:int4 typndims:int4 typcollation:oid typdefaultbin:text
 		typdefault:text typacl:text`, func(c *catalogView) [][]any {
 		var out [][]any
@@ -183,12 +223,12 @@ func init() {
 			}
 			out = append(out, []any{t.OID(), name, nspPgCatalog, roleOID, int(t.Size()), byval, typtype,
 				typeCategory(t), preferred, true, ",", 0, nil, 0, t.ArrayOID(),
-				name + "in", name + "out", name + "recv", name + "send", nil, nil, nil, "i",
+				ioOID(t, false, "in"), ioOID(t, false, "out"), ioOID(t, false, "recv"), ioOID(t, false, "send"), nil, nil, nil, "i",
 				storage, false, 0, -1, 0, typeCollation(t), nil, nil, nil})
 			if t.ArrayOID() != 0 {
 				out = append(out, []any{t.ArrayOID(), "_" + name, nspPgCatalog, roleOID, -1, false, "b",
 					"A", false, true, ",", 0, "array_subscript_handler", t.OID(), 0,
-					"array_in", "array_out", "array_recv", "array_send", nil, nil, nil, "i",
+					ioOID(t, true, "in"), ioOID(t, true, "out"), ioOID(t, true, "recv"), ioOID(t, true, "send"), nil, nil, nil, "i",
 					"x", false, 0, -1, 0, typeCollation(t), nil, nil, nil})
 			}
 		}
@@ -208,7 +248,7 @@ func init() {
 			}
 			out = append(out, []any{e.oid, userOID(e.on), len(e.cols), len(e.cols), e.pkey,
 				false, e.pkey, false, true, false, true,
-				false, true, true, false, intVector(e.keys), "", "", "", exprs, nil})
+				false, true, true, false, intVector(e.keys), collVector(e), opclassVector(e), zeroVector(len(e.cols)), exprs, nil})
 		}
 		return out
 	})
@@ -260,6 +300,13 @@ func init() {
 		proallargtypes:text proargmodes:text proargnames:text proargdefaults:text protrftypes:text prosrc:text probin:text
 		prosqlbody:text proconfig:text proacl:text`, func(c *catalogView) [][]any {
 		var out [][]any
+		for _, p := range expr.IOProcs() {
+			out = append(out, []any{p.OID, p.Name, nspPgCatalog, roleOID, 12, 1.0,
+				0.0, 0, nil, "f", false, false, true,
+				false, "i", "s", 1, 0, p.Ret, fmt.Sprint(p.Arg),
+				nil, nil, nil, nil, nil, p.Name, nil,
+				nil, nil, nil})
+		}
 		for i, p := range expr.Procs() {
 			args := make([]string, len(p.Args))
 			for j, t := range p.Args {

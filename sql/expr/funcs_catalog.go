@@ -173,6 +173,19 @@ func Typmod(t types.Type, mods []int32) int32 {
 	return -1
 }
 
+// ArrayElems reads the text form of an array (first subscript 1), and
+// also that of an int2vector or oidvector ("1 2", first subscript 0, as in
+// PostgreSQL), which catalog columns such as pg_index.indkey hold.
+func ArrayElems(s string) (elems []string, nulls []bool, lower int, err error) {
+	t := strings.TrimSpace(s)
+	if t == "" || t[0] != '{' {
+		f := strings.Fields(t)
+		return f, make([]bool, len(f)), 0, nil
+	}
+	elems, nulls, err = ParseTextArray(t)
+	return elems, nulls, 1, err
+}
+
 // ParseTextArray splits PostgreSQL's text form of a one-dimensional array
 // ('{a,"b c",NULL}') into its elements; a NULL element is reported in nulls.
 func ParseTextArray(s string) (elems []string, nulls []bool, err error) {
@@ -498,6 +511,11 @@ func init() {
 				return uint32(ProcOIDBase + i), nil
 			}
 		}
+		for _, p := range IOProcs() {
+			if p.Name == name {
+				return p.OID, nil
+			}
+		}
 		return 0, pgerror.New(pgerror.UndefinedFunction, "function %q does not exist", s)
 	}
 	regFn("tb_regproc", regproc, true)
@@ -603,11 +621,11 @@ func init() {
 	// Its result is untyped text, so that it compares with whatever it is
 	// compared to (attnum = prattrs[s]).
 	Register("tb_array_subscript", &Overload{Args: []types.Type{text, i4}, Ret: types.Unknown, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
-		elems, nulls, err := ParseTextArray(a[0].Str())
+		elems, nulls, lower, err := ArrayElems(a[0].Str())
 		if err != nil {
 			return types.Datum{}, err
 		}
-		i := a[1].Int() - 1
+		i := a[1].Int() - int64(lower)
 		if i < 0 || i >= int64(len(elems)) || nulls[i] {
 			return types.Null(types.Unknown), nil
 		}
@@ -660,4 +678,67 @@ func SizePretty(size int64) string {
 		size >>= 10
 	}
 	return fmt.Sprintf("%d TB", halfRounded(size))
+}
+
+// IOProc is a type's input, output, receive or send function (pg_type's
+// typinput, typoutput, typreceive, typsend). They are not callable; they
+// are listed in pg_proc, and 'array_in'::regproc resolves to them, so that
+// clients comparing a type's typinput with a regproc (pgjdbc) get
+// PostgreSQL's answer.
+type IOProc struct {
+	Name string
+	OID  uint32
+	Type types.Type // the type it converts (Unknown with Array: any array)
+	// Arg and Ret are PostgreSQL's type OIDs (cstring, internal, bytea).
+	Arg, Ret uint32
+}
+
+// IOProcOIDBase is the first OID given to an I/O function, below
+// ProcOIDBase.
+const IOProcOIDBase = 7000
+
+// ioNames are PostgreSQL's I/O function name stems; the rest use
+// name+"in" (boolin), these name+"_in" (date_in).
+var ioNames = map[types.Type]string{
+	types.Unknown: "unknown", types.Bool: "bool", types.Int2: "int2", types.Int4: "int4", types.Int8: "int8",
+	types.Float4: "float4", types.Float8: "float8", types.Numeric: "numeric_", types.Text: "text",
+	types.Varchar: "varchar", types.Bpchar: "bpchar", types.Bytea: "bytea", types.Date: "date_",
+	types.Time: "time_", types.Timestamp: "timestamp_", types.TimestampTZ: "timestamptz_",
+	types.Interval: "interval_", types.JSONB: "jsonb_", types.UUID: "uuid_", types.Oid: "oid",
+}
+
+var ioProcs = sync.OnceValue(func() []IOProc {
+	const cstring, internal, bytea = 2275, 2281, 17
+	var out []IOProc
+	add := func(stem string, t types.Type, typOID uint32) {
+		for _, k := range []struct {
+			suffix   string
+			arg, ret uint32
+		}{{"in", cstring, typOID}, {"out", typOID, cstring}, {"recv", internal, typOID}, {"send", typOID, bytea}} {
+			out = append(out, IOProc{Name: stem + k.suffix, OID: IOProcOIDBase + uint32(len(out)), Type: t, Arg: k.arg, Ret: k.ret})
+		}
+	}
+	for _, t := range types.AllTypes() {
+		add(ioNames[t], t, t.OID())
+	}
+	add("array_", types.Unknown, 2277) // anyarray
+	return out
+})
+
+// IOProcs lists the I/O functions in OID order.
+func IOProcs() []IOProc { return ioProcs() }
+
+// IOProcFor returns the I/O function of kind ("in", "out", "recv", "send")
+// of type t, or of arrays.
+func IOProcFor(t types.Type, array bool, kind string) IOProc {
+	stem := ioNames[t]
+	if array {
+		stem = "array_"
+	}
+	for _, p := range ioProcs() {
+		if p.Name == stem+kind {
+			return p
+		}
+	}
+	return IOProc{}
 }

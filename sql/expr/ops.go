@@ -40,6 +40,17 @@ func init() {
 		unop("-", t, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return intSub(t, 0, a[0].Int()) })
 		unop("+", t, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return a[0], nil })
 		unop("@", t, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return intAbs(t, a[0].Int()) })
+		// Bitwise operators; shifts wrap to the type's width as PostgreSQL's do.
+		binop("&", t, t, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return types.NewInt(t, a[0].Int()&a[1].Int()), nil })
+		binop("|", t, t, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return types.NewInt(t, a[0].Int()|a[1].Int()), nil })
+		binop("#", t, t, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return types.NewInt(t, a[0].Int()^a[1].Int()), nil })
+		unop("~", t, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) { return types.NewInt(t, ^a[0].Int()), nil })
+		binop("<<", t, types.Int4, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			return types.NewInt(t, wrapInt(t, a[0].Int()<<(uint64(a[1].Int())&63))), nil
+		})
+		binop(">>", t, types.Int4, t, func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			return types.NewInt(t, a[0].Int()>>(uint64(a[1].Int())&63)), nil
+		})
 	}
 	for _, t := range []types.Type{types.Float4, types.Float8} {
 		t := t
@@ -138,6 +149,17 @@ func init() {
 
 	registerDateTimeOps()
 	registerJSONOps()
+}
+
+// wrapInt truncates v to t's width, as a C shift on the type would.
+func wrapInt(t types.Type, v int64) int64 {
+	switch t {
+	case types.Int2:
+		return int64(int16(v))
+	case types.Int4:
+		return int64(int32(v))
+	}
+	return v
 }
 
 func intAdd(t types.Type, x, y int64) (types.Datum, error) {
