@@ -1,7 +1,6 @@
 // Package planner owns the logical algebra (Rel: Scan, Values, Filter,
 // Project, FlatMap, Join, Aggregate, Distinct, SetOp, TopK, Session), its
-// optimization
-// (predicate pushdown into joins) and its lowering to dataflow plans,
+// optimization (predicate pushdown into joins) and its lowering to dataflow plans,
 // including outer joins expressed with anti-joins and set operations with
 // Threshold. EXPLAIN prints both stages.
 //
