@@ -72,6 +72,14 @@ func (x *Index) Apply(batch []Update) {
 	}
 }
 
+// Clone returns a snapshot of the index in O(1): the B-tree's nodes are
+// shared copy-on-write, and entries are never modified once in a tree
+// (addCount replaces them), so after Clone returns the original may keep
+// changing while another goroutine reads the clone. Clone itself must not
+// run concurrently with a change to x (a checkpoint clones under the
+// coordinator's write lock).
+func (x *Index) Clone() *Index { return &Index{tree: x.tree.Clone(), n: x.n} }
+
 // Len is the number of rows, counting multiplicity.
 func (x *Index) Len() int64 { return x.n }
 

@@ -88,6 +88,9 @@ type catalog struct {
 	ids    map[dataflow.CollectionID]*Object
 	nextID dataflow.CollectionID
 	roles  map[string]*role // by exact name; nil until the first CREATE ROLE (roles.go)
+	// status is the engine's restart and checkpoint status, for
+	// tb_catalog.restart and tb_catalog.checkpoints (sql/checkpoint.go).
+	status *durabilityStatus
 }
 
 func newCatalog() *catalog {

@@ -67,7 +67,12 @@ func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 // appendCatalogLocked records a DDL statement in the log, at its own
 // timestamp. REQUIRES: mu held for writing.
 func (e *Engine) appendCatalogLocked(sql string) error {
-	return e.log.Append(nilCtx, storage.Batch{Time: e.nextTimeLocked(), Catalog: []byte(sql)})
+	t := e.nextTimeLocked()
+	if err := e.log.Append(nilCtx, storage.Batch{Time: t, Catalog: []byte(sql)}); err != nil {
+		return err
+	}
+	e.mu.catalogTime = t
+	return nil
 }
 
 func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {

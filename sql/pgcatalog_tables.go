@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/types"
@@ -653,7 +654,48 @@ func init() {
 		}
 		return out
 	})
+
+	// tb_catalog.restart and tb_catalog.checkpoints: how this process
+	// restored its state, and the latest checkpoint (sql/checkpoint.go).
+	defineSys("tb_catalog", "restart", "phase:text elapsed_ms:float8 checkpoint_valid_at:int8 catalog_records:int8 tables_loaded:int8 rows_loaded:int8 views_recomputed:int8 log_batches:int8 log_updates:int8 load_ms:float8 views_ms:float8", func(c *catalogView) [][]any {
+		if c.cat.status == nil {
+			return nil
+		}
+		c.cat.status.mu.Lock()
+		r := c.cat.status.restart
+		c.cat.status.mu.Unlock()
+		var valid any
+		if r.checkpointTime != 0 {
+			valid = int64(r.checkpointTime)
+		}
+		return [][]any{{r.phase, millis(r.elapsed), valid, r.catalogRecords, r.tablesLoaded, r.rowsLoaded, r.viewsRebuilt,
+			r.tailBatches, r.tailUpdates, millis(r.loadElapsed), millis(r.viewsElapsed)}}
+	})
+	defineSys("tb_catalog", "checkpoints", "valid_at:int8 taken_at:tstz duration_ms:float8 writers_held_ms:float8 tables:int8 rows:int8 taken_by_this_process:int8 last_error:text", func(c *catalogView) [][]any {
+		if c.cat.status == nil {
+			return nil
+		}
+		c.cat.status.mu.Lock()
+		l := c.cat.status.last
+		c.cat.status.mu.Unlock()
+		if l.time == 0 && l.err == "" {
+			return nil
+		}
+		var valid, taken, errText any
+		if l.time != 0 {
+			valid = int64(l.time)
+		}
+		if !l.taken.IsZero() {
+			taken = types.NewTimestamp(types.TimestampTZ, types.TimeToMicros(l.taken))
+		}
+		if l.err != "" {
+			errText = l.err
+		}
+		return [][]any{{valid, taken, millis(l.duration), millis(l.locked), l.tables, l.rows, l.count, errText}}
+	})
 }
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // defaultSQL is a column default as pg_get_expr prints it.
 func defaultSQL(col ColumnDef) string {

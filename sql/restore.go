@@ -11,22 +11,40 @@ import (
 	"github.com/tributary-db/tributary/storage"
 )
 
-// restore rebuilds the engine's state from its log, at open: every batch in
-// time order, as it was first applied. A catalog record (the text of a DDL
-// statement) is re-executed through an internal session without being
-// appended again; a data batch is applied to its tables and steps the
-// materialized views, as commitLocked does, without being appended again.
-// Object ids are handed out in creation order, so the replayed DDL history
-// gives every object the id its updates were logged under.
+// restoreProgressEvery is how often restore logs its progress.
+const restoreProgressEvery = 2 * time.Second
+
+// restore rebuilds the engine's state from its log, at open. Without a
+// checkpoint it replays every batch in time order, as it was first
+// applied: a catalog record (the text of a DDL statement) is re-executed
+// through an internal session without being appended again; a data batch
+// is applied to its tables and steps the materialized views, as
+// commitLocked does. Object ids are handed out in creation order, so the
+// replayed DDL history gives every object the id its updates were logged
+// under.
+//
+// With a checkpoint at T (checkpoint.go) it replays the catalog records up
+// to T (views are created over empty tables, which is cheap), loads the
+// tables from the checkpoint, recomputes the materialized views from them,
+// then replays the catalog records and updates after T as above.
 //
 // The timestamp oracle resumes after the latest time in the log, so that
-// times never go backwards across a restart.
+// times never go backwards across a restart. Progress is logged every few
+// seconds and kept for tb_catalog.restart.
 func (e *Engine) restore(ctx context.Context) (err error) {
-	start := time.Now()
+	st := &restartStatus{phase: "replaying the catalog", started: time.Now()}
+	lastLog := st.started
+	progress := func() {
+		if now := time.Now(); now.Sub(lastLog) >= restoreProgressEvery {
+			lastLog = now
+			e.logger.Info("restoring", "phase", st.phase, "catalog_records", st.catalogRecords, "rows_loaded", st.rowsLoaded,
+				"views_recomputed", st.viewsRebuilt, "tail_batches", st.tailBatches, "tail_updates", st.tailUpdates,
+				"elapsed", now.Sub(st.started).Round(time.Millisecond))
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := e.NewSession(SessionOptions{ApplicationName: "restore"})
-	var records, batches, rows int
 	var current *storage.Batch
 	defer func() {
 		// A statement that panics on replay would panic at every start;
@@ -40,13 +58,34 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 			err = pgerror.New(pgerror.InternalError, "internal error restoring the batch at time %d: %v", at, r)
 		}
 	}()
-	err = e.log.Replay(ctx, func(b storage.Batch) error {
+
+	ck, _ := e.log.(storage.Checkpoints)
+	var cp *storage.Checkpoint
+	if ck != nil {
+		if cp, err = ck.LatestCheckpoint(); err != nil {
+			return err
+		}
+	}
+	replay := e.log.Replay
+	if cp != nil {
+		replay = func(ctx context.Context, f func(storage.Batch) error) error { return ck.ReplayAfter(ctx, cp.Time, f) }
+	}
+	loaded := cp == nil
+	err = replay(ctx, func(b storage.Batch) error {
 		current = &b
+		if !loaded && b.Time > cp.Time {
+			if err := e.loadCheckpointLocked(ctx, ck, cp, st, progress); err != nil {
+				return err
+			}
+			loaded = true
+			st.phase = "replaying the log"
+		}
 		if b.Catalog != nil {
 			if err := e.replayCatalogLocked(s, string(b.Catalog)); err != nil {
 				return fmt.Errorf("restoring the catalog record at time %d (%q): %w", b.Time, b.Catalog, err)
 			}
-			records++
+			e.mu.catalogTime = b.Time
+			st.catalogRecords++
 		}
 		if len(b.Entries) > 0 {
 			changes := map[dataflow.CollectionID][]dataflow.Update{}
@@ -62,23 +101,35 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 				o.apply(ups)
 			}
 			e.stepViewsLocked(changes)
-			batches++
-			rows += len(b.Entries)
+			st.tailBatches++
+			st.tailUpdates += int64(len(b.Entries))
 		}
 		if b.Time > e.mu.lastTime {
 			e.mu.lastTime = b.Time
 		}
+		progress()
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if !loaded {
+		if err := e.loadCheckpointLocked(ctx, ck, cp, st, progress); err != nil {
+			return err
+		}
+	}
 	if l, ok := e.log.(interface{ LastTime() uint64 }); ok && l.LastTime() > e.mu.lastTime {
 		e.mu.lastTime = l.LastTime()
 	}
-	if records > 0 || batches > 0 {
-		e.logger.Info("restored from the event log", "catalog_records", records, "objects", len(e.mu.cat.byName),
-			"write_batches", batches, "updates", rows, "last_time", e.mu.lastTime, "elapsed", time.Since(start).Round(time.Millisecond))
+	st.phase, st.elapsed = "done", time.Since(st.started)
+	e.ckpt.status.mu.Lock()
+	e.ckpt.status.restart = *st
+	e.ckpt.status.mu.Unlock()
+	if st.catalogRecords > 0 || st.tailBatches > 0 || cp != nil {
+		e.logger.Info("restored from the event log", "catalog_records", st.catalogRecords, "objects", len(e.mu.cat.byName),
+			"checkpoint", st.checkpointTime, "tables_loaded", st.tablesLoaded, "rows_loaded", st.rowsLoaded,
+			"views_recomputed", st.viewsRebuilt, "write_batches", st.tailBatches, "updates", st.tailUpdates,
+			"last_time", e.mu.lastTime, "elapsed", st.elapsed.Round(time.Millisecond))
 	}
 	return nil
 }

@@ -27,6 +27,9 @@ type EngineOptions struct {
 	// Log is the event log; nil means a fresh in-memory log.
 	Log    storage.Log
 	Logger *slog.Logger
+	// Checkpoints: how often the background checkpointer runs
+	// (sql/checkpoint.go); zero values mean none in the background.
+	Checkpoints CheckpointOptions
 }
 
 // Engine is one Tributary database: the catalog and the coordinator that
@@ -49,10 +52,13 @@ type Engine struct {
 	// applied is the time of the latest write queued in the log and
 	// applied in memory (set under mu, read without it).
 	applied atomic.Uint64
+	ckpt    checkpointer // sql/checkpoint.go
 	mu      struct {
 		sync.RWMutex
 		cat      *catalog
 		lastTime uint64 // the timestamp of the latest write
+		// catalogTime is the time of the latest catalog record.
+		catalogTime uint64
 	}
 }
 
@@ -68,14 +74,19 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	}
 	e := &Engine{log: opts.Log, logger: opts.Logger}
 	e.mu.cat = newCatalog()
+	e.mu.cat.status = &e.ckpt.status
 	if err := e.restore(context.Background()); err != nil {
 		return nil, err
 	}
+	e.startCheckpoints(opts.Checkpoints)
 	return e, nil
 }
 
-// Close closes the engine's storage.
-func (e *Engine) Close() error { return e.log.Close() }
+// Close stops the background checkpointer and closes the engine's storage.
+func (e *Engine) Close() error {
+	e.stopCheckpoints()
+	return e.log.Close()
+}
 
 // nextTimeLocked hands out the next write timestamp: the wall clock in
 // milliseconds, never moving backwards. REQUIRES: mu held for writing.
@@ -382,6 +393,8 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 		return s.fetch(n.GetFetchStmt())
 	case n.GetClosePortalStmt() != nil:
 		return s.closeCursor(n.GetClosePortalStmt())
+	case n.GetCheckPointStmt() != nil:
+		return s.execCheckpoint(ctx)
 	}
 	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DDL inside a transaction that has written is not supported")
@@ -599,6 +612,7 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 		return err
 	}
 	e.applied.Store(t)
+	e.ckpt.noteWrite(len(batch.Entries))
 	for id, ups := range changes {
 		if o := e.mu.cat.byID(id); o != nil {
 			o.apply(ups)
@@ -641,7 +655,9 @@ func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Up
 			// Retry when the data changed, or when the input it failed with
 			// has recovered (possibly with no net change).
 			if !inputFailed && (relevant || mv.errInherited) {
-				e.rebuildLocked(ctx, mv, changes)
+				if e.rebuildLocked(ctx, mv, changes); mv.Err == nil {
+					e.logger.Info("materialized view recovered", "view", mv.Name)
+				}
 			}
 			continue
 		}
@@ -702,7 +718,6 @@ func (e *Engine) rebuildLocked(ctx *expr.Ctx, mv *Object, changes map[dataflow.C
 	if len(diff) > 0 {
 		changes[mv.ID] = diff
 	}
-	e.logger.Info("materialized view recovered", "view", mv.Name)
 }
 
 func (s *Session) execExplain(ex *pg.ExplainStmt, p *Prepared, params []types.Datum) (*Result, error) {

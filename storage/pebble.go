@@ -17,20 +17,26 @@ import (
 // FormatVersion is the version of the on-disk layout (format.md). It only
 // moves forward: a binary opens data directories of its own version and
 // refuses newer ones with ErrNewerFormat.
-const FormatVersion = 1
+//
+// Version 2 added checkpoints (the 0x04 key space and the "checkpoint"
+// metadata key); a version 1 directory has none, so opening it stamps it
+// with version 2 and nothing else changes.
+const FormatVersion = 2
 
 // The key spaces, each behind a one-byte prefix (format.md, "Keys").
 const (
-	prefixMeta    byte = 0x01 // metadata: format version, latest time
-	prefixCatalog byte = 0x02 // catalog records by time
-	prefixUpdates byte = 0x03 // updates by (collection, time, seq)
-	// 0x04 is reserved for checkpoints of arrangements, 0x05 for source
-	// positions (Kafka offsets, PostgreSQL LSNs).
+	prefixMeta       byte = 0x01 // metadata: format version, latest time
+	prefixCatalog    byte = 0x02 // catalog records by time
+	prefixUpdates    byte = 0x03 // updates by (collection, time, seq)
+	prefixCheckpoint byte = 0x04 // checkpoints by (time, collection, seq)
+	// 0x05 is reserved for source positions (Kafka offsets, PostgreSQL
+	// LSNs).
 )
 
 var (
 	keyFormatVersion = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 	keyLastTime      = []byte{prefixMeta, 'l', 'a', 's', 't', '_', 't', 'i', 'm', 'e'}
+	keyCheckpoint    = []byte{prefixMeta, 'c', 'h', 'e', 'c', 'k', 'p', 'o', 'i', 'n', 't'}
 )
 
 // catalogRecordVersion is the first byte of a catalog record's value; the
@@ -157,6 +163,10 @@ func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := l.dropStaleCheckpoints(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	l.mu.lastTime, l.mu.durable, l.mu.durableCh = last, last, make(chan struct{})
 	go l.commitLoop()
 	return l, nil
@@ -188,8 +198,13 @@ func (l *PebbleLog) checkFormat() error {
 		return fmt.Errorf("%w: %s has format version %d, this binary reads version %d at most; run a newer tributary",
 			ErrNewerFormat, l.dir, version, FormatVersion)
 	}
+	if version == 1 {
+		// Version 2 only added checkpoints, of which a version 1 directory
+		// has none.
+		l.logger.Info("upgrading the data directory's format", "dir", l.dir, "from", version, "to", FormatVersion)
+		return l.db.Set(keyFormatVersion, binary.AppendUvarint(nil, FormatVersion), pebble.Sync)
+	}
 	if version < FormatVersion {
-		// Version 1 is the first; a migration goes here when there is a 2.
 		return fmt.Errorf("storage: %s has format version %d, which this binary cannot upgrade", l.dir, version)
 	}
 	return nil
@@ -429,6 +444,16 @@ func (l *PebbleLog) commitGroup(group []*pendingAppend) {
 // records and updates of every collection merged by time, as of a snapshot
 // taken when Replay starts. Row datums are owned by f.
 func (l *PebbleLog) Replay(ctx context.Context, f func(Batch) error) error {
+	return l.replay(ctx, 0, f)
+}
+
+// ReplayAfter implements Checkpoints: Replay, skipping the updates with a
+// time ≤ after (catalog records are all read).
+func (l *PebbleLog) ReplayAfter(ctx context.Context, after uint64, f func(Batch) error) error {
+	return l.replay(ctx, after, f)
+}
+
+func (l *PebbleLog) replay(ctx context.Context, after uint64, f func(Batch) error) error {
 	l.mu.Lock()
 	closing := l.mu.closing
 	l.mu.Unlock()
@@ -455,6 +480,9 @@ func (l *PebbleLog) Replay(ctx context.Context, f func(Batch) error) error {
 	}
 	for _, c := range colls {
 		lo := binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c)
+		if after > 0 {
+			lo = binary.BigEndian.AppendUint64(lo, after+1)
+		}
 		hi := binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c+1)
 		if c == ^uint64(0) {
 			hi = []byte{prefixUpdates + 1}

@@ -87,6 +87,7 @@ func TestCrashRecovery(t *testing.T) {
 	// doomed must survive the crash even if its commit was never
 	// acknowledged, since a read must not observe what a crash can lose.
 	seen, doomed := map[int64]bool{}, map[int64]bool{}
+	fromCheckpoint := 0
 	for round := 0; round < 3; round++ {
 		killAfter := int64(20 + rng.IntN(150))
 		t.Logf("round %d: kill after %d acknowledged commits", round, killAfter)
@@ -200,8 +201,18 @@ func TestCrashRecovery(t *testing.T) {
 		mu.Lock()
 		srv.verify(ctx, t, state, rows, seen, doomed)
 		mu.Unlock()
+		vconn := srv.connect(ctx, t)
+		restart := srv.rows(ctx, t, vconn, "SELECT checkpoint_valid_at IS NOT NULL, log_batches FROM tb_catalog.restart")
+		vconn.Close(ctx)
+		t.Logf("round %d: restarted from a checkpoint, log batches after it: %v", round, restart)
+		if strings.HasPrefix(fmt.Sprint(restart), "[true") {
+			fromCheckpoint++
+		}
 	}
 	srv.stop(t)
+	if fromCheckpoint == 0 {
+		t.Errorf("no restart read a checkpoint; the test meant to exercise them")
+	}
 }
 
 type server struct {
@@ -225,7 +236,10 @@ func (b *lockedBuffer) String() string {
 // context's deadline) until it logs that it is ready.
 func startServer(ctx context.Context, t *testing.T, bin, dataDir string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	// Checkpoints every few dozen updates and every 20ms, so that kills
+	// land before, during and after checkpoints, and restarts read one.
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+		"--checkpoint-rows", "40", "--checkpoint-interval", "20ms")
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

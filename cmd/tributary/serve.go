@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/tributary-db/tributary/pgwire"
 	"github.com/tributary-db/tributary/sql"
@@ -21,6 +22,7 @@ import (
 func init() { commands["serve"] = runServe }
 
 const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR]
+                       [--checkpoint-interval D] [--checkpoint-rows N]
                        [--auth trust|password|scram-sha-256] [--tls-cert FILE --tls-key FILE]
 
 Runs a Tributary server that speaks the PostgreSQL wire protocol. SIGINT or
@@ -37,6 +39,12 @@ use it with TLS). Or let --bootstrap-password-file create the first
 superuser (--bootstrap-user, default tributary) when it does not exist yet.
 --tls-cert and --tls-key enable TLS (sslmode=require).
 
+With --data-dir, a checkpoint of every table is written in the background
+every --checkpoint-interval or --checkpoint-rows written updates, whichever
+comes first, and at a clean shutdown, so that a restart reads the latest
+checkpoint and the log after it instead of the whole history. CHECKPOINT
+takes one at once; tb_catalog.checkpoints and tb_catalog.restart show them.
+
 flags:
 `
 
@@ -52,6 +60,8 @@ func runServe(args []string) int {
 	authFlag := fs.String("auth", "trust", "client authentication: trust (loopback only), password or scram-sha-256")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate file; with --tls-key, clients may connect over TLS")
 	tlsKey := fs.String("tls-key", "", "PEM private key file of --tls-cert")
+	ckptInterval := fs.Duration("checkpoint-interval", 5*time.Minute, "with --data-dir: write a checkpoint this often if anything changed (0: never by time)")
+	ckptRows := fs.Int64("checkpoint-rows", 1_000_000, "with --data-dir: write a checkpoint once this many updates were written since the last one (0: never by volume)")
 	bootUser := fs.String("bootstrap-user", "tributary", "the superuser role --bootstrap-password-file creates")
 	bootPwFile := fs.String("bootstrap-password-file", "", "file holding the password of --bootstrap-user; at start, that superuser login role is created if it does not exist (an existing role is left as is)")
 	if err := fs.Parse(args); err != nil {
@@ -102,7 +112,8 @@ func runServe(args []string) int {
 			return 1
 		}
 		opts.Log = l
-		log.Info("durable storage", "data_dir", *dataDir)
+		opts.Checkpoints = sql.CheckpointOptions{Interval: *ckptInterval, Rows: *ckptRows}
+		log.Info("durable storage", "data_dir", *dataDir, "checkpoint_interval", ckptInterval.String(), "checkpoint_rows", *ckptRows)
 	} else {
 		log.Info("no --data-dir: data lives in memory and is lost at exit")
 	}
@@ -168,6 +179,12 @@ func runServe(args []string) int {
 	if err := srv.Close(); err != nil {
 		log.Error("closing the server", "err", err)
 		code = 1
+	}
+	if *dataDir != "" {
+		// The next start then has no log tail to replay.
+		if _, err := eng.Checkpoint(context.Background()); err != nil {
+			log.Error("the shutdown checkpoint failed; the next start replays the log after the previous one", "err", err)
+		}
 	}
 	if err := eng.Close(); err != nil {
 		log.Error("closing the engine", "err", err)

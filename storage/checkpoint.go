@@ -1,0 +1,326 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// Checkpoint describes one checkpoint: the contents of collections (the
+// tables) at one time, so that a restart reads them instead of replaying
+// the updates before it (format.md, "Checkpoints").
+type Checkpoint struct {
+	// Time is the time the checkpoint is valid at: it reflects every batch
+	// with a time ≤ Time and none after.
+	Time uint64
+	// CatalogTime is the time of the latest catalog record ≤ Time (0 for
+	// none): the catalog the collections' ids belong to. Restart replays
+	// the catalog up to Time and checks that it ends at this record.
+	CatalogTime uint64
+	// Collections lists what the checkpoint holds, in id order.
+	Collections []CheckpointCollection
+}
+
+// CheckpointCollection is one collection's contents in a checkpoint.
+type CheckpointCollection struct {
+	ID CollectionID
+	// Rows is the number of distinct rows (entries) written.
+	Rows uint64
+}
+
+// CheckpointSource is one collection's contents for WriteCheckpoint. Scan
+// calls emit with every distinct row and its (positive) multiplicity and
+// stops early when emit returns false; it runs outside every lock of the
+// caller, so it must read a snapshot (a cloned B-tree), and the rows must
+// not change while it runs.
+type CheckpointSource struct {
+	ID   CollectionID
+	Scan func(emit func(row types.Row, count int64) bool)
+}
+
+// Checkpoints is implemented by a log that keeps checkpoints (PebbleLog).
+//
+// WriteCheckpoint writes the sources as the checkpoint valid at time,
+// replacing the previous one once it is wholly durable: a crash during it
+// leaves the previous checkpoint in place. The caller must make sure every
+// batch with a time ≤ time is durable first (WaitDurable), so that a
+// checkpoint never runs ahead of the log. One WriteCheckpoint at a time.
+//
+// LatestCheckpoint returns the newest complete checkpoint, or nil.
+// ReadCheckpoint calls f with a checkpoint's entries (a collection's rows
+// with their multiplicities as Diff), in chunks, collection by collection;
+// f owns the entries. ReplayAfter is Log.Replay with every catalog record,
+// but only the updates with a time after `after`: with a checkpoint at
+// `after`, the tail to apply on top of it.
+type Checkpoints interface {
+	WriteCheckpoint(ctx context.Context, time, catalogTime uint64, sources []CheckpointSource) (*Checkpoint, error)
+	LatestCheckpoint() (*Checkpoint, error)
+	ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c CollectionID, entries []Entry) error) error
+	ReplayAfter(ctx context.Context, after uint64, f func(Batch) error) error
+}
+
+var _ Checkpoints = (*PebbleLog)(nil)
+
+// checkpointManifestVersion is the first byte of the checkpoint manifest.
+const checkpointManifestVersion = 1
+
+// checkpointChunkBytes bounds one Pebble batch of a checkpoint being
+// written, so that a large checkpoint neither sits in memory whole nor
+// makes one huge commit.
+const checkpointChunkBytes = 4 << 20
+
+const checkpointKeyLen = 1 + 8 + 8 + 8
+
+func appendCheckpointKey(buf []byte, t uint64, c CollectionID, seq uint64) []byte {
+	buf = append(buf, prefixCheckpoint)
+	buf = binary.BigEndian.AppendUint64(buf, t)
+	buf = binary.BigEndian.AppendUint64(buf, c)
+	return binary.BigEndian.AppendUint64(buf, seq)
+}
+
+// checkpointBounds are the keys of the checkpoint at t: [lo, hi).
+func checkpointBounds(t uint64) (lo, hi []byte) {
+	lo = binary.BigEndian.AppendUint64([]byte{prefixCheckpoint}, t)
+	if t == ^uint64(0) {
+		return lo, []byte{prefixCheckpoint + 1}
+	}
+	return lo, binary.BigEndian.AppendUint64([]byte{prefixCheckpoint}, t+1)
+}
+
+func encodeManifest(cp *Checkpoint) []byte {
+	v := []byte{checkpointManifestVersion}
+	v = binary.BigEndian.AppendUint64(v, cp.Time)
+	v = binary.BigEndian.AppendUint64(v, cp.CatalogTime)
+	v = binary.AppendUvarint(v, uint64(len(cp.Collections)))
+	for _, c := range cp.Collections {
+		v = binary.BigEndian.AppendUint64(v, c.ID)
+		v = binary.AppendUvarint(v, c.Rows)
+	}
+	return v
+}
+
+func decodeManifest(v []byte) (*Checkpoint, error) {
+	bad := func(what string) error { return fmt.Errorf("%w: checkpoint manifest: %s", errBadRow, what) }
+	if len(v) < 17 || v[0] != checkpointManifestVersion {
+		return nil, bad("unknown version or short")
+	}
+	cp := &Checkpoint{Time: binary.BigEndian.Uint64(v[1:9]), CatalogTime: binary.BigEndian.Uint64(v[9:17])}
+	v = v[17:]
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n > uint64(len(v)) {
+		return nil, bad("bad count")
+	}
+	v = v[k:]
+	for i := uint64(0); i < n; i++ {
+		if len(v) < 8 {
+			return nil, bad("short collection")
+		}
+		c := CheckpointCollection{ID: binary.BigEndian.Uint64(v)}
+		rows, k := binary.Uvarint(v[8:])
+		if k <= 0 {
+			return nil, bad("bad row count")
+		}
+		c.Rows = rows
+		cp.Collections = append(cp.Collections, c)
+		v = v[8+k:]
+	}
+	if len(v) != 0 {
+		return nil, bad("trailing bytes")
+	}
+	return cp, nil
+}
+
+// WriteCheckpoint implements Checkpoints. The rows go in chunks committed
+// without a sync; the last chunk carries the manifest (metadata
+// "checkpoint") and is synced, which makes the whole checkpoint durable at
+// once (the WAL is written in order). Only then is the previous checkpoint
+// deleted.
+func (l *PebbleLog) WriteCheckpoint(ctx context.Context, t, catalogTime uint64, sources []CheckpointSource) (*Checkpoint, error) {
+	l.mu.Lock()
+	closing, durable := l.mu.closing, l.mu.durable
+	l.mu.Unlock()
+	if closing {
+		return nil, ErrClosed
+	}
+	if t > durable {
+		return nil, fmt.Errorf("storage: a checkpoint at %d would run ahead of the durable log (%d)", t, durable)
+	}
+	prev, err := l.LatestCheckpoint()
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && prev.Time >= t {
+		return nil, fmt.Errorf("storage: a checkpoint at %d is not after the latest one (%d)", t, prev.Time)
+	}
+	sources = slices.Clone(sources)
+	slices.SortFunc(sources, func(a, b CheckpointSource) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	cp := &Checkpoint{Time: t, CatalogTime: catalogTime}
+	b := l.db.NewBatch()
+	defer func() { b.Close() }()
+	var key, val []byte
+	for _, src := range sources {
+		var seq uint64
+		var werr error
+		src.Scan(func(row types.Row, count int64) bool {
+			key = appendCheckpointKey(key[:0], t, src.ID, seq)
+			val = append(val[:0], RowEncodingVersion)
+			val = binary.AppendVarint(val, count)
+			val = AppendRow(val, row)
+			if werr = b.Set(key, val, nil); werr != nil {
+				return false
+			}
+			seq++
+			if b.Len() >= checkpointChunkBytes {
+				if werr = ctx.Err(); werr != nil {
+					return false
+				}
+				if werr = b.Commit(pebble.NoSync); werr != nil {
+					return false
+				}
+				b.Close()
+				b = l.db.NewBatch()
+			}
+			return true
+		})
+		if werr != nil {
+			l.abandonCheckpoint(t)
+			return nil, fmt.Errorf("storage: writing the checkpoint at %d to %s: %w", t, l.dir, werr)
+		}
+		cp.Collections = append(cp.Collections, CheckpointCollection{ID: src.ID, Rows: seq})
+	}
+	if err := b.Set(keyCheckpoint, encodeManifest(cp), nil); err != nil {
+		return nil, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		l.abandonCheckpoint(t)
+		return nil, fmt.Errorf("storage: writing the checkpoint at %d to %s: %w", t, l.dir, err)
+	}
+	if prev != nil {
+		lo, hi := checkpointBounds(prev.Time)
+		if err := l.db.DeleteRange(lo, hi, pebble.NoSync); err != nil {
+			// Harmless: the next open deletes every checkpoint but the
+			// latest.
+			l.logger.Warn("deleting the previous checkpoint", "dir", l.dir, "err", err)
+		}
+	}
+	return cp, nil
+}
+
+// abandonCheckpoint deletes the rows of a checkpoint that was not finished.
+func (l *PebbleLog) abandonCheckpoint(t uint64) {
+	lo, hi := checkpointBounds(t)
+	if err := l.db.DeleteRange(lo, hi, pebble.NoSync); err != nil {
+		l.logger.Warn("deleting an unfinished checkpoint", "dir", l.dir, "err", err)
+	}
+}
+
+// LatestCheckpoint implements Checkpoints.
+func (l *PebbleLog) LatestCheckpoint() (*Checkpoint, error) {
+	v, closer, err := l.db.Get(keyCheckpoint)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, l.corruption("the metadata", err)
+	}
+	defer closer.Close()
+	cp, err := decodeManifest(v)
+	if err != nil {
+		return nil, l.corruption("the metadata", err)
+	}
+	return cp, nil
+}
+
+// dropStaleCheckpoints deletes the rows of every checkpoint but the latest
+// (one being written when the process stopped, or one whose deletion after
+// its successor was lost).
+func (l *PebbleLog) dropStaleCheckpoints() error {
+	cp, err := l.LatestCheckpoint()
+	if err != nil {
+		return err
+	}
+	all := []byte{prefixCheckpoint}
+	end := []byte{prefixCheckpoint + 1}
+	if cp == nil {
+		return l.db.DeleteRange(all, end, pebble.NoSync)
+	}
+	lo, hi := checkpointBounds(cp.Time)
+	if err := l.db.DeleteRange(all, lo, pebble.NoSync); err != nil {
+		return err
+	}
+	return l.db.DeleteRange(hi, end, pebble.NoSync)
+}
+
+// checkpointReadChunk is how many entries ReadCheckpoint hands f at once.
+const checkpointReadChunk = 64 << 10
+
+// ReadCheckpoint implements Checkpoints. It checks that each collection
+// holds as many rows as the manifest says.
+func (l *PebbleLog) ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c CollectionID, entries []Entry) error) error {
+	for _, c := range cp.Collections {
+		lo := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{prefixCheckpoint}, cp.Time), c.ID)
+		hi := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{prefixCheckpoint}, cp.Time), c.ID+1)
+		name := fmt.Sprintf("the checkpoint at %d of collection %d", cp.Time, c.ID)
+		it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return l.corruption(name, err)
+		}
+		var n uint64
+		chunk := make([]Entry, 0, min(c.Rows, checkpointReadChunk))
+		for ok := it.First(); ok; ok = it.Next() {
+			if len(it.Key()) != checkpointKeyLen {
+				it.Close()
+				return &CorruptionError{Range: name + " of " + l.dir, Err: fmt.Errorf("malformed key %x", it.Key())}
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				it.Close()
+				return l.corruption(name, err)
+			}
+			e, err := decodeEntry(v)
+			if err != nil {
+				it.Close()
+				return &CorruptionError{Range: fmt.Sprintf("%s of %s at key %x", name, l.dir, it.Key()), Err: err}
+			}
+			e.Collection = c.ID
+			chunk = append(chunk, e)
+			n++
+			if len(chunk) == checkpointReadChunk {
+				if err := ctx.Err(); err != nil {
+					it.Close()
+					return err
+				}
+				if err := f(c.ID, chunk); err != nil {
+					it.Close()
+					return err
+				}
+				chunk = make([]Entry, 0, min(c.Rows-n, checkpointReadChunk))
+			}
+		}
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return l.corruption(name, err)
+		}
+		if n != c.Rows {
+			return &CorruptionError{Range: name + " of " + l.dir, Err: fmt.Errorf("%w: %d rows, the manifest says %d", errBadRow, n, c.Rows)}
+		}
+		if len(chunk) > 0 {
+			if err := f(c.ID, chunk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// rowsSource is a CheckpointSource over a fixed list of (row, count).
+func rowsSource(id CollectionID, n int, tag string) CheckpointSource {
+	return CheckpointSource{ID: id, Scan: func(emit func(types.Row, int64) bool) {
+		for i := 0; i < n; i++ {
+			if !emit(types.Row{types.NewInt8(int64(i)), types.NewText(fmt.Sprintf("%s %d", tag, i))}, int64(1+i%3)) {
+				return
+			}
+		}
+	}}
+}
+
+func readCheckpoint(t *testing.T, l *PebbleLog, cp *Checkpoint) map[CollectionID][]Entry {
+	t.Helper()
+	out := map[CollectionID][]Entry{}
+	if err := l.ReadCheckpoint(ctx, cp, func(c CollectionID, es []Entry) error {
+		out[c] = append(out[c], es...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCheckpointRoundTrip writes two checkpoints (the second replaces the
+// first) and reads the latest back after a reopen; ReplayAfter then yields
+// every catalog record but only the updates after the checkpoint.
+func TestCheckpointRoundTrip(t *testing.T) {
+	fs := vfs.NewMem()
+	l := openMem(t, fs)
+	row := types.Row{types.NewInt8(1)}
+	for tm := uint64(1); tm <= 6; tm++ {
+		b := Batch{Time: tm, Entries: []Entry{{Collection: 3, Row: row, Diff: 1}}}
+		if tm == 1 || tm == 5 {
+			b = Batch{Time: tm, Catalog: []byte(fmt.Sprintf("ddl %d", tm))}
+		}
+		if err := l.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.WriteCheckpoint(ctx, 7, 5, nil); err == nil {
+		t.Fatal("a checkpoint ahead of the durable log was accepted")
+	}
+	if _, err := l.WriteCheckpoint(ctx, 2, 1, []CheckpointSource{rowsSource(3, 10, "old")}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.WriteCheckpoint(ctx, 4, 1, []CheckpointSource{rowsSource(9, 3, "nine"), rowsSource(3, 100_000, "three")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WriteCheckpoint(ctx, 4, 1, nil); err == nil {
+		t.Fatal("a checkpoint not after the latest was accepted")
+	}
+	l.Close()
+
+	l = openMem(t, fs)
+	defer l.Close()
+	got, err := l.LatestCheckpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(cp) || got.Time != 4 || got.CatalogTime != 1 || len(got.Collections) != 2 || got.Collections[0].ID != 3 || got.Collections[0].Rows != 100_000 {
+		t.Fatalf("latest checkpoint %+v, want %+v", got, cp)
+	}
+	contents := readCheckpoint(t, l, got)
+	if len(contents[3]) != 100_000 || len(contents[9]) != 3 {
+		t.Fatalf("read back %d and %d rows", len(contents[3]), len(contents[9]))
+	}
+	if e := contents[3][99_999]; e.Diff != 1+99_999%3 || types.FormatText(e.Row[1]) != "three 99999" {
+		t.Fatalf("last row read back as %+v", e)
+	}
+	// Only the latest checkpoint's rows are left.
+	if n := countKeys(t, l, []byte{prefixCheckpoint}, []byte{prefixCheckpoint + 1}); n != 100_003 {
+		t.Fatalf("%d checkpoint keys, want 100003", n)
+	}
+	var tail []string
+	if err := l.ReplayAfter(ctx, 4, func(b Batch) error {
+		tail = append(tail, fmt.Sprintf("%d:%q:%d", b.Time, b.Catalog, len(b.Entries)))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `[1:"ddl 1":0 5:"ddl 5":0 6:"":1]`; fmt.Sprint(tail) != want {
+		t.Fatalf("ReplayAfter(4): %v, want %s", tail, want)
+	}
+}
+
+func countKeys(t *testing.T, l *PebbleLog, lo, hi []byte) int {
+	t.Helper()
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCheckpointCrashMidWrite: a crash while a checkpoint is written (its
+// rows are there, its manifest is not) leaves the previous checkpoint as
+// the latest, and the unfinished rows are deleted at the next open.
+func TestCheckpointCrashMidWrite(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	l := openMem(t, fs)
+	for tm := uint64(1); tm <= 3; tm++ {
+		if err := l.Append(ctx, Batch{Time: tm, Entries: []Entry{{Collection: 1, Row: types.Row{types.NewInt8(int64(tm))}, Diff: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.WriteCheckpoint(ctx, 2, 0, []CheckpointSource{rowsSource(1, 2, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	// The rows of a checkpoint at 3, synced, without its manifest.
+	b := l.db.NewBatch()
+	for i := uint64(0); i < 5; i++ {
+		b.Set(appendCheckpointKey(nil, 3, 1, i), []byte{RowEncodingVersion, 2, 0}, nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	l.Close()
+
+	l = openMem(t, crashed)
+	defer l.Close()
+	cp, err := l.LatestCheckpoint()
+	if err != nil || cp == nil || cp.Time != 2 {
+		t.Fatalf("latest checkpoint after the crash: %+v, %v; want the one at 2", cp, err)
+	}
+	if n := countKeys(t, l, []byte{prefixCheckpoint}, []byte{prefixCheckpoint + 1}); n != 2 {
+		t.Fatalf("%d checkpoint keys after reopening, want the 2 of the checkpoint at 2", n)
+	}
+}
+
+// TestCheckpointRowCountMismatch: a checkpoint whose rows do not match its
+// manifest is reported as corruption.
+func TestCheckpointRowCountMismatch(t *testing.T) {
+	l := openMem(t, vfs.NewMem())
+	defer l.Close()
+	if err := l.Append(ctx, Batch{Time: 1, Catalog: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.WriteCheckpoint(ctx, 1, 1, []CheckpointSource{rowsSource(4, 10, "r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.db.Delete(appendCheckpointKey(nil, 1, 4, 7), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	err = l.ReadCheckpoint(ctx, cp, func(CollectionID, []Entry) error { return nil })
+	var ce *CorruptionError
+	if !errors.As(err, &ce) {
+		t.Fatalf("reading a checkpoint with a missing row: %v, want a CorruptionError", err)
+	}
+}
+
+// TestFormatVersion1Upgrades: a version 1 directory (before checkpoints)
+// opens, keeps its log and is stamped with the current version.
+func TestFormatVersion1Upgrades(t *testing.T) {
+	fs := vfs.NewMem()
+	l := openMem(t, fs)
+	if err := l.Append(ctx, Batch{Time: 5, Catalog: []byte("CREATE TABLE t (a int)")}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	db, err := pebble.Open("data", &pebble.Options{FS: fs, Logger: quietPebble})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(keyFormatVersion, binary.AppendUvarint(nil, 1), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	l = openMem(t, fs)
+	defer l.Close()
+	if got := describe(replayAll(t, l)); got != `t=5 catalog="CREATE TABLE t (a int)"`+"\n" {
+		t.Fatalf("replay after the upgrade: %q", got)
+	}
+	v, closer, err := l.db.Get(keyFormatVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if got, _ := binary.Uvarint(v); got != FormatVersion {
+		t.Fatalf("format version after opening a version 1 directory: %d", got)
+	}
+}
