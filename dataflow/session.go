@@ -145,6 +145,9 @@ func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 			}
 		}
 		out = o.stepGroup(g, out)
+		if invariants {
+			o.checkGroup(g)
+		}
 		clear(g.changes) // drop the references to this step's rows
 		g.changes = g.changes[:0]
 		if g.rows.Len() == 0 {
@@ -362,4 +365,29 @@ func (o *sessionOp) windowRow(row types.Row, s sessSpan) types.Row {
 	r[n-2] = types.NewTimestamp(o.typ, s.start)
 	r[n-1] = types.NewTimestamp(o.typ, s.last+o.p.Gap)
 	return r
+}
+
+// checkGroup recomputes g's sessions from its rows and panics unless they
+// are exactly the spans the operator keeps (invariants builds only).
+func (o *sessionOp) checkGroup(g *sessGroup) {
+	var want []sessSpan
+	g.rows.Ascend(func(r sessRow) bool {
+		if r.count <= 0 {
+			panic(fmt.Sprintf("dataflow: session row %v at %d has count %d", r.row, r.t, r.count))
+		}
+		if n := len(want); n > 0 && r.t-want[n-1].last <= o.p.Gap {
+			want[n-1].last = r.t
+		} else {
+			want = append(want, sessSpan{r.t, r.t})
+		}
+		return true
+	})
+	var got []sessSpan
+	g.spans.Ascend(func(s sessSpan) bool {
+		got = append(got, s)
+		return true
+	})
+	if !slices.Equal(got, want) {
+		panic(fmt.Sprintf("dataflow: session spans %v do not match the rows' sessions %v", got, want))
+	}
 }
