@@ -73,6 +73,8 @@ func AppendBinary(b []byte, t types.Type, d types.Datum) ([]byte, error) {
 		return types.AppendText(b, d), nil
 	case types.Bytea:
 		return append(b, d.Str()...), nil
+	case types.Void:
+		return b, nil // void_send: no bytes
 	case types.UUID:
 		if len(d.Str()) != 16 {
 			return nil, pgerror.New(pgerror.InternalError, "uuid value has %d bytes", len(d.Str()))

@@ -1018,6 +1018,9 @@ func (b *binder) bindRangeVar(rv *pg.RangeVar) (planner.Rel, []scopeCol, error) 
 	if b.deps != nil {
 		b.deps[o.Name] = true
 	}
+	if o.Kind == KindSequence {
+		return sequenceRelation(o, alias, colAliases)
+	}
 	cols := make([]scopeCol, len(o.Columns))
 	for i, c := range o.Columns {
 		cols[i] = scopeCol{table: alias, name: strings.ToLower(c.Name), typ: c.Type}

@@ -20,10 +20,11 @@ const (
 	KindView
 	KindMatView
 	KindIndex
+	KindSequence
 )
 
 func (k ObjectKind) String() string {
-	return [...]string{"table", "view", "materialized view", "index"}[k]
+	return [...]string{"table", "view", "materialized view", "index", "sequence"}[k]
 }
 
 // ColumnDef is a column of a table or view.
@@ -34,6 +35,12 @@ type ColumnDef struct {
 	Mods    []int32
 	NotNull bool
 	Default expr.Expr // nil: NULL
+	// DefaultSQL, when set, is how the default prints (pg_get_expr):
+	// nextval('t_id_seq'::regclass) for serial and identity columns.
+	DefaultSQL string
+	// Identity is "a" (GENERATED ALWAYS) or "d" (BY DEFAULT) for an
+	// identity column (pg_attribute.attidentity), "" otherwise.
+	Identity string
 }
 
 // Object is a table, view, materialized view or index. Fields are set at
@@ -70,6 +77,8 @@ type Object struct {
 	// shares are the indexes of other objects a materialized view's joins
 	// read as shared arrangements; dropping the view releases them.
 	shares []sharedIndex
+	// Seq is a sequence's definition and state (sequence.go).
+	Seq *sequence
 }
 
 // Types returns the column types.

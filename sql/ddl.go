@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,10 @@ func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 		return e.createMatView(s, n.GetCreateTableAsStmt(), st)
 	case n.GetIndexStmt() != nil:
 		return e.createIndex(n.GetIndexStmt())
+	case n.GetCreateSeqStmt() != nil:
+		return e.createSequence(n.GetCreateSeqStmt())
+	case n.GetAlterSeqStmt() != nil:
+		return e.alterSequence(s, n.GetAlterSeqStmt())
 	case n.GetDropStmt() != nil:
 		return e.drop(n.GetDropStmt())
 	case n.GetCreateRoleStmt() != nil, n.GetAlterRoleStmt() != nil, n.GetDropRoleStmt() != nil:
@@ -83,15 +88,29 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
 	o := &Object{Kind: KindTable, Name: name, Data: dataflow.NewIndex()}
 	b := s.newBinder(nil, nil)
 	pkNames := []string{}
+	// Serial and identity columns get their sequences once the table is
+	// known to be valid.
+	type ownedSeq struct {
+		col      int
+		identity string
+		opts     []*pg.Node
+	}
+	var owned []ownedSeq
 	for _, el := range cs.TableElts {
 		switch {
 		case el.GetColumnDef() != nil:
 			cd := el.GetColumnDef()
-			t, err := bindTypeName(cd.TypeName)
-			if err != nil {
-				return nil, errAt(err, cd.TypeName.Location)
+			t, serial := serialType(cd.TypeName)
+			if !serial {
+				var err error
+				if t, err = bindTypeName(cd.TypeName); err != nil {
+					return nil, errAt(err, cd.TypeName.Location)
+				}
 			}
 			col := ColumnDef{Name: cd.Colname, Type: t, Mods: typeMods(cd.TypeName), NotNull: cd.IsNotNull}
+			if serial {
+				owned = append(owned, ownedSeq{col: len(o.Columns)})
+			}
 			for _, c := range cd.Constraints {
 				con := c.GetConstraint()
 				switch con.Contype {
@@ -109,6 +128,11 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
 						return nil, err
 					}
 					col.Default = d
+				case pg.ConstrType_CONSTR_IDENTITY:
+					if t != types.Int2 && t != types.Int4 && t != types.Int8 {
+						return nil, pgerror.New(pgerror.InvalidParameterValue, "identity column type must be smallint, integer, or bigint")
+					}
+					owned = append(owned, ownedSeq{col: len(o.Columns), identity: con.GeneratedWhen, opts: con.Options})
 				case pg.ConstrType_CONSTR_NULL, pg.ConstrType_CONSTR_UNIQUE:
 				default:
 					return nil, pgerror.New(pgerror.FeatureNotSupported, "constraint %s is not supported", strings.TrimPrefix(con.Contype.String(), "CONSTR_"))
@@ -148,6 +172,18 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
 	}
 	if len(o.PrimaryKey) > 0 {
 		o.addIndex(name+"_pkey", o.PrimaryKey)
+	}
+	if _, exists := e.mu.cat.get(name); exists {
+		return nil, pgerror.New(pgerror.DuplicateTable, "relation %q already exists", name)
+	}
+	for _, os := range owned {
+		col := &o.Columns[os.col]
+		if col.Default != nil {
+			return nil, pgerror.New(pgerror.SyntaxError, "multiple default values specified for column %q of table %q", col.Name, name)
+		}
+		if err := e.ownedSequence(s, name, col, os.opts, os.identity); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
@@ -338,6 +374,8 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		kind, tag = KindMatView, "DROP MATERIALIZED VIEW"
 	case pg.ObjectType_OBJECT_INDEX:
 		kind, tag = KindIndex, "DROP INDEX"
+	case pg.ObjectType_OBJECT_SEQUENCE:
+		kind, tag = KindSequence, "DROP SEQUENCE"
 	default:
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DROP %s is not supported", strings.TrimPrefix(ds.RemoveType.String(), "OBJECT_"))
 	}
@@ -368,6 +406,11 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		if o.Kind != kind {
 			return nil, pgerror.New(pgerror.WrongObjectType, "%q is not a %s", name, kind)
 		}
+		if o.Kind == KindSequence && o.Seq.ownedBy != "" && !cascade {
+			tbl, col, _ := strings.Cut(o.Seq.ownedBy, ".")
+			return nil, &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: fmt.Sprintf("cannot drop sequence %s because other objects depend on it", o.Name),
+				Detail: fmt.Sprintf("default value for column %s of table %s depends on sequence %s", col, tbl, o.Name), Hint: "Drop table " + tbl + " first."}
+		}
 		named = append(named, o)
 	}
 	var victims []*Object
@@ -389,6 +432,15 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		if !going[o] {
 			going[o] = true
 			victims = append(victims, o)
+		}
+		// A table's serial and identity sequences go with it.
+		if o.Kind == KindTable {
+			for _, q := range e.mu.cat.byName {
+				if q.Kind == KindSequence && strings.HasPrefix(q.Seq.ownedBy, o.Name+".") && !going[q] {
+					going[q] = true
+					victims = append(victims, q)
+				}
+			}
 		}
 		return nil
 	}

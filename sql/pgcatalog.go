@@ -211,6 +211,10 @@ type relEntry struct {
 	pkey bool      // the primary-key index
 }
 
+// sequenceColumns are a sequence relation's columns, as pg_attribute
+// lists them.
+var sequenceColumns = []ColumnDef{{Name: "last_value", Type: types.Int8, NotNull: true}, {Name: "log_cnt", Type: types.Int8, NotNull: true}, {Name: "is_called", Type: types.Bool, NotNull: true}}
+
 // catalogView is the catalog as the system relations and functions see it
 // during one statement. REQUIRES: the engine's lock held while it is used.
 type catalogView struct {
@@ -220,6 +224,7 @@ type catalogView struct {
 	pid      int32
 	settings map[string]string
 	cursors  map[string]*cursor
+	locks    *advisoryTable
 	// rels and byOID are computed on first use; once guards them because
 	// evaluation may call the catalog functions from several goroutines.
 	once  sync.Once
@@ -230,7 +235,7 @@ type catalogView struct {
 func (b *binder) catalogView() *catalogView { return b.s.catalogView(b.cat) }
 
 func (s *Session) catalogView(cat *catalog) *catalogView {
-	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings, cursors: s.cursors}
+	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings, cursors: s.cursors, locks: &s.e.locks}
 }
 
 func (s *Session) database() string {
@@ -282,6 +287,9 @@ func (c *catalogView) listRelations() {
 			e.kind = "v"
 		case KindMatView:
 			e.kind = "m"
+		case KindSequence:
+			e.kind = "S"
+			e.cols = sequenceColumns
 		case KindIndex:
 			e.kind = "i"
 			on, ok := c.cat.get(o.On)

@@ -35,8 +35,11 @@ func typeCategory(t types.Type) string {
 	case types.FamInterval:
 		return "T"
 	}
-	if t == types.Unknown {
+	switch t {
+	case types.Unknown:
 		return "X"
+	case types.Void:
+		return "P"
 	}
 	return "U"
 }
@@ -200,7 +203,7 @@ func init() {
 				}
 				out = append(out, []any{e.oid, col.Name, col.Type.OID(), -1, int(col.Type.Size()), i + 1,
 					0, -1, expr.Typmod(col.Type, col.Mods), col.Type.Size() > 0 && col.Type.Size() <= 8, "i", storage, "",
-					notNull, col.Default != nil, false, "", "", false, true,
+					notNull, col.Default != nil && col.Identity == "", false, col.Identity, "", false, true,
 					0, typeCollation(col.Type), nil, nil, nil, nil})
 			}
 		}
@@ -219,7 +222,7 @@ func init() {
 			byval := t.Size() > 0 && t.Size() <= 8
 			preferred := t == types.Text || t == types.Float8 || t == types.TimestampTZ || t == types.Bool
 			typtype := "b"
-			if t == types.Unknown {
+			if t == types.Unknown || t == types.Void {
 				typtype = "p"
 			}
 			out = append(out, []any{t.OID(), name, nspPgCatalog, roleOID, int(t.Size()), byval, typtype,
@@ -287,7 +290,7 @@ func init() {
 		var out [][]any
 		for _, o := range c.userObjects(KindTable) {
 			for i, col := range o.Columns {
-				if col.Default != nil {
+				if col.Default != nil && col.Identity == "" { // an identity column's sequence is not a default
 					out = append(out, []any{uint32(attrdefOffset) + uint32(o.ID)<<11 + uint32(i+1), userOID(o), i + 1, defaultSQL(col)})
 				}
 			}
@@ -439,7 +442,7 @@ func init() {
 
 	defineSys("pg_catalog", "pg_locks", `locktype:text database:oid relation:oid page:int4 tuple:int2 virtualxid:text
 		transactionid:text classid:oid objid:oid objsubid:int2 virtualtransaction:text pid:int4 mode:text granted:bool
-		fastpath:bool waitstart:tstz`, func(*catalogView) [][]any { return nil })
+		fastpath:bool waitstart:tstz`, func(c *catalogView) [][]any { return c.locks.pgLocksRows() })
 
 	// Relations psql reads while describing a table; Tributary has none of
 	// these objects, so they are empty.
@@ -461,7 +464,29 @@ func init() {
 		return [][]any{{1663, "pg_default", roleOID, nil, nil}, {1664, "pg_global", roleOID, nil, nil}}
 	})
 	defineSys("pg_catalog", "pg_sequence", `seqrelid:oid seqtypid:oid seqstart:int8 seqincrement:int8 seqmax:int8 seqmin:int8
-		seqcache:int8 seqcycle:bool`, func(*catalogView) [][]any { return nil })
+		seqcache:int8 seqcycle:bool`, func(c *catalogView) [][]any {
+		var out [][]any
+		for _, o := range c.userObjects(KindSequence) {
+			q := o.Seq
+			out = append(out, []any{userOID(o), q.typ.OID(), q.start, q.increment, q.max, q.min, int64(1), q.cycle})
+		}
+		return out
+	})
+	defineSys("pg_catalog", "pg_sequences", `schemaname:text sequencename:text sequenceowner:text data_type:text
+		start_value:int8 min_value:int8 max_value:int8 increment_by:int8 cycle:bool cache_size:int8 last_value:int8`, func(c *catalogView) [][]any {
+		var out [][]any
+		for _, o := range c.userObjects(KindSequence) {
+			q := o.Seq
+			q.mu.Lock()
+			var last any
+			if q.called {
+				last = q.last
+			}
+			out = append(out, []any{"public", o.Name, c.user, q.typ.String(), q.start, q.min, q.max, q.increment, q.cycle, int64(1), last})
+			q.mu.Unlock()
+		}
+		return out
+	})
 	defineSys("pg_catalog", "pg_foreign_table", "ftrelid:oid ftserver:oid ftoptions:text", func(*catalogView) [][]any { return nil })
 	defineSys("pg_catalog", "pg_partitioned_table", `partrelid:oid partstrat:text partnatts:int2 partdefid:oid partattrs:text
 		partclass:text partcollation:text partexprs:text`, func(*catalogView) [][]any { return nil })
@@ -537,7 +562,7 @@ func init() {
 					}
 				}
 				var def any
-				if col.Default != nil {
+				if col.Default != nil && col.Identity == "" {
 					def = defaultSQL(col)
 				}
 				var charLen, prec, radix, scale, dtPrec any
@@ -699,6 +724,9 @@ func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // defaultSQL is a column default as pg_get_expr prints it.
 func defaultSQL(col ColumnDef) string {
+	if col.DefaultSQL != "" {
+		return col.DefaultSQL
+	}
 	s := col.Default.String()
 	if c, ok := col.Default.(*expr.Const); ok && !c.Val.IsNull() && c.Val.Type().Family() == types.FamString {
 		return s + "::" + c.Val.Type().String()

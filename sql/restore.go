@@ -45,6 +45,7 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := e.NewSession(SessionOptions{ApplicationName: "restore"})
+	s.replaying = true
 	var current *storage.Batch
 	defer func() {
 		// A statement that panics on replay would panic at every start;

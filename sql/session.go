@@ -49,6 +49,7 @@ type EngineOptions struct {
 type Engine struct {
 	log    storage.Log
 	logger *slog.Logger
+	locks  advisoryTable // advisory locks (advisory.go)
 	// applied is the time of the latest write queued in the log and
 	// applied in memory (set under mu, read without it).
 	applied atomic.Uint64
@@ -118,6 +119,18 @@ type Session struct {
 	tx       *txn
 	failed   bool // a statement failed inside a transaction block
 	cursors  map[string]*cursor
+	// lockUndo reverts the advisory-lock operations of the running
+	// statement, should it have to wait for a lock and run again
+	// (advisory.go). REQUIRES: e.locks.mu held.
+	lockUndo []func()
+	// holdsWriteLock is set while the statement holds the engine's write
+	// lock; wantWriteLock makes a SELECT take it (sequence.go).
+	holdsWriteLock, wantWriteLock bool
+	// replaying marks the session that replays the catalog at restart.
+	replaying bool
+	// seqLast is currval's answer per sequence; lastSeq is lastval's.
+	seqLast map[*Object]int64
+	lastSeq *Object
 }
 
 // txn is an open transaction block: its writes are buffered here and
@@ -131,7 +144,7 @@ type txn struct {
 
 // NewSession starts a session.
 func (e *Engine) NewSession(opts SessionOptions) *Session {
-	s := &Session{e: e, opts: opts, settings: map[string]string{}}
+	s := &Session{e: e, opts: opts, settings: map[string]string{}, seqLast: map[*Object]int64{}}
 	for k, v := range defaultSettings {
 		s.settings[k] = v
 	}
@@ -194,8 +207,14 @@ func (s *Session) TxStatus() TxStatus {
 	return TxIdle
 }
 
-// Close ends the session, rolling back an open transaction.
-func (s *Session) Close() { s.tx, s.failed = nil, false }
+// Close ends the session, rolling back an open transaction and releasing
+// its advisory locks.
+func (s *Session) Close() {
+	s.tx, s.failed = nil, false
+	s.e.locks.unlockAll(s, true)
+	s.e.locks.unlockAll(s, false)
+	s.lockUndo = nil
+}
 
 // ParseStatements splits a query string into statements and parses each
 // with PostgreSQL's parser. A syntax error carries its position in query.
@@ -303,6 +322,7 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 		res, err = s.execTransaction(ts)
 		if s.tx == nil {
 			s.endTransactionCursors()
+			s.e.locks.unlockAll(s, true)
 		}
 		return res, err
 	}
@@ -314,7 +334,10 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	res, err = s.execute(ctx, p, params)
+	res, err = s.execWithLockWaits(ctx, func() (*Result, error) { return s.execute(ctx, p, params) })
+	if s.tx == nil {
+		s.e.locks.unlockAll(s, true) // an autocommit statement's transaction ends here
+	}
 	if err != nil {
 		if s.tx != nil && s.tx.explicit {
 			s.failed = true
@@ -387,6 +410,8 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 		return s.execShow(n.GetVariableShowStmt())
 	case n.GetCopyStmt() != nil:
 		return s.execCopy(ctx, n.GetCopyStmt(), p, params)
+	case n.GetTruncateStmt() != nil:
+		return s.execTruncate(ctx, n.GetTruncateStmt())
 	case n.GetDeclareCursorStmt() != nil:
 		return s.declareCursor(ctx, n.GetDeclareCursorStmt(), p, params)
 	case n.GetFetchStmt() != nil:
@@ -405,8 +430,15 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 // read runs a bound query at the current timestamp and returns its rows in
 // the requested order.
 func (s *Session) execSelect(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
-	s.e.mu.RLock()
-	defer s.e.mu.RUnlock()
+	if s.wantWriteLock {
+		// The query calls a sequence function that must log (sequence.go).
+		s.e.mu.Lock()
+		s.holdsWriteLock = true
+		defer func() { s.holdsWriteLock = false; s.e.mu.Unlock() }()
+	} else {
+		s.e.mu.RLock()
+		defer s.e.mu.RUnlock()
+	}
 	b := s.newBinder(p.ParamTypes, params)
 	q, err := b.bindSelectStmt(p.Stmt.ast, nil)
 	if err != nil {
@@ -480,7 +512,7 @@ func sortRows(rows []types.Row, order []dataflow.SortKey) {
 }
 
 func (s *Session) evalCtx() *expr.Ctx {
-	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC, Catalog: s.catalogReader()}
+	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC, Catalog: s.catalogReader(), Locks: sessionLocker{s}, Sequences: sessionSequences{s}}
 }
 
 // readLocked returns what a one-shot dataflow's Get reads: the collection's

@@ -79,6 +79,9 @@ func (s *Session) bindInsert(b *binder, ins *pg.InsertStmt) (*boundWrite, error)
 			target = append(target, idx)
 		}
 	}
+	if err := checkIdentityTargets(o, target, ins); err != nil {
+		return nil, err
+	}
 	var src *boundQuery
 	if vs := ins.SelectStmt.GetSelectStmt(); vs != nil && len(vs.ValuesLists) > 0 && len(vs.SortClause) == 0 && vs.LimitCount == nil && vs.Op == pg.SetOperation_SETOP_NONE {
 		// INSERT ... VALUES: each value is assigned to its column's type
@@ -125,6 +128,35 @@ func (s *Session) bindInsert(b *binder, ins *pg.InsertStmt) (*boundWrite, error)
 		return nil, err
 	}
 	return w, nil
+}
+
+// checkIdentityTargets refuses values for a GENERATED ALWAYS identity
+// column, unless they are DEFAULT or the INSERT says OVERRIDING SYSTEM
+// VALUE.
+func checkIdentityTargets(o *Object, target []int, ins *pg.InsertStmt) error {
+	if ins.Override == pg.OverridingKind_OVERRIDING_SYSTEM_VALUE || ins.SelectStmt == nil {
+		return nil
+	}
+	vs := ins.SelectStmt.GetSelectStmt()
+	for j, idx := range target {
+		col := o.Columns[idx]
+		if col.Identity != "a" {
+			continue
+		}
+		explicit := vs == nil || len(vs.ValuesLists) == 0
+		if vs != nil {
+			for _, l := range vs.ValuesLists {
+				if items := l.GetList().Items; j < len(items) && items[j].GetSetToDefault() == nil {
+					explicit = true
+				}
+			}
+		}
+		if explicit {
+			return &pgerror.Error{Code: pgerror.GeneratedAlways, Message: fmt.Sprintf("cannot insert a non-DEFAULT value into column %q", col.Name),
+				Detail: fmt.Sprintf("Column %q is an identity column defined as GENERATED ALWAYS.", col.Name), Hint: "Use OVERRIDING SYSTEM VALUE to override."}
+		}
+	}
+	return nil
 }
 
 // assignCast converts a value to a column's type as an assignment does
@@ -269,7 +301,8 @@ func (s *Session) bindDelete(b *binder, del *pg.DeleteStmt) (*boundWrite, error)
 // are serialized and never both retract the same old version.
 func (s *Session) execWrite(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
 	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
+	s.holdsWriteLock = true
+	defer func() { s.holdsWriteLock = false; s.e.mu.Unlock() }()
 	b := s.newBinder(p.ParamTypes, params)
 	w, err := s.bindWrite(b, p.Stmt.ast)
 	if err != nil {
@@ -334,6 +367,64 @@ func (s *Session) execWrite(ctx context.Context, p *Prepared, params []types.Dat
 		return nil, err
 	}
 	return res, nil
+}
+
+// execTruncate empties tables with one write (in an open transaction, one
+// more buffered write) that deletes every row; RESTART IDENTITY also
+// restarts the sequences their serial and identity columns own.
+func (s *Session) execTruncate(ctx context.Context, ts *pg.TruncateStmt) (*Result, error) {
+	s.e.mu.Lock()
+	s.holdsWriteLock = true
+	defer func() { s.holdsWriteLock = false; s.e.mu.Unlock() }()
+	writes := map[dataflow.CollectionID][]dataflow.Update{}
+	var tables []*Object
+	for _, n := range ts.Relations {
+		o, err := s.writableTable(n.GetRangeVar())
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := writes[o.ID]; dup {
+			continue
+		}
+		rows, err := s.readLocked(&dataflow.Get{ID: o.ID, Name: o.Name, Typs: o.Types()})
+		if err != nil {
+			return nil, err
+		}
+		changes := make([]dataflow.Update, 0, len(rows))
+		for _, u := range rows {
+			if u.Diff != 0 {
+				changes = append(changes, dataflow.Update{Row: u.Row, Diff: -u.Diff})
+			}
+		}
+		if err := s.checkPrimaryKeyLocked(o, changes); err != nil {
+			return nil, err
+		}
+		writes[o.ID] = changes
+		tables = append(tables, o)
+	}
+	if s.tx != nil && s.tx.explicit {
+		for id, ups := range writes {
+			s.tx.writes[id] = append(s.tx.writes[id], ups...)
+		}
+	} else if err := s.e.commitLocked(writes); err != nil {
+		return nil, err
+	}
+	if ts.RestartSeqs {
+		for _, t := range tables {
+			for _, o := range s.e.mu.cat.byName {
+				if o.Kind != KindSequence || !strings.HasPrefix(o.Seq.ownedBy, t.Name+".") {
+					continue
+				}
+				if err := s.e.appendCatalogLocked(restartRecord(o.Name, o.Seq.start)); err != nil {
+					return nil, err
+				}
+				o.Seq.mu.Lock()
+				o.Seq.restartLocked(o.Seq.start)
+				o.Seq.mu.Unlock()
+			}
+		}
+	}
+	return &Result{Tag: "TRUNCATE TABLE"}, nil
 }
 
 // checkPrimaryKeyLocked rejects changes that would leave two rows with the

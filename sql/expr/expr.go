@@ -27,6 +27,12 @@ type Ctx struct {
 	// Context, when set, is the statement's: long loops over rows check it
 	// (Canceled), so a cancel request or statement_timeout stops them.
 	Context context.Context
+	// Locks is the session's advisory locks; nil outside a session's
+	// statement (materialized-view steps), where the lock functions fail.
+	Locks AdvisoryLocker
+	// Sequences is the session's access to sequences (nextval); nil
+	// outside a session's statement.
+	Sequences SequenceSource
 }
 
 // Canceled returns the 57014 error of a statement whose context is done,

@@ -32,6 +32,9 @@ const (
 	JSONB
 	UUID
 	Oid
+	// Void is the result type of functions called for their effect
+	// (pg_advisory_lock): one value, which prints as the empty string.
+	Void
 	numTypes
 )
 
@@ -63,6 +66,7 @@ var infos = [numTypes]typeInfo{
 	JSONB:       {"jsonb", 3802, 3807, -1},
 	UUID:        {"uuid", 2950, 2951, 16},
 	Oid:         {"oid", 26, 1028, 4},
+	Void:        {"void", 2278, 0, 4},
 }
 
 // String returns PostgreSQL's canonical name of the type.
@@ -122,6 +126,7 @@ var byName = map[string]Type{
 	"jsonb":    JSONB, "json": JSONB,
 	"uuid": UUID,
 	"oid":  Oid, "regclass": Oid, "regtype": Oid, "regproc": Oid,
+	"void": Void,
 }
 
 // FromName resolves a type name as written in SQL (any case, with or
