@@ -27,6 +27,7 @@ CORPUS_FILE_TIMEOUT ?= 2m
 # all are present.
 APT_PACKAGES ?= postgresql python3-psycopg openjdk-17-jdk-headless libpostgresql-jdbc-java
 NODE_CLIENT  := pgwire/testdata/clients/node
+MIGRATE_CLIENT := pgwire/testdata/clients/migrate
 
 .PHONY: build run deps test corpus corpus-check
 
@@ -47,6 +48,8 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@$(GO) mod download
+	@# goose and golang-migrate for the migration test (their own module).
+	@cd $(MIGRATE_CLIENT) && $(GO) mod download
 	@# node-postgres for the client test, pinned by its package-lock.json.
 	@if command -v npm >/dev/null 2>&1 && [ ! -d $(NODE_CLIENT)/node_modules/pg ]; then \
 		cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --silent; \

@@ -7,6 +7,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +141,39 @@ func TestPgJDBC(t *testing.T) {
 	out, err := exec.CommandContext(ctx, java, "-cp", jar, "testdata/clients/jdbc/Check.java", host, port).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pgjdbc: %v\n%s", err, out)
+	}
+}
+
+// TestMigrationTools runs goose and golang-migrate (the Go module in
+// testdata/clients/migrate, kept apart so that their dependencies stay out
+// of Tributary's go.mod; make deps downloads them) against two in-process
+// servers: migrations up, catalog and data checks, all the way down, up
+// again from two concurrent migrators serialized by advisory locks.
+func TestMigrationTools(t *testing.T) {
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		if goTool, err = exec.LookPath("go"); err != nil {
+			t.Skip("the go tool is not available")
+		}
+	}
+	dsn := func(addr string) string {
+		host, port, _ := net.SplitHostPort(addr)
+		return "host=" + host + " port=" + port + " user=tributary dbname=postgres sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool, "test", "-count=1", "-v", ".")
+	cmd.Dir = "testdata/clients/migrate"
+	cmd.Env = append(os.Environ(),
+		"TRIBUTARY_GOOSE_DSN="+dsn(startEngineServer(t)),
+		"TRIBUTARY_MIGRATE_DSN="+dsn(startEngineServer(t)))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go test in %s: %v\n%s", cmd.Dir, err, out)
+	}
+	for _, want := range []string{"--- PASS: TestGoose", "--- PASS: TestGolangMigrate"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("go test in %s did not report %q:\n%s", cmd.Dir, want, out)
+		}
 	}
 }

@@ -1,0 +1,2 @@
+DROP INDEX orders_region;
+DROP TABLE orders;
