@@ -12,6 +12,9 @@ type Dataflow struct {
 	plan  Plan
 	nodes []node // in dependency order: inputs before the node reading them
 	first bool
+	// temporal are the temporal filters' operators, whose pending changes
+	// make the dataflow due for a step with no input change (NextDue).
+	temporal []*temporalOp
 }
 
 type node struct {
@@ -50,6 +53,9 @@ func build(p Plan, once bool, shared SharedArrangements) (*Dataflow, error) {
 			return 0, err
 		}
 		n := node{op: op, inputs: inputs}
+		if t, ok := op.(*temporalOp); ok {
+			d.temporal = append(d.temporal, t)
+		}
 		if g, ok := p.(*Get); ok {
 			n.get = g
 		}

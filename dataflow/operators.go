@@ -559,6 +559,8 @@ func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 		return &filterOp{pred: p.Pred}, nil
 	case *FlatMap:
 		return newFlatMapOp(p), nil
+	case *TemporalFilter:
+		return newTemporalOp(p), nil
 	case *Union:
 		return &unionOp{}, nil
 	case *Negate:

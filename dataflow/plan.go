@@ -370,6 +370,10 @@ func Exprs(p Plan) []expr.Expr {
 			for _, c := range n.Calls {
 				out = append(out, c.Args...)
 			}
+		case *TemporalFilter:
+			for _, b := range n.Bounds {
+				out = append(out, b.Expr)
+			}
 		case *Join:
 			out = append(append(out, n.LeftKey...), n.RightKey...)
 		case *Reduce:

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tributary-db/tributary/dataflow"
-	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
 	"github.com/tributary-db/tributary/storage"
@@ -254,7 +253,12 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	start = time.Now()
 	st.phase = "recomputing materialized views"
 	progress()
-	ectx := newStepCtx()
+	// Views are recomputed as of the checkpoint's time (temporal filters
+	// compare with it).
+	if e.mu.lastTime < cp.Time {
+		e.mu.lastTime = cp.Time
+	}
+	ectx := e.viewStepCtxLocked()
 	for _, mv := range e.mu.cat.matViews() {
 		mv.Err, mv.errInherited = nil, false
 		e.rebuildLocked(ectx, mv, map[dataflow.CollectionID][]dataflow.Update{})
@@ -271,9 +275,6 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	return nil
 }
 
-func newStepCtx() *expr.Ctx {
-	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC}
-}
 
 func errCheckpointCatalog(cp *storage.Checkpoint, replayed uint64) error {
 	return pgerror.New(pgerror.DataCorrupted,

@@ -10,7 +10,6 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/tributary-db/tributary/dataflow"
 	"github.com/tributary-db/tributary/planner"
-	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
 	"github.com/tributary-db/tributary/storage"
@@ -35,6 +34,8 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 	if err := e.appendCatalogLocked(rec); err != nil {
 		return nil, err
 	}
+	// The DDL moved the timeline: release what temporal filters had due.
+	e.stepViewsLocked(map[dataflow.CollectionID][]dataflow.Update{})
 	return res, nil
 }
 
@@ -269,18 +270,10 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	}
 	// A view must stay equal to its definition: a value that changes on
 	// every evaluation (random(), now()) would make it depend on when each
-	// row happened to be processed.
-	for _, x := range dataflow.Exprs(plan) {
-		var volatile string
-		expr.Walk(x, func(e expr.Expr) bool {
-			if c, ok := e.(*expr.Call); ok && c.Fn.Volatile {
-				volatile = c.Fn.Name
-			}
-			return volatile == ""
-		})
-		if volatile != "" {
-			return nil, pgerror.New(pgerror.FeatureNotSupported, "materialized views cannot use %s(): its value changes with every evaluation, so the view could not stay equal to its definition", volatile)
-		}
+	// row happened to be processed. mz_now() in a temporal filter is the
+	// exception (sql/temporal.go).
+	if plan, err = maintainablePlan(plan); err != nil {
+		return nil, err
 	}
 	shares := &viewArrangements{cat: e.mu.cat}
 	flow, err := dataflow.Build(plan, shares)
@@ -301,7 +294,8 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 		}
 		snapshot[id] = in.Data.Snapshot()
 	}
-	out, err := flow.Step(s.evalCtx(), snapshot)
+	// The view starts at the current timestamp, as a read would see it.
+	out, err := flow.Step(e.viewStepCtxLocked(), snapshot)
 	if err != nil {
 		releaseShares(o.shares)
 		return nil, err

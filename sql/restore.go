@@ -88,6 +88,14 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 			e.mu.catalogTime = b.Time
 			st.catalogRecords++
 		}
+		// Views step at the batch's time, as they did when it was written
+		// (temporal filters release what was due by then).
+		if b.Time > e.mu.lastTime {
+			e.mu.lastTime = b.Time
+		}
+		if len(b.Entries) == 0 {
+			e.stepViewsLocked(map[dataflow.CollectionID][]dataflow.Update{})
+		}
 		if len(b.Entries) > 0 {
 			changes := map[dataflow.CollectionID][]dataflow.Update{}
 			for _, en := range b.Entries {
@@ -105,9 +113,6 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 			st.tailBatches++
 			st.tailUpdates += int64(len(b.Entries))
 		}
-		if b.Time > e.mu.lastTime {
-			e.mu.lastTime = b.Time
-		}
 		progress()
 		return nil
 	})
@@ -122,6 +127,9 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 	if l, ok := e.log.(interface{ LastTime() uint64 }); ok && l.LastTime() > e.mu.lastTime {
 		e.mu.lastTime = l.LastTime()
 	}
+	// Bring the views from the last logged time to the present.
+	e.nextTimeLocked()
+	e.stepViewsLocked(map[dataflow.CollectionID][]dataflow.Update{})
 	st.phase, st.elapsed = "done", time.Since(st.started)
 	e.ckpt.status.mu.Lock()
 	e.ckpt.status.restart = *st

@@ -30,6 +30,13 @@ type EngineOptions struct {
 	// Checkpoints: how often the background checkpointer runs
 	// (sql/checkpoint.go); zero values mean none in the background.
 	Checkpoints CheckpointOptions
+	// Clock is the timestamp oracle's wall clock; nil means time.Now.
+	// Tests inject one to drive temporal filters deterministically.
+	Clock func() time.Time
+	// TickInterval is how often the timeline advances with no writes, so
+	// that temporal filters release their due changes (sql/temporal.go):
+	// 0 means every second, a negative value no ticker (call Tick).
+	TickInterval time.Duration
 }
 
 // Engine is one Tributary database: the catalog and the coordinator that
@@ -54,7 +61,10 @@ type Engine struct {
 	// applied in memory (set under mu, read without it).
 	applied atomic.Uint64
 	ckpt    checkpointer // sql/checkpoint.go
-	mu      struct {
+	clock   func() time.Time
+	// stopTicker and tickerDone stop the ticker goroutine (nil: none).
+	stopTicker, tickerDone chan struct{}
+	mu                     struct {
 		sync.RWMutex
 		cat      *catalog
 		lastTime uint64 // the timestamp of the latest write
@@ -73,26 +83,42 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{log: opts.Log, logger: opts.Logger}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.TickInterval == 0 {
+		opts.TickInterval = time.Second
+	}
+	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock}
 	e.mu.cat = newCatalog()
 	e.mu.cat.status = &e.ckpt.status
 	if err := e.restore(context.Background()); err != nil {
 		return nil, err
 	}
 	e.startCheckpoints(opts.Checkpoints)
+	if opts.TickInterval > 0 {
+		e.stopTicker, e.tickerDone = make(chan struct{}), make(chan struct{})
+		go e.runTicker(opts.TickInterval, e.stopTicker, e.tickerDone)
+	}
 	return e, nil
 }
 
-// Close stops the background checkpointer and closes the engine's storage.
+// Close stops the background checkpointer and the ticker, and closes the
+// engine's storage.
 func (e *Engine) Close() error {
 	e.stopCheckpoints()
+	if e.stopTicker != nil {
+		close(e.stopTicker)
+		<-e.tickerDone
+		e.stopTicker = nil
+	}
 	return e.log.Close()
 }
 
 // nextTimeLocked hands out the next write timestamp: the wall clock in
 // milliseconds, never moving backwards. REQUIRES: mu held for writing.
 func (e *Engine) nextTimeLocked() uint64 {
-	t := uint64(time.Now().UnixMilli())
+	t := uint64(e.clock().UnixMilli())
 	if t <= e.mu.lastTime {
 		t = e.mu.lastTime + 1
 	}
@@ -106,6 +132,8 @@ type Statement struct {
 	ast    *pg.Node
 	ext    parser.Ext
 	offset int // the statement's position in the query string it came from
+	// streaming holds WATERMARK / EMIT ON WINDOW CLOSE clauses, nil if none.
+	streaming *parser.Streaming
 }
 
 // SQL returns the statement's text.
@@ -225,7 +253,7 @@ func (s *Session) ParseStatements(query string) ([]*Statement, error) {
 	}
 	out := make([]*Statement, 0, len(parsed))
 	for _, p := range parsed {
-		out = append(out, &Statement{sql: p.SQL, ast: p.AST, ext: p.Ext, offset: p.Offset})
+		out = append(out, &Statement{sql: p.SQL, ast: p.AST, ext: p.Ext, offset: p.Offset, streaming: p.Streaming})
 	}
 	return out, nil
 }
@@ -461,6 +489,7 @@ func (s *Session) runQueryLocked(ctx context.Context, q *boundQuery) ([]types.Ro
 	}
 	ectx := s.evalCtx()
 	ectx.Context = ctx
+	ectx.Timestamp = systemMicros(s.e.mu.lastTime) // mz_now(): the read timestamp
 	out, err := dataflow.RunOnce(ectx, plan, s.readLocked)
 	if err != nil {
 		return nil, err
@@ -512,7 +541,7 @@ func sortRows(rows []types.Row, order []dataflow.SortKey) {
 }
 
 func (s *Session) evalCtx() *expr.Ctx {
-	return &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC, Catalog: s.catalogReader(), Locks: sessionLocker{s}, Sequences: sessionSequences{s}}
+	return &expr.Ctx{Now: types.TimeToMicros(s.e.clock()), Location: time.UTC, Catalog: s.catalogReader(), Locks: sessionLocker{s}, Sequences: sessionSequences{s}}
 }
 
 // readLocked returns what a one-shot dataflow's Get reads: the collection's
@@ -636,6 +665,8 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 		}
 	}
 	if len(changes) == 0 {
+		// The timeline moved all the same: release what is due.
+		e.stepViewsLocked(changes)
 		return nil
 	}
 	// Queue, do not wait: the caller acknowledges only after waitDurable,
@@ -666,11 +697,13 @@ func (e *Engine) waitDurable(res **Result, err *error) {
 	}
 }
 
-// stepViewsLocked advances every materialized view by one timestamp with
-// the given changes; each view's output change joins the map so that views
-// over views see it in the same step.
+// stepViewsLocked advances every materialized view to the current
+// timestamp (mu.lastTime) with the given changes; each view's output change
+// joins the map so that views over views see it in the same step. Views
+// with no input change are stepped only when a temporal filter has a
+// change due.
 func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Update) {
-	ctx := &expr.Ctx{Now: types.TimeToMicros(time.Now()), Location: time.UTC}
+	ctx := e.viewStepCtxLocked()
 	for _, mv := range e.mu.cat.matViews() {
 		inputs := dataflow.Gets(mv.Flow.Plan())
 		relevant, inputFailed := false, false
@@ -693,7 +726,7 @@ func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Up
 			}
 			continue
 		}
-		if !relevant {
+		if !relevant && !e.viewDueLocked(mv) {
 			continue
 		}
 		out, err := mv.Flow.Step(ctx, changes)
@@ -772,6 +805,12 @@ func (s *Session) execExplain(ex *pg.ExplainStmt, p *Prepared, params []types.Da
 	plan, err := planner.Lower(opt)
 	if err != nil {
 		return nil, err
+	}
+	if ex.Query.GetCreateTableAsStmt() != nil {
+		// As the view would run it: temporal filters as such.
+		if plan, err = maintainablePlan(plan); err != nil {
+			return nil, err
+		}
 	}
 	text := "Optimized plan:\n" + planner.ExplainRel(opt) + "\nDataflow:\n" + dataflow.Explain(plan)
 	var rows []types.Row

@@ -63,6 +63,7 @@ func runServe(args []string) int {
 	ckptInterval := fs.Duration("checkpoint-interval", 5*time.Minute, "with --data-dir: write a checkpoint this often if anything changed (0: never by time)")
 	ckptRows := fs.Int64("checkpoint-rows", 1_000_000, "with --data-dir: write a checkpoint once this many updates were written since the last one (0: never by volume)")
 	bootUser := fs.String("bootstrap-user", "tributary", "the superuser role --bootstrap-password-file creates")
+	tick := fs.Duration("tick-interval", time.Second, "how often the timeline advances with no writes, so that views with temporal filters (mz_now()) drop and add rows as time passes; 0 disables")
 	bootPwFile := fs.String("bootstrap-password-file", "", "file holding the password of --bootstrap-user; at start, that superuser login role is created if it does not exist (an existing role is left as is)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -102,7 +103,10 @@ func runServe(args []string) int {
 		}
 	}
 
-	opts := sql.EngineOptions{Logger: log}
+	opts := sql.EngineOptions{Logger: log, TickInterval: *tick}
+	if *tick <= 0 {
+		opts.TickInterval = -1
+	}
 	if *dataDir != "" {
 		// Every acknowledged write is synced to the log in the data
 		// directory; opening it replays the log into the engine.

@@ -18,6 +18,11 @@ type Ctx struct {
 	// Now is the statement's logical time, for now(), current_timestamp and
 	// mz_now(): microseconds since 2000-01-01 UTC.
 	Now int64
+	// Timestamp is the system timestamp the statement reads at, or the
+	// dataflow step advances to (micros since 2000-01-01 UTC, a whole number
+	// of milliseconds): what mz_now() returns and what temporal filters
+	// compare with. 0 means Now.
+	Timestamp int64
 	// Location is the session's TimeZone, for timestamptz conversions.
 	Location *time.Location
 	// Catalog answers the system functions' questions (pg_get_viewdef,
@@ -33,6 +38,15 @@ type Ctx struct {
 	// Sequences is the session's access to sequences (nextval); nil
 	// outside a session's statement.
 	Sequences SequenceSource
+}
+
+// MzNow is the system timestamp of the statement or step: Timestamp, or
+// Now when it is unset.
+func (c *Ctx) MzNow() int64 {
+	if c.Timestamp != 0 {
+		return c.Timestamp
+	}
+	return c.Now
 }
 
 // Canceled returns the 57014 error of a statement whose context is done,

@@ -17,8 +17,10 @@ import (
 // on the wall clock of the session's time zone (Ctx.Location, UTC if nil).
 //
 // now(), current_timestamp, transaction_timestamp() and statement_timestamp()
-// all return Ctx.Now, the statement's logical time. mz_now() returns the same
-// value as timestamptz (Materialize's mz_timestamp type does not exist here).
+// all return Ctx.Now, the statement's logical time. mz_now() returns the
+// system timestamp the statement reads at (Ctx.MzNow) as timestamptz
+// (Materialize's mz_timestamp type does not exist here); in a materialized
+// view's WHERE it makes a temporal filter (dataflow.TemporalFilter).
 // They are registered Volatile so a view never folds them into a constant.
 
 const usPerDay = 86400_000_000
@@ -293,9 +295,12 @@ func registerDateTimeOps() {
 func init() {
 	date, ts, tstz, iv, tm, text, f8, i4, n := types.Date, types.Timestamp, types.TimestampTZ, types.Interval, types.Time, types.Text, types.Float8, types.Int4, types.Numeric
 	now := func(ctx *Ctx, _ []types.Datum) (types.Datum, error) { return types.NewTimestamp(tstz, ctx.Now), nil }
-	for _, name := range []string{"now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "mz_now"} {
+	for _, name := range []string{"now", "current_timestamp", "transaction_timestamp", "statement_timestamp"} {
 		Register(name, &Overload{Ret: tstz, Volatile: true, Fn: now})
 	}
+	Register("mz_now", &Overload{Ret: tstz, Volatile: true, Fn: func(ctx *Ctx, _ []types.Datum) (types.Datum, error) {
+		return types.NewTimestamp(tstz, ctx.MzNow()), nil
+	}})
 	Register("clock_timestamp", &Overload{Ret: tstz, Volatile: true, Fn: func(*Ctx, []types.Datum) (types.Datum, error) {
 		return types.NewTimestamp(tstz, types.TimeToMicros(time.Now())), nil
 	}})
