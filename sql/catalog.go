@@ -60,6 +60,9 @@ type Object struct {
 	// DependsOn lists the names of the objects the definition reads.
 	DependsOn []string
 
+	// Watermark is the table's WATERMARK (watermark.go), nil if none.
+	Watermark *Watermark
+
 	// Contents of a table or the output of a materialized view.
 	Data *dataflow.Index
 	// keys counts the rows per primary-key value (tables with a primary
@@ -247,6 +250,9 @@ func (o *Object) indexFor(cols []int) *tableIndex {
 // its primary-key counts and indexes current.
 func (o *Object) apply(ups []dataflow.Update) {
 	o.Data.Apply(ups)
+	if o.Watermark != nil {
+		o.Watermark.observe(ups)
+	}
 	for _, x := range o.indexes {
 		x.add(ups)
 	}

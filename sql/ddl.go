@@ -45,7 +45,7 @@ func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 	n := st.ast
 	switch {
 	case n.GetCreateStmt() != nil:
-		return e.createTable(s, n.GetCreateStmt())
+		return e.createTable(s, n.GetCreateStmt(), st)
 	case n.GetViewStmt() != nil:
 		return e.createView(s, n.GetViewStmt(), st)
 	case n.GetCreateTableAsStmt() != nil:
@@ -81,7 +81,7 @@ func (e *Engine) appendCatalogLocked(sql string) error {
 	return nil
 }
 
-func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
+func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Result, error) {
 	name := cs.Relation.Relname
 	if _, exists := e.mu.cat.get(name); exists && cs.IfNotExists {
 		return &Result{Tag: "CREATE TABLE", Notices: []Notice{{Severity: "NOTICE", Code: "42P07", Message: "relation \"" + name + "\" already exists, skipping"}}}, nil
@@ -173,6 +173,13 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt) (*Result, error) {
 	}
 	if len(o.PrimaryKey) > 0 {
 		o.addIndex(name+"_pkey", o.PrimaryKey)
+	}
+	if st.streaming != nil && st.streaming.Watermark != nil {
+		w, err := bindWatermark(b, o, st.streaming.Watermark)
+		if err != nil {
+			return nil, err
+		}
+		o.Watermark = w
 	}
 	if _, exists := e.mu.cat.get(name); exists {
 		return nil, pgerror.New(pgerror.DuplicateTable, "relation %q already exists", name)

@@ -91,6 +91,7 @@ func defineSys(schema, name, spec string, rows func(c *catalogView) [][]any) {
 var sysTypeNames = map[string]types.Type{
 	"oid": types.Oid, "text": types.Text, "bool": types.Bool, "int2": types.Int2, "int4": types.Int4,
 	"int8": types.Int8, "float4": types.Float4, "float8": types.Float8, "tstz": types.TimestampTZ,
+	"interval": types.Interval,
 }
 
 // lookupSys finds a system relation by schema (empty: the search path,

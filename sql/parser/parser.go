@@ -19,6 +19,9 @@ type Statement struct {
 	AST *pg.Node
 	// Ext is set for Tributary's own statements.
 	Ext Ext
+	// Streaming holds the streaming clauses of a statement of PostgreSQL's
+	// grammar (WATERMARK, EMIT ON WINDOW CLOSE: streaming.go), nil if none.
+	Streaming *Streaming
 }
 
 // Ext is a Tributary extension statement.
@@ -53,7 +56,12 @@ func Parse(query string) ([]Statement, error) {
 		if ext := parseExt(query, toks); ext != nil {
 			st.Ext = ext
 		} else {
-			res, err := pg.Parse(text)
+			parseText, streaming, err := streamingClauses(query, toks, int(toks[0].Start), end)
+			if err != nil {
+				return err
+			}
+			st.Streaming = streaming
+			res, err := pg.Parse(parseText)
 			if err != nil {
 				return syntaxError(err, st.Offset)
 			}
