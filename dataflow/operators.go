@@ -326,6 +326,8 @@ type reduceOp struct {
 	global bool
 	groups map[string]*group
 	buf    []byte
+	// closing is set for EMIT ON WINDOW CLOSE (windowclose.go).
+	closing *closing
 }
 
 type group struct {
@@ -356,6 +358,9 @@ func (o *reduceOp) newGroup(key types.Row) *group {
 }
 
 func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, error) {
+	if o.closing != nil {
+		return o.stepClosing(ctx, ins[0])
+	}
 	var touched []*group
 	if first && o.global {
 		g := o.newGroup(types.Row{})
@@ -382,47 +387,9 @@ func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, er
 			g.touched = true
 			touched = append(touched, g)
 		}
-		g.count += u.Diff
-		for i, a := range o.aggs {
-			if a.Filter != nil {
-				d, err := a.Filter.Eval(ctx, u.Row)
-				if err != nil {
-					return nil, err
-				}
-				if d.IsNull() || !d.Bool() {
-					continue
-				}
-			}
-			args = args[:0]
-			for _, e := range a.Args {
-				d, err := e.Eval(ctx, u.Row)
-				if err != nil {
-					return nil, err
-				}
-				args = append(args, d)
-			}
-			diff := u.Diff
-			if a.Distinct {
-				k := string(types.RowKey(nil, args))
-				before := g.distinct[i][k]
-				after := before + u.Diff
-				if after == 0 {
-					delete(g.distinct[i], k)
-				} else {
-					g.distinct[i][k] = after
-				}
-				switch {
-				case before <= 0 && after > 0:
-					diff = 1
-				case before > 0 && after <= 0:
-					diff = -1
-				default:
-					continue
-				}
-			}
-			if err := g.states[i].Add(args, diff); err != nil {
-				return nil, err
-			}
+		var err error
+		if args, err = o.accumulate(ctx, g, u, args); err != nil {
+			return nil, err
 		}
 	}
 	var out []Update
@@ -456,6 +423,54 @@ func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, er
 		}
 	}
 	return out, nil
+}
+
+// accumulate adds one input update to its group's count and aggregate
+// states. args is a scratch buffer, returned for reuse.
+func (o *reduceOp) accumulate(ctx *expr.Ctx, g *group, u Update, args []types.Datum) ([]types.Datum, error) {
+	g.count += u.Diff
+	for i, a := range o.aggs {
+		if a.Filter != nil {
+			d, err := a.Filter.Eval(ctx, u.Row)
+			if err != nil {
+				return args, err
+			}
+			if d.IsNull() || !d.Bool() {
+				continue
+			}
+		}
+		args = args[:0]
+		for _, e := range a.Args {
+			d, err := e.Eval(ctx, u.Row)
+			if err != nil {
+				return args, err
+			}
+			args = append(args, d)
+		}
+		diff := u.Diff
+		if a.Distinct {
+			k := string(types.RowKey(nil, args))
+			before := g.distinct[i][k]
+			after := before + u.Diff
+			if after == 0 {
+				delete(g.distinct[i], k)
+			} else {
+				g.distinct[i][k] = after
+			}
+			switch {
+			case before <= 0 && after > 0:
+				diff = 1
+			case before > 0 && after <= 0:
+				diff = -1
+			default:
+				continue
+			}
+		}
+		if err := g.states[i].Add(args, diff); err != nil {
+			return args, err
+		}
+	}
+	return args, nil
 }
 
 // topKOp keeps each group's rows ordered and emits the change of the
@@ -573,7 +588,15 @@ func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 		op.right, op.rightShared = sharedSide(shared, p.Right, p.RightKey)
 		return op, nil
 	case *Reduce:
-		return &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}}, nil
+		op := &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}}
+		if p.Close != nil && !once {
+			c, err := newClosing(p.Close, shared)
+			if err != nil {
+				return nil, err
+			}
+			op.closing = c
+		}
+		return op, nil
 	case *TopK:
 		return &topKOp{plan: p, groups: map[string]*topGroup{}}, nil
 	case *Session:

@@ -110,6 +110,10 @@ type Reduce struct {
 	Keys   []int
 	Aggs   []AggCall
 	Global bool
+	// Close, when set, makes the Reduce emit each group once, when a
+	// watermark closes it, and forget it (EMIT ON WINDOW CLOSE:
+	// windowclose.go).
+	Close *WindowClose
 }
 
 // SortKey orders rows by one column.
@@ -241,7 +245,11 @@ func (p *Reduce) describe() string {
 		}
 		aggs = append(aggs, s)
 	}
-	return fmt.Sprintf("Reduce group=%v aggs=[%s]", p.Keys, strings.Join(aggs, ", "))
+	s := fmt.Sprintf("Reduce group=%v aggs=[%s]", p.Keys, strings.Join(aggs, ", "))
+	if p.Close != nil {
+		s += " " + p.Close.describe()
+	}
+	return s
 }
 func (p *TopK) describe() string {
 	s := fmt.Sprintf("TopK group=%v order=%v", p.Group, p.Order)

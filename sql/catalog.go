@@ -62,6 +62,9 @@ type Object struct {
 
 	// Watermark is the table's WATERMARK (watermark.go), nil if none.
 	Watermark *Watermark
+	// EmitOnWindowClose marks a materialized view created with EMIT ON
+	// WINDOW CLOSE (windowclose.go).
+	EmitOnWindowClose bool
 
 	// Contents of a table or the output of a materialized view.
 	Data *dataflow.Index

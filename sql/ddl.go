@@ -282,6 +282,12 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	if plan, err = maintainablePlan(plan); err != nil {
 		return nil, err
 	}
+	eowc := st.streaming != nil && st.streaming.EmitOnWindowClose
+	if eowc {
+		if plan, err = windowClosePlan(plan, e.mu.cat); err != nil {
+			return nil, err
+		}
+	}
 	shares := &viewArrangements{cat: e.mu.cat}
 	flow, err := dataflow.Build(plan, shares)
 	if err != nil {
@@ -292,7 +298,7 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	if err != nil {
 		return nil, err
 	}
-	o := &Object{Kind: KindMatView, Name: name, Columns: cols, SQL: sqlText, DependsOn: deps, Data: dataflow.NewIndex(), Flow: flow, shares: shares.used}
+	o := &Object{Kind: KindMatView, Name: name, Columns: cols, SQL: sqlText, DependsOn: deps, Data: dataflow.NewIndex(), Flow: flow, shares: shares.used, EmitOnWindowClose: eowc}
 	snapshot := map[dataflow.CollectionID][]dataflow.Update{}
 	for _, id := range dataflow.Gets(plan) {
 		in := e.mu.cat.byID(id)

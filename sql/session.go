@@ -811,6 +811,11 @@ func (s *Session) execExplain(ex *pg.ExplainStmt, p *Prepared, params []types.Da
 		if plan, err = maintainablePlan(plan); err != nil {
 			return nil, err
 		}
+		if p.Stmt.streaming != nil && p.Stmt.streaming.EmitOnWindowClose {
+			if plan, err = windowClosePlan(plan, s.e.mu.cat); err != nil {
+				return nil, err
+			}
+		}
 	}
 	text := "Optimized plan:\n" + planner.ExplainRel(opt) + "\nDataflow:\n" + dataflow.Explain(plan)
 	var rows []types.Row

@@ -1,0 +1,186 @@
+package sql
+
+import (
+	"github.com/tributary-db/tributary/dataflow"
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// EMIT ON WINDOW CLOSE.
+//
+// CREATE MATERIALIZED VIEW v AS SELECT ... GROUP BY window_start,
+// window_end [, keys] EMIT ON WINDOW CLOSE: the aggregation's group keys
+// are traced back through the plan to the time column of a table; the keys
+// that are monotone functions of a column with a WATERMARK (window_start and
+// window_end of TUMBLE and HOP are date_bin of it, plus or minus constants)
+// close their groups when the watermark passes (dataflow.WindowClose). Only
+// projections and filters (HAVING) may follow the aggregation, so the view
+// stays append-only.
+
+// windowClosePlan makes the plan's final aggregation emit on window close.
+func windowClosePlan(plan dataflow.Plan, cat *catalog) (dataflow.Plan, error) {
+	notWindowed := func() error {
+		return &pgerror.Error{Code: pgerror.FeatureNotSupported,
+			Message: "EMIT ON WINDOW CLOSE needs a query that aggregates over windows",
+			Detail:  "The query must end in a GROUP BY that includes window_start or window_end of TUMBLE or HOP, followed only by projections and HAVING.",
+			Hint:    "For example: SELECT window_start, window_end, count(*) FROM TUMBLE(t, ts, INTERVAL '1 minute') GROUP BY window_start, window_end EMIT ON WINDOW CLOSE"}
+	}
+	var red *dataflow.Reduce
+	for p := plan; red == nil; {
+		switch n := p.(type) {
+		case *dataflow.Map:
+			p = n.Input
+		case *dataflow.Filter:
+			p = n.Input
+		case *dataflow.Reduce:
+			red = n
+		default:
+			return nil, notWindowed()
+		}
+	}
+	if len(red.Keys) == 0 {
+		return nil, notWindowed()
+	}
+	spec := &dataflow.WindowClose{}
+	var unwatermarked *Object
+	for k, col := range red.Keys {
+		lin, ok := lineage(red.Input, col)
+		if !ok || len(lin) == 0 {
+			continue
+		}
+		src := lin[0]
+		same := true
+		for _, l := range lin {
+			same = same && l.get.ID == src.get.ID && l.col == src.col && monotone(l.e)
+		}
+		if t := src.get.Typs[src.col]; !same || (t != types.Timestamp && t != types.TimestampTZ) {
+			continue
+		}
+		o := cat.byID(src.get.ID)
+		if o == nil || o.Watermark == nil || o.Watermark.Col != src.col {
+			if o != nil && unwatermarked == nil {
+				unwatermarked = o
+			}
+			continue
+		}
+		if spec.Keys != nil && spec.Source != src.get.ID {
+			continue // one watermark closes a view's windows
+		}
+		spec.Source, spec.SourceName, spec.TimeType = src.get.ID, o.Name, src.get.Typs[src.col]
+		ck := dataflow.CloseKey{Key: k}
+		for _, l := range lin {
+			ck.Bounds = append(ck.Bounds, expr.Shift(l.e, func(int) int { return 0 }))
+		}
+		spec.Keys = append(spec.Keys, ck)
+	}
+	if spec.Keys == nil {
+		if unwatermarked != nil {
+			return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported,
+				Message: "EMIT ON WINDOW CLOSE needs a watermark on the windows' time column, and " + unwatermarked.Kind.String() + " " + unwatermarked.Name + " declares none",
+				Hint:    "Declare one when creating the table: CREATE TABLE " + unwatermarked.Name + " (..., WATERMARK FOR ts AS ts - INTERVAL '5 seconds')."}
+		}
+		return nil, notWindowed()
+	}
+	return dataflow.Rewrite(plan, func(p dataflow.Plan) dataflow.Plan {
+		if p == dataflow.Plan(red) {
+			c := *red
+			c.Close = spec
+			return &c
+		}
+		return p
+	}), nil
+}
+
+// origin is where a column's values come from: expression e over the row
+// of collection get, which reads only its column col.
+type origin struct {
+	get *dataflow.Get
+	col int
+	e   expr.Expr
+}
+
+// lineage traces column col of p to the collection column it is computed
+// from, through maps, filters and unions (one origin per union branch).
+// ok is false when the column depends on anything else.
+func lineage(p dataflow.Plan, col int) ([]origin, bool) {
+	switch n := p.(type) {
+	case *dataflow.Get:
+		return []origin{{get: n, col: col, e: &expr.Col{Idx: col, Typ: n.Typs[col]}}}, true
+	case *dataflow.Filter:
+		return lineage(n.Input, col)
+	case *dataflow.TemporalFilter:
+		return lineage(n.Input, col)
+	case *dataflow.Map:
+		e := n.Exprs[col]
+		cols := expr.Columns(e)
+		if len(cols) != 1 {
+			return nil, false
+		}
+		var in int
+		for c := range cols {
+			in = c
+		}
+		sub, ok := lineage(n.Input, in)
+		if !ok {
+			return nil, false
+		}
+		out := make([]origin, len(sub))
+		for i, s := range sub {
+			out[i] = origin{get: s.get, col: s.col, e: expr.Map(e, func(x expr.Expr) expr.Expr {
+				if c, ok := x.(*expr.Col); ok && c.Idx == in {
+					return s.e
+				}
+				return x
+			})}
+		}
+		return out, true
+	case *dataflow.Union:
+		var out []origin
+		for _, in := range n.Ins {
+			sub, ok := lineage(in, col)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, sub...)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// monotone reports whether e, an expression of one time column, never
+// decreases when the column increases: the column itself, casts between
+// timestamp types, date_bin and date_trunc of it by constants, and adding
+// or subtracting constants.
+func monotone(e expr.Expr) bool {
+	isTime := func(t types.Type) bool { return t == types.Timestamp || t == types.TimestampTZ }
+	switch x := e.(type) {
+	case *expr.Col:
+		return true
+	case *expr.Cast:
+		return isTime(x.To) && isTime(x.Arg.Type()) && monotone(x.Arg)
+	case *expr.Call:
+		a := x.Args
+		switch x.Fn.Name {
+		case "date_bin":
+			return len(a) == 3 && expr.IsConst(a[0]) && expr.IsConst(a[2]) && monotone(a[1])
+		case "date_trunc":
+			return len(a) == 2 && expr.IsConst(a[0]) && monotone(a[1])
+		case "+":
+			return len(a) == 2 && ((monotone(a[0]) && expr.IsConst(a[1])) || (expr.IsConst(a[0]) && monotone(a[1])))
+		case "-":
+			return len(a) == 2 && monotone(a[0]) && expr.IsConst(a[1]) && a[1].Type() == types.Interval
+		}
+	}
+	return false
+}
+
+// Watermark implements dataflow.Watermarks for materialized views.
+func (v *viewArrangements) Watermark(id dataflow.CollectionID) func() (int64, bool) {
+	o := v.cat.byID(id)
+	if o == nil || o.Watermark == nil {
+		return nil
+	}
+	return o.Watermark.Value
+}
