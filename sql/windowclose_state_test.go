@@ -15,6 +15,8 @@ type discardLog struct{}
 func (discardLog) Append(context.Context, storage.Batch) error             { return nil }
 func (discardLog) Replay(context.Context, func(storage.Batch) error) error { return nil }
 func (discardLog) Close() error                                            { return nil }
+func (discardLog) Enqueue(storage.Batch) error                             { return nil }
+func (discardLog) WaitDurable(uint64) error                                { return nil }
 
 // TestEmitOnWindowCloseBoundedState feeds millions of events, in big
 // batches, through EMIT ON WINDOW CLOSE views and checks that their
