@@ -125,3 +125,42 @@ func render(m map[string]int64) string {
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
 }
+
+// TestSessionLateRowInsideSession checks the operator's incremental
+// promise: a row whose arrival or removal leaves its session's bounds where
+// they were changes only that row's output, however long the session; one
+// that moves the bounds re-emits the session's rows.
+func TestSessionLateRowInsideSession(t *testing.T) {
+	plan := &Session{Input: &Get{ID: 1, Typs: []types.Type{types.Timestamp, types.Int8}}, Time: 0, Gap: 5}
+	df, err := Build(plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(ts, id int64) types.Row {
+		return types.Row{types.NewTimestamp(types.Timestamp, ts), types.NewInt8(id)}
+	}
+	step := func(us ...Update) []Update {
+		t.Helper()
+		out, err := df.Step(&expr.Ctx{}, map[CollectionID][]Update{1: Consolidate(us)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var batch []Update
+	for i := int64(0); i < 100; i++ {
+		batch = append(batch, Update{Row: row(i*2, i), Diff: 1}) // one session [0, 203)
+	}
+	if out := step(batch...); len(out) != 100 {
+		t.Fatalf("first step: %d updates, want 100", len(out))
+	}
+	// A late row inside the session, and the deletion of a non-bridging row.
+	out := step(Update{Row: row(51, 1000), Diff: 1}, Update{Row: row(100, 50), Diff: -1})
+	if len(out) != 2 || out[0].Row[3].Int() != 203 || out[1].Row[3].Int() != 203 {
+		t.Fatalf("late row inside the session: got %v, want the two changed rows with window [0, 203)", out)
+	}
+	// A row gap after the last extends the session: all 100 rows move.
+	if out := step(Update{Row: row(203, 2000), Diff: 1}); len(out) != 2*100+1 {
+		t.Fatalf("extending the session: %d updates, want 201", len(out))
+	}
+}

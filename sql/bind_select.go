@@ -1667,7 +1667,7 @@ func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunct
 			return 0, err
 		}
 		if !expr.IsConst(e) {
-			return 0, bad("window sizes must be constant intervals")
+			return 0, bad("%s's interval arguments must be constants", strings.ToUpper(name))
 		}
 		d, err := e.Eval(&expr.Ctx{}, nil)
 		if err != nil {
@@ -1675,7 +1675,7 @@ func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunct
 		}
 		iv := d.Interval()
 		if d.IsNull() || iv.Months != 0 {
-			return 0, bad("window sizes must be fixed intervals (no months or years)")
+			return 0, bad("%s's interval arguments must be fixed intervals (no months or years)", strings.ToUpper(name))
 		}
 		return int64(iv.Days)*86400e6 + iv.Micros, nil
 	}

@@ -21,15 +21,21 @@ type winQuestion struct {
 	name, tributary, postgres string
 }
 
-// pgSession is PostgreSQL's sessionization: lag() marks the rows that start
-// a session (no previous row of the key, or one more than the gap before),
-// a running sum of the marks numbers the sessions, and min/max bound them.
+// pgSessions numbers PostgreSQL's sessions: lag() marks the rows that start
+// a session (no previous row of the key, or one more than the gap before)
+// and a running sum of the marks numbers them (sid). Both windows order by
+// (ts, id), one total order, so that of several rows at one time only the
+// first can start a session.
+func pgSessions(partition, tsExpr, from string) string {
+	return fmt.Sprintf(`SELECT *, sum(brk) OVER (%[1]s ORDER BY ts, id ROWS UNBOUNDED PRECEDING) AS sid FROM (
+			SELECT *, CASE WHEN ts - lag(ts) OVER (%[1]s ORDER BY ts, id) <= interval '%[2]d seconds' THEN 0 ELSE 1 END AS brk
+			FROM (SELECT id, k, v, %[3]s AS ts FROM %[4]s) r WHERE ts IS NOT NULL) m`, partition, winGap, tsExpr, from)
+}
+
+// pgSession aggregates pgSessions per (key and) session; min/max bound it.
 func pgSession(partition, selectKey, tsExpr, from string, aggs string) string {
-	return fmt.Sprintf(`SELECT %[1]smin(ts), max(ts) + interval '%[2]d seconds', %[3]s FROM (
-		SELECT *, sum(brk) OVER (%[4]s ORDER BY ts ROWS UNBOUNDED PRECEDING) AS sid FROM (
-			SELECT *, CASE WHEN ts - lag(ts) OVER (%[4]s ORDER BY ts) <= interval '%[2]d seconds' THEN 0 ELSE 1 END AS brk
-			FROM (SELECT k, v, %[5]s AS ts FROM %[6]s) r WHERE ts IS NOT NULL) m) n
-		GROUP BY %[1]ssid`, selectKey, winGap, aggs, partition, tsExpr, from)
+	return fmt.Sprintf(`SELECT %[1]smin(ts), max(ts) + interval '%[2]d seconds', %[3]s FROM (%[4]s) n GROUP BY %[1]ssid`,
+		selectKey, winGap, aggs, pgSessions(partition, tsExpr, from))
 }
 
 var winQuestions = []winQuestion{
@@ -46,6 +52,10 @@ var winQuestions = []winQuestion{
 	{"session_by_key",
 		fmt.Sprintf(`SELECT k, window_start, window_end, count(*) AS n, sum(v) AS s, max(v) AS mx FROM SESSION(ev, ts, INTERVAL '%d seconds', k) GROUP BY k, window_start, window_end`, winGap),
 		pgSession("PARTITION BY k", "k, ", "ts", "ev", "count(*), sum(v), max(v)")},
+	{"session_rows",
+		fmt.Sprintf(`SELECT id, window_start, window_end FROM SESSION(ev, ts, INTERVAL '%d seconds', k)`, winGap),
+		fmt.Sprintf(`SELECT id, min(ts) OVER w, max(ts) OVER w + interval '%d seconds' FROM (%s) n WINDOW w AS (PARTITION BY k, sid)`,
+			winGap, pgSessions("PARTITION BY k", "ts", "ev"))},
 	{"session",
 		fmt.Sprintf(`SELECT window_start, window_end, count(*) AS n, sum(v) AS s FROM SESSION(ev, ts, INTERVAL '%d seconds') GROUP BY window_start, window_end`, winGap),
 		pgSession("", "", "ts", "ev", "count(*), sum(v)")},
