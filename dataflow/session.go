@@ -65,6 +65,10 @@ type sessionOp struct {
 	typ    types.Type // the time column's type
 	groups map[string]*sessGroup
 	buf    []byte
+	// One node free list per tree type for all groups: a group costs no
+	// free list of its own, and nodes of emptied groups are reused.
+	freeRows  *btree.FreeListG[sessRow]
+	freeSpans *btree.FreeListG[sessSpan]
 
 	// Scratch, reused across steps.
 	touched []*sessGroup
@@ -100,7 +104,11 @@ type sessChain struct {
 }
 
 func newSessionOp(p *Session) *sessionOp {
-	return &sessionOp{p: p, typ: p.Input.Types()[p.Time], groups: map[string]*sessGroup{}}
+	return &sessionOp{
+		p: p, typ: p.Input.Types()[p.Time], groups: map[string]*sessGroup{},
+		freeRows:  btree.NewFreeListG[sessRow](btree.DefaultFreeListSize),
+		freeSpans: btree.NewFreeListG[sessSpan](btree.DefaultFreeListSize),
+	}
 }
 
 func sessRowLess(a, b sessRow) bool {
@@ -112,6 +120,8 @@ func sessRowLess(a, b sessRow) bool {
 	}
 	return types.CompareRows(a.row, b.row) < 0
 }
+
+func sessSpanLess(a, b sessSpan) bool { return a.start < b.start }
 
 func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	touched := o.touched[:0]
@@ -127,8 +137,8 @@ func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 		if !ok {
 			g = &sessGroup{
 				key:   string(o.buf),
-				rows:  btree.NewG(16, sessRowLess),
-				spans: btree.NewG(16, func(a, b sessSpan) bool { return a.start < b.start }),
+				rows:  btree.NewWithFreeListG(16, sessRowLess, o.freeRows),
+				spans: btree.NewWithFreeListG(16, sessSpanLess, o.freeSpans),
 			}
 			o.groups[g.key] = g
 		}
@@ -148,8 +158,12 @@ func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 		if invariants {
 			o.checkGroup(g)
 		}
-		clear(g.changes) // drop the references to this step's rows
-		g.changes = g.changes[:0]
+		if cap(g.changes) > 64 {
+			g.changes = nil // a snapshot's capacity is not worth keeping per group
+		} else {
+			clear(g.changes) // drop the references to this step's rows
+			g.changes = g.changes[:0]
+		}
 		if g.rows.Len() == 0 {
 			delete(o.groups, g.key)
 		}
