@@ -48,6 +48,7 @@ var typeCodes = map[types.Type]byte{
 	types.JSONB:       17,
 	types.UUID:        18,
 	types.Oid:         19,
+	types.Void:        20,
 }
 
 // codeTypes inverts typeCodes.
@@ -107,7 +108,8 @@ func AppendDatum(buf []byte, d types.Datum) []byte {
 		return binary.AppendVarint(buf, iv.Micros)
 	default:
 		// Text, Varchar, Bpchar, Bytea, JSONB (canonical text), UUID (16
-		// raw bytes), and a non-NULL Unknown literal: length-prefixed bytes.
+		// raw bytes), a non-NULL Unknown literal and Void (the empty result of a
+		// function called for its effect): length-prefixed bytes.
 		s := d.Str()
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		return append(buf, s...)
