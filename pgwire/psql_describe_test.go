@@ -45,6 +45,9 @@ func TestPsqlDescribe(t *testing.T) {
 		"CREATE MATERIALIZED VIEW totals AS SELECT owner, sum(balance) AS total FROM accounts GROUP BY owner",
 		"CREATE INDEX accounts_owner_idx ON accounts (owner)",
 		"INSERT INTO accounts VALUES (1, 'ann', 5000), (2, 'bob', 10)",
+		"CREATE SCHEMA billing",
+		"CREATE TABLE billing.invoices (id serial PRIMARY KEY, amount numeric)",
+		"CREATE SEQUENCE billing.numbers",
 	)
 
 	for _, tc := range []struct {
@@ -53,7 +56,7 @@ func TestPsqlDescribe(t *testing.T) {
 		not  []string // fragments it must not contain
 	}{
 		{`\d`, []string{"public | accounts | table", "public | rich     | view", "public | totals   | materialized view"}, []string{"pg_class", "accounts_owner_idx"}},
-		{`\dt`, []string{"public | accounts | table"}, []string{"rich", "totals"}},
+		{`\dt`, []string{"public | accounts | table"}, []string{"rich", "totals", "invoices"}},
 		{`\dv`, []string{"public | rich | view"}, []string{"accounts |"}},
 		{`\dm`, []string{"public | totals | materialized view"}, []string{"rich"}},
 		{`\di`, []string{"accounts_owner_idx | index", "accounts_pkey      | index", "| accounts"}, nil},
@@ -66,7 +69,10 @@ func TestPsqlDescribe(t *testing.T) {
 		{`\d totals`, []string{`Materialized view "public.totals"`, "owner  | character varying", "total  | numeric"}, nil},
 		{`\d+ totals`, []string{`Materialized view "public.totals"`, "View definition:", "sum(balance) AS total", "GROUP BY owner"}, nil},
 		{`\d accounts_owner_idx`, []string{`Index "public.accounts_owner_idx"`, "owner  | character varying(40) | yes  | owner", `btree, for table "public.accounts"`}, nil},
-		{`\dn`, []string{"public"}, []string{"pg_catalog", "information_schema"}},
+		{`\dn`, []string{"public", "billing"}, []string{"pg_catalog", "information_schema"}},
+		{`\dt billing.*`, []string{"billing | invoices | table"}, []string{"accounts"}},
+		{`\ds billing.*`, []string{"billing | invoices_id_seq | sequence", "billing | numbers         | sequence"}, nil},
+		{`\d billing.invoices`, []string{`Table "billing.invoices"`, `nextval('billing.invoices_id_seq'::regclass)`, `"invoices_pkey" PRIMARY KEY, btree (id)`}, nil},
 		{`\df`, []string{"List of functions"}, nil},
 		{`\du`, []string{"tributary", "Superuser"}, nil},
 		{`\l`, []string{"tributary", "UTF8"}, nil},

@@ -84,6 +84,19 @@ type binder struct {
 	// expressions (see bind_setfunc.go).
 	srfs    map[*pg.FuncCall]srfBinding
 	records map[expr.Expr]recordFields
+	// searchPath, when set, replaces the session's search path (while a
+	// view's definition is bound, see schema.go).
+	searchPath []string
+}
+
+// resolve finds a user object by optional schema and name, an unqualified
+// name through the search path.
+func (b *binder) resolve(schema, name string) (*Object, bool) {
+	path := b.searchPath
+	if path == nil {
+		path = b.s.pathSchemas()
+	}
+	return resolveIn(b.cat, path, strings.ToLower(schema), name)
 }
 
 type boundCTE struct {
@@ -760,7 +773,7 @@ func (b *binder) bindSQLValueFunction(f *pg.SQLValueFunction) (expr.Expr, error)
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_CATALOG:
 		return &expr.Const{Val: types.NewText("postgres")}, nil
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_SCHEMA:
-		return &expr.Const{Val: types.NewText("public")}, nil
+		return b.call("current_schema", nil, f.Location)
 	}
 	if name == "" || !expr.HasFunction(name) {
 		return nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "%s is not supported", f.Op), f.Location)

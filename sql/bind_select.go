@@ -1008,15 +1008,12 @@ func (b *binder) bindRangeVar(rv *pg.RangeVar) (planner.Rel, []scopeCol, error) 
 	if rel, cols, ok, err := b.systemRelation(rv, alias, colAliases); ok || err != nil {
 		return rel, cols, err
 	}
-	if rv.Schemaname != "" && !strings.EqualFold(rv.Schemaname, "public") {
-		return nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
-	}
-	o, ok := b.cat.get(name)
+	o, ok := b.resolve(rv.Schemaname, name)
 	if !ok || o.Kind == KindIndex {
-		return nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+		return nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", relationName(rv.Schemaname, rv.Relname)), rv.Location)
 	}
 	if b.deps != nil {
-		b.deps[o.Name] = true
+		b.deps[o.key()] = true
 	}
 	if o.Kind == KindSequence {
 		return sequenceRelation(o, alias, colAliases)
@@ -1043,9 +1040,10 @@ func (b *binder) bindDefinition(o *Object) (*boundQuery, error) {
 	if err != nil {
 		return nil, pgerror.New(pgerror.InternalError, "view %s: %v", o.Name, err)
 	}
-	saved := b.ctes
-	b.ctes = nil
-	defer func() { b.ctes = saved }()
+	// The definition's names resolve as they did when the view was made.
+	saved, savedPath := b.ctes, b.searchPath
+	b.ctes, b.searchPath = nil, o.SearchPath
+	defer func() { b.ctes, b.searchPath = saved, savedPath }()
 	return b.bindSelectStmt(res.Stmts[0].Stmt, nil)
 }
 
@@ -1502,7 +1500,12 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, sc *scope) (planner.Rel
 			return nil, nil, err
 		}
 		if !expr.IsConst(e) {
-			return nil, nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "generate_series in FROM needs constant arguments"), fc.Location)
+			if rf.Ordinality {
+				return nil, nil, errAt(pgerror.New(pgerror.FeatureNotSupported, "generate_series WITH ORDINALITY needs constant arguments"), fc.Location)
+			}
+			// Arguments that change per statement (current_schemas()):
+			// evaluated when the query runs.
+			return b.bindSetFuncFrom(name, fc, rf, sc)
 		}
 		d, err := e.Eval(&expr.Ctx{Location: time.UTC}, nil)
 		if err != nil {

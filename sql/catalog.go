@@ -49,16 +49,20 @@ type ColumnDef struct {
 type Object struct {
 	ID      dataflow.CollectionID
 	Kind    ObjectKind
+	Schema  string // the schema it belongs to (schema.go)
 	Name    string
 	Columns []ColumnDef
 	// PrimaryKey lists the primary key's column indexes (tables).
 	PrimaryKey []int
 	// SQL is the defining query (views), or the CREATE INDEX target.
 	SQL string
-	// On is the indexed object's name (indexes).
+	// On is the indexed object's catalog key, objKey (indexes).
 	On string
-	// DependsOn lists the names of the objects the definition reads.
+	// DependsOn lists the catalog keys of the objects the definition reads.
 	DependsOn []string
+	// SearchPath is the search path a view was created with, which its
+	// definition is bound with.
+	SearchPath []string
 
 	// Watermark is the table's WATERMARK (watermark.go), nil if none.
 	Watermark *Watermark
@@ -96,29 +100,35 @@ func (o *Object) Types() []types.Type {
 	return out
 }
 
-// catalog is the set of objects by (lower-case) name. The coordinator
-// guards it.
+// catalog is the set of objects by schema and (lower-case) name, and the
+// user schemas. The coordinator guards it.
 type catalog struct {
-	byName map[string]*Object
-	ids    map[dataflow.CollectionID]*Object
-	nextID dataflow.CollectionID
-	roles  map[string]*role // by exact name; nil until the first CREATE ROLE (roles.go)
+	byName  map[string]*Object // by objKey
+	schemas map[string]*schemaEntry
+	ids     map[dataflow.CollectionID]*Object
+	nextID  dataflow.CollectionID
+	roles   map[string]*role // by exact name; nil until the first CREATE ROLE (roles.go)
 	// status is the engine's restart and checkpoint status, for
 	// tb_catalog.restart and tb_catalog.checkpoints (sql/checkpoint.go).
 	status *durabilityStatus
 }
 
 func newCatalog() *catalog {
-	return &catalog{byName: map[string]*Object{}, ids: map[dataflow.CollectionID]*Object{}, nextID: 1}
+	return &catalog{byName: map[string]*Object{}, ids: map[dataflow.CollectionID]*Object{}, nextID: 1,
+		schemas: map[string]*schemaEntry{"public": {name: "public", oid: nspPublic}}}
 }
 
-func (c *catalog) get(name string) (*Object, bool) {
-	o, ok := c.byName[strings.ToLower(name)]
+// lookup finds an object by schema and name.
+func (c *catalog) lookup(schema, name string) (*Object, bool) {
+	o, ok := c.byName[objKey(schema, name)]
 	return o, ok
 }
 
 func (c *catalog) add(o *Object) error {
-	key := strings.ToLower(o.Name)
+	if o.Schema == "" {
+		o.Schema = "public"
+	}
+	key := o.key()
 	if _, ok := c.byName[key]; ok {
 		return pgerror.New(pgerror.DuplicateTable, "relation %q already exists", o.Name)
 	}
@@ -129,18 +139,13 @@ func (c *catalog) add(o *Object) error {
 	return nil
 }
 
-// dependents returns the objects whose definitions read name.
-func (c *catalog) dependents(name string) []*Object {
+// dependents returns the objects whose definitions read o, and its indexes.
+func (c *catalog) dependents(o *Object) []*Object {
+	key := o.key()
 	var out []*Object
-	for _, o := range c.byName {
-		for _, d := range o.DependsOn {
-			if strings.EqualFold(d, name) {
-				out = append(out, o)
-				break
-			}
-		}
-		if o.Kind == KindIndex && strings.EqualFold(o.On, name) {
-			out = append(out, o)
+	for _, d := range c.byName {
+		if slices.Contains(d.DependsOn, key) || (d.Kind == KindIndex && d.On == key) {
+			out = append(out, d)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -160,11 +165,11 @@ func (c *catalog) matViews() []*Object {
 	return out
 }
 
-func (c *catalog) remove(name string) {
-	if o, ok := c.byName[strings.ToLower(name)]; ok {
+func (c *catalog) remove(o *Object) {
+	if c.byName[o.key()] == o {
+		delete(c.byName, o.key())
 		delete(c.ids, o.ID)
 	}
-	delete(c.byName, strings.ToLower(name))
 }
 
 func (c *catalog) byID(id dataflow.CollectionID) *Object { return c.ids[id] }

@@ -400,7 +400,7 @@ func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts copyOptions,
 		// System catalogs are not in the catalog map; the binder resolves
 		// them (and reports an unknown name).
 		s.e.mu.RLock()
-		o, ok := s.e.mu.cat.get(cs.Relation.Relname)
+		o, ok := s.resolve(cs.Relation.Schemaname, cs.Relation.Relname)
 		s.e.mu.RUnlock()
 		var cols []string
 		if ok {

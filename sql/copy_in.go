@@ -130,7 +130,7 @@ func (h *copyIn) done() (*Result, error) {
 	s := h.s
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
-	o, ok := s.e.mu.cat.get(h.table.Name)
+	o, ok := s.e.mu.cat.lookup(h.table.Schema, h.table.Name)
 	if !ok || o.ID != h.table.ID || len(o.Columns) != len(h.table.Columns) {
 		return nil, pgerror.New(pgerror.UndefinedTable, "relation %q was dropped or altered during COPY", h.table.Name)
 	}

@@ -25,6 +25,7 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec = catalogRecordWithPath(s, rec)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	res, err := e.execDDLLocked(s, st)
@@ -51,13 +52,15 @@ func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 	case n.GetCreateTableAsStmt() != nil:
 		return e.createMatView(s, n.GetCreateTableAsStmt(), st)
 	case n.GetIndexStmt() != nil:
-		return e.createIndex(n.GetIndexStmt())
+		return e.createIndex(s, n.GetIndexStmt())
 	case n.GetCreateSeqStmt() != nil:
-		return e.createSequence(n.GetCreateSeqStmt())
+		return e.createSequence(s, n.GetCreateSeqStmt())
 	case n.GetAlterSeqStmt() != nil:
 		return e.alterSequence(s, n.GetAlterSeqStmt())
 	case n.GetDropStmt() != nil:
-		return e.drop(n.GetDropStmt())
+		return e.drop(s, n.GetDropStmt())
+	case n.GetCreateSchemaStmt() != nil:
+		return e.createSchema(s, n.GetCreateSchemaStmt())
 	case n.GetCreateRoleStmt() != nil, n.GetAlterRoleStmt() != nil, n.GetDropRoleStmt() != nil:
 		return e.execRole(s, n)
 	}
@@ -83,10 +86,14 @@ func (e *Engine) appendCatalogLocked(sql string) error {
 
 func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Result, error) {
 	name := cs.Relation.Relname
-	if _, exists := e.mu.cat.get(name); exists && cs.IfNotExists {
+	schema, err := s.creationSchema(cs.Relation.Schemaname)
+	if err != nil {
+		return nil, err
+	}
+	if _, exists := e.mu.cat.lookup(schema, name); exists && cs.IfNotExists {
 		return &Result{Tag: "CREATE TABLE", Notices: []Notice{{Severity: "NOTICE", Code: "42P07", Message: "relation \"" + name + "\" already exists, skipping"}}}, nil
 	}
-	o := &Object{Kind: KindTable, Name: name, Data: dataflow.NewIndex()}
+	o := &Object{Kind: KindTable, Schema: schema, Name: name, Data: dataflow.NewIndex()}
 	b := s.newBinder(nil, nil)
 	pkNames := []string{}
 	// Serial and identity columns get their sequences once the table is
@@ -181,7 +188,7 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 		}
 		o.Watermark = w
 	}
-	if _, exists := e.mu.cat.get(name); exists {
+	if _, exists := e.mu.cat.lookup(schema, name); exists {
 		return nil, pgerror.New(pgerror.DuplicateTable, "relation %q already exists", name)
 	}
 	for _, os := range owned {
@@ -189,7 +196,7 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 		if col.Default != nil {
 			return nil, pgerror.New(pgerror.SyntaxError, "multiple default values specified for column %q of table %q", col.Name, name)
 		}
-		if err := e.ownedSequence(s, name, col, os.opts, os.identity); err != nil {
+		if err := e.ownedSequence(s, schema, name, col, os.opts, os.identity); err != nil {
 			return nil, err
 		}
 	}
@@ -237,10 +244,14 @@ func (e *Engine) createView(s *Session, vs *pg.ViewStmt, st *Statement) (*Result
 	if err != nil {
 		return nil, err
 	}
-	if existing, ok := e.mu.cat.get(vs.View.Relname); ok && vs.Replace && existing.Kind == KindView {
-		e.mu.cat.remove(existing.Name)
+	schema, err := s.creationSchema(vs.View.Schemaname)
+	if err != nil {
+		return nil, err
 	}
-	o := &Object{Kind: KindView, Name: vs.View.Relname, Columns: cols, SQL: sqlText, DependsOn: deps}
+	if existing, ok := e.mu.cat.lookup(schema, vs.View.Relname); ok && vs.Replace && existing.Kind == KindView {
+		e.mu.cat.remove(existing)
+	}
+	o := &Object{Kind: KindView, Schema: schema, Name: vs.View.Relname, Columns: cols, SQL: sqlText, DependsOn: deps, SearchPath: s.pathSchemas()}
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
 	}
@@ -264,7 +275,11 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "CREATE TABLE AS is not supported")
 	}
 	name := ctas.Into.Rel.Relname
-	if _, exists := e.mu.cat.get(name); exists && ctas.IfNotExists {
+	schema, err := s.creationSchema(ctas.Into.Rel.Schemaname)
+	if err != nil {
+		return nil, err
+	}
+	if _, exists := e.mu.cat.lookup(schema, name); exists && ctas.IfNotExists {
 		return &Result{Tag: "CREATE MATERIALIZED VIEW", Notices: []Notice{{Severity: "NOTICE", Code: "42P07", Message: "relation \"" + name + "\" already exists, skipping"}}}, nil
 	}
 	q, cols, deps, err := e.bindViewQuery(s, ctas.Query, ctas.Into.ColNames)
@@ -298,7 +313,7 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	if err != nil {
 		return nil, err
 	}
-	o := &Object{Kind: KindMatView, Name: name, Columns: cols, SQL: sqlText, DependsOn: deps, Data: dataflow.NewIndex(), Flow: flow, shares: shares.used, EmitOnWindowClose: eowc}
+	o := &Object{Kind: KindMatView, Schema: schema, Name: name, SearchPath: s.pathSchemas(), Columns: cols, SQL: sqlText, DependsOn: deps, Data: dataflow.NewIndex(), Flow: flow, shares: shares.used, EmitOnWindowClose: eowc}
 	snapshot := map[dataflow.CollectionID][]dataflow.Update{}
 	for _, id := range dataflow.Gets(plan) {
 		in := e.mu.cat.byID(id)
@@ -321,22 +336,23 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	return &Result{Tag: "CREATE MATERIALIZED VIEW"}, nil
 }
 
-func (e *Engine) createIndex(is *pg.IndexStmt) (*Result, error) {
-	on, ok := e.mu.cat.get(is.Relation.Relname)
+func (e *Engine) createIndex(s *Session, is *pg.IndexStmt) (*Result, error) {
+	on, ok := s.resolve(is.Relation.Schemaname, is.Relation.Relname)
 	if !ok || (on.Kind != KindTable && on.Kind != KindMatView) {
-		return nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", is.Relation.Relname), is.Relation.Location)
+		return nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", relationName(is.Relation.Schemaname, is.Relation.Relname)), is.Relation.Location)
 	}
+	// An index lives in its table's schema.
 	name := is.Idxname
 	if name == "" {
 		name = on.Name + "_idx"
 		for i := 1; ; i++ {
-			if _, taken := e.mu.cat.get(name); !taken {
+			if _, taken := e.mu.cat.lookup(on.Schema, name); !taken {
 				break
 			}
 			name = on.Name + "_idx" + itoa(i)
 		}
 	}
-	if _, exists := e.mu.cat.get(name); exists && is.IfNotExists {
+	if _, exists := e.mu.cat.lookup(on.Schema, name); exists && is.IfNotExists {
 		return &Result{Tag: "CREATE INDEX"}, nil
 	}
 	var cols []int
@@ -362,14 +378,14 @@ func (e *Engine) createIndex(is *pg.IndexStmt) (*Result, error) {
 	if len(cols) > 0 {
 		on.addIndex(name, cols)
 	}
-	o := &Object{Kind: KindIndex, Name: name, On: on.Name}
+	o := &Object{Kind: KindIndex, Schema: on.Schema, Name: name, On: on.key()}
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
 	}
 	return &Result{Tag: "CREATE INDEX"}, nil
 }
 
-func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
+func (e *Engine) drop(s *Session, ds *pg.DropStmt) (*Result, error) {
 	var kind ObjectKind
 	var tag string
 	switch ds.RemoveType {
@@ -383,6 +399,8 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		kind, tag = KindIndex, "DROP INDEX"
 	case pg.ObjectType_OBJECT_SEQUENCE:
 		kind, tag = KindSequence, "DROP SEQUENCE"
+	case pg.ObjectType_OBJECT_SCHEMA:
+		return e.dropSchemas(ds)
 	default:
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DROP %s is not supported", strings.TrimPrefix(ds.RemoveType.String(), "OBJECT_"))
 	}
@@ -397,29 +415,56 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		for _, p := range obj.GetList().GetItems() {
 			parts = append(parts, p.GetString_().Sval)
 		}
-		name := parts[len(parts)-1]
-		o, ok := e.mu.cat.get(name)
+		name, schema := parts[len(parts)-1], ""
+		if len(parts) > 1 {
+			schema = parts[len(parts)-2]
+		}
+		o, ok := s.resolve(schema, name)
 		if !ok {
 			if ds.MissingOk {
-				res.Notices = append(res.Notices, Notice{Severity: "NOTICE", Code: "00000", Message: kind.String() + " \"" + name + "\" does not exist, skipping"})
+				res.Notices = append(res.Notices, Notice{Severity: "NOTICE", Code: "00000", Message: kind.String() + " \"" + relationName(schema, name) + "\" does not exist, skipping"})
 				continue
 			}
 			code := pgerror.UndefinedTable
 			if kind == KindIndex {
 				code = pgerror.UndefinedObject
 			}
-			return nil, pgerror.New(code, "%s %q does not exist", kind, name)
+			return nil, pgerror.New(code, "%s %q does not exist", kind, relationName(schema, name))
 		}
 		if o.Kind != kind {
 			return nil, pgerror.New(pgerror.WrongObjectType, "%q is not a %s", name, kind)
 		}
 		if o.Kind == KindSequence && o.Seq.ownedBy != "" && !cascade {
-			tbl, col, _ := strings.Cut(o.Seq.ownedBy, ".")
+			tbl, col := splitOwner(o.Seq.ownedBy)
 			return nil, &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: fmt.Sprintf("cannot drop sequence %s because other objects depend on it", o.Name),
 				Detail: fmt.Sprintf("default value for column %s of table %s depends on sequence %s", col, tbl, o.Name), Hint: "Drop table " + tbl + " first."}
 		}
 		named = append(named, o)
 	}
+	victims, err := e.dropClosure(named, cascade)
+	if err != nil {
+		return nil, err
+	}
+	e.removeObjects(victims)
+	return res, nil
+}
+
+// splitOwner splits a sequence's owner "schema.table.column" into the
+// table's name and the column.
+func splitOwner(owner string) (table, col string) {
+	i := strings.LastIndexByte(owner, '.')
+	table = owner[:i]
+	if j := strings.IndexByte(table, '.'); j >= 0 {
+		table = table[j+1:]
+	}
+	return table, owner[i+1:]
+}
+
+// dropClosure returns the objects that go when named are dropped: their
+// dependents (an error unless cascade, or they are named too), indexes,
+// and a table's serial and identity sequences, in an order that removes
+// dependents first.
+func (e *Engine) dropClosure(named []*Object, cascade bool) ([]*Object, error) {
 	var victims []*Object
 	going := map[*Object]bool{}
 	var collect func(o *Object) error
@@ -427,7 +472,7 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		if going[o] {
 			return nil
 		}
-		for _, d := range e.mu.cat.dependents(o.Name) {
+		for _, d := range e.mu.cat.dependents(o) {
 			if d.Kind != KindIndex && !cascade && !slices.Contains(named, d) {
 				return &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: "cannot drop " + o.Kind.String() + " " + o.Name + " because other objects depend on it",
 					Detail: d.Kind.String() + " " + d.Name + " depends on " + o.Kind.String() + " " + o.Name, Hint: "Use DROP ... CASCADE to drop the dependent objects too."}
@@ -443,7 +488,7 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 		// A table's serial and identity sequences go with it.
 		if o.Kind == KindTable {
 			for _, q := range e.mu.cat.byName {
-				if q.Kind == KindSequence && strings.HasPrefix(q.Seq.ownedBy, o.Name+".") && !going[q] {
+				if q.Kind == KindSequence && strings.HasPrefix(q.Seq.ownedBy, o.key()+".") && !going[q] {
 					going[q] = true
 					victims = append(victims, q)
 				}
@@ -456,16 +501,20 @@ func (e *Engine) drop(ds *pg.DropStmt) (*Result, error) {
 			return nil, err
 		}
 	}
+	return victims, nil
+}
+
+// removeObjects takes dropped objects out of the catalog.
+func (e *Engine) removeObjects(victims []*Object) {
 	for _, v := range victims {
 		releaseShares(v.shares)
 		if v.Kind == KindIndex {
-			if on, ok := e.mu.cat.get(v.On); ok {
+			if on, ok := e.mu.cat.byName[v.On]; ok {
 				on.dropIndex(v.Name)
 			}
 		}
-		e.mu.cat.remove(v.Name)
+		e.mu.cat.remove(v)
 	}
-	return res, nil
 }
 
 var nilCtx = context.Background()

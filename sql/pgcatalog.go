@@ -115,7 +115,7 @@ func (b *binder) systemRelation(rv *pg.RangeVar, alias string, colAliases []*pg.
 	schema := strings.ToLower(rv.Schemaname)
 	name := strings.ToLower(rv.Relname)
 	if schema == "" {
-		if _, ok := b.cat.get(name); ok {
+		if _, ok := b.resolve("", name); ok {
 			return nil, nil, false, nil
 		}
 	} else if !isSystemSchema(schema) {
@@ -226,6 +226,7 @@ type catalogView struct {
 	settings map[string]string
 	cursors  map[string]*cursor
 	locks    *advisoryTable
+	path     []string // the session's search path
 	// rels and byOID are computed on first use; once guards them because
 	// evaluation may call the catalog functions from several goroutines.
 	once  sync.Once
@@ -236,7 +237,7 @@ type catalogView struct {
 func (b *binder) catalogView() *catalogView { return b.s.catalogView(b.cat) }
 
 func (s *Session) catalogView(cat *catalog) *catalogView {
-	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings, cursors: s.cursors, locks: &s.e.locks}
+	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings, cursors: s.cursors, locks: &s.e.locks, path: s.pathSchemas()}
 }
 
 func (s *Session) database() string {
@@ -275,12 +276,13 @@ func (c *catalogView) listRelations() {
 		out = append(out, relEntry{oid: uint32(sysOIDMin + i), name: t.name, nsp: nsp, kind: kind, cols: cols, sys: t})
 	}
 	for _, o := range c.cat.byName {
-		e := relEntry{oid: userOID(o), name: o.Name, nsp: nspPublic, obj: o, cols: o.Columns}
+		nsp, _ := c.cat.schemaOID(o.Schema)
+		e := relEntry{oid: userOID(o), name: o.Name, nsp: nsp, obj: o, cols: o.Columns}
 		switch o.Kind {
 		case KindTable:
 			e.kind = "r"
 			if len(o.PrimaryKey) > 0 {
-				pk := relEntry{oid: userOID(o) + pkeyIndexOffset, name: o.Name + "_pkey", nsp: nspPublic, kind: "i", obj: o, on: o, keys: o.PrimaryKey, pkey: true}
+				pk := relEntry{oid: userOID(o) + pkeyIndexOffset, name: o.Name + "_pkey", nsp: nsp, kind: "i", obj: o, on: o, keys: o.PrimaryKey, pkey: true}
 				pk.cols = indexColumns(o, o.PrimaryKey)
 				out = append(out, pk)
 			}
@@ -293,7 +295,7 @@ func (c *catalogView) listRelations() {
 			e.cols = sequenceColumns
 		case KindIndex:
 			e.kind = "i"
-			on, ok := c.cat.get(o.On)
+			on, ok := c.cat.byName[o.On]
 			if !ok {
 				continue
 			}
@@ -375,7 +377,7 @@ func (e relEntry) indexDef() string {
 	if e.pkey {
 		sb.WriteString("UNIQUE ")
 	}
-	sb.WriteString("INDEX " + quoteIdentIfNeeded(e.name) + " ON public." + quoteIdentIfNeeded(e.on.Name) + " USING btree (")
+	sb.WriteString("INDEX " + quoteIdentIfNeeded(e.name) + " ON " + quoteIdentIfNeeded(e.on.Schema) + "." + quoteIdentIfNeeded(e.on.Name) + " USING btree (")
 	for i, col := range e.cols {
 		if i > 0 {
 			sb.WriteString(", ")
@@ -407,7 +409,7 @@ func (r catalogReader) RelationOID(name string) (uint32, bool) {
 		schema = parts[len(parts)-2]
 	}
 	for _, e := range r.v.relations() {
-		if e.name == rel && (schema == "" && r.visible(e) || schema != "" && nspName(e.nsp) == schema) {
+		if e.name == rel && (schema == "" && r.visible(e) || schema != "" && r.v.nspName(e.nsp) == schema) {
 			return e.oid, true
 		}
 	}
@@ -441,25 +443,61 @@ func splitQualified(s string) []string {
 }
 
 func (r catalogReader) NamespaceOID(name string) (uint32, bool) {
-	for _, n := range []uint32{nspPgCatalog, nspPublic, nspInfoSchema, nspTbCatalog} {
-		if nspName(n) == name {
-			return n, true
-		}
-	}
-	return 0, false
+	return r.v.cat.schemaOID(name)
 }
 
-// visible: user objects shadow system relations of the same name, as
-// public comes after pg_catalog only for names pg_catalog lacks.
+// visible reports whether the relation is what its unqualified name
+// resolves to: a user relation the first of its name on the search path
+// (an index or primary key through its table's schema), a pg_catalog
+// relation unless a user object of its name shadows it.
 func (r catalogReader) visible(e relEntry) bool {
-	switch e.nsp {
-	case nspPublic:
-		return true
-	case nspPgCatalog:
-		_, shadowed := r.v.cat.get(e.name)
+	if e.nsp == nspPgCatalog {
+		_, shadowed := resolveIn(r.v.cat, r.v.path, "", e.name)
 		return !shadowed
 	}
+	if e.obj == nil {
+		return false
+	}
+	schema := r.v.nspName(e.nsp)
+	for _, p := range existingPath(r.v.cat, r.v.path) {
+		if p == schema {
+			return true
+		}
+		if _, ok := r.v.cat.lookup(p, e.name); ok {
+			return false // an earlier schema has the name
+		}
+		if e.pkey {
+			for _, o := range r.v.cat.byName {
+				if o.Schema == p && o.Kind == KindTable && len(o.PrimaryKey) > 0 && strings.EqualFold(o.Name+"_pkey", e.name) {
+					return false
+				}
+			}
+		}
+	}
 	return false
+}
+
+// nspName is the name of a schema by OID.
+func (c *catalogView) nspName(oid uint32) string {
+	n, _ := c.cat.schemaName(oid)
+	return n
+}
+
+// CurrentSchemas is current_schemas(implicit): the search path's existing
+// schemas, with pg_catalog first when implicit (unless the path names it).
+func (r catalogReader) CurrentSchemas(implicit bool) []string {
+	var path []string
+	named := false
+	for _, p := range r.v.path {
+		if _, ok := r.v.cat.schemaOID(p); ok {
+			path = append(path, p)
+		}
+		named = named || p == "pg_catalog"
+	}
+	if implicit && !named {
+		path = append([]string{"pg_catalog"}, path...)
+	}
+	return path
 }
 
 func (r catalogReader) RelationVisible(oid uint32) bool {

@@ -158,9 +158,13 @@ func infoType(t types.Type) string { return t.String() }
 func init() {
 	defineSys("pg_catalog", "pg_namespace", "oid:oid nspname:text nspowner:oid nspacl:text", func(c *catalogView) [][]any {
 		var out [][]any
-		for _, n := range []uint32{nspPgCatalog, nspPublic, nspInfoSchema, nspTbCatalog} {
+		for _, n := range []uint32{nspPgCatalog, nspInfoSchema, nspTbCatalog} {
 			out = append(out, []any{n, nspName(n), roleOID, nil})
 		}
+		for _, sc := range c.cat.userSchemas() {
+			out = append(out, []any{sc.oid, sc.name, roleOID, nil})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i][0].(uint32) < out[j][0].(uint32) })
 		return out
 	})
 
@@ -260,7 +264,7 @@ func init() {
 	defineSys("pg_catalog", "pg_indexes", "schemaname:text tablename:text indexname:text tablespace:text indexdef:text", func(c *catalogView) [][]any {
 		var out [][]any
 		for _, e := range c.indexes() {
-			out = append(out, []any{"public", e.on.Name, e.name, nil, e.indexDef()})
+			out = append(out, []any{e.on.Schema, e.on.Name, e.name, nil, e.indexDef()})
 		}
 		return out
 	})
@@ -278,7 +282,7 @@ func init() {
 			for i, k := range e.keys {
 				keys[i] = fmt.Sprint(k + 1)
 			}
-			out = append(out, []any{e.oid - pkeyIndexOffset + pkeyConOffset, e.name, nspPublic, "p", false,
+			out = append(out, []any{e.oid - pkeyIndexOffset + pkeyConOffset, e.name, e.nsp, "p", false,
 				false, true, userOID(e.on), 0, e.oid, 0, 0,
 				" ", " ", " ", true, 0, true,
 				"{" + strings.Join(keys, ",") + "}", nil, nil})
@@ -383,7 +387,7 @@ func init() {
 	defineSys("pg_catalog", "pg_views", "schemaname:text viewname:text viewowner:text definition:text", func(c *catalogView) [][]any {
 		var out [][]any
 		for _, o := range c.userObjects(KindView) {
-			out = append(out, []any{"public", o.Name, c.user, viewDef(o)})
+			out = append(out, []any{o.Schema, o.Name, c.user, viewDef(o)})
 		}
 		return out
 	})
@@ -392,7 +396,7 @@ func init() {
 		ispopulated:bool definition:text`, func(c *catalogView) [][]any {
 		var out [][]any
 		for _, o := range c.userObjects(KindMatView) {
-			out = append(out, []any{"public", o.Name, c.user, nil, hasIndexes(c, o), true, viewDef(o)})
+			out = append(out, []any{o.Schema, o.Name, c.user, nil, hasIndexes(c, o), true, viewDef(o)})
 		}
 		return out
 	})
@@ -401,7 +405,7 @@ func init() {
 		hasrules:bool hastriggers:bool rowsecurity:bool`, func(c *catalogView) [][]any {
 		var out [][]any
 		for _, o := range c.userObjects(KindTable) {
-			out = append(out, []any{"public", o.Name, c.user, nil, hasIndexes(c, o), false, false, false})
+			out = append(out, []any{o.Schema, o.Name, c.user, nil, hasIndexes(c, o), false, false, false})
 		}
 		return out
 	})
@@ -482,7 +486,7 @@ func init() {
 			if q.called {
 				last = q.last
 			}
-			out = append(out, []any{"public", o.Name, c.user, q.typ.String(), q.start, q.min, q.max, q.increment, q.cycle, int64(1), last})
+			out = append(out, []any{o.Schema, o.Name, c.user, q.typ.String(), q.start, q.min, q.max, q.increment, q.cycle, int64(1), last})
 			q.mu.Unlock()
 		}
 		return out
@@ -513,8 +517,11 @@ func init() {
 	defineSys("information_schema", "schemata", `catalog_name:text schema_name:text schema_owner:text
 		default_character_set_catalog:text default_character_set_schema:text default_character_set_name:text sql_path:text`, func(c *catalogView) [][]any {
 		var out [][]any
-		for _, n := range []uint32{nspPgCatalog, nspPublic, nspInfoSchema, nspTbCatalog} {
+		for _, n := range []uint32{nspPgCatalog, nspInfoSchema, nspTbCatalog} {
 			out = append(out, []any{c.database, nspName(n), c.user, nil, nil, nil, nil})
+		}
+		for _, sc := range c.cat.userSchemas() {
+			out = append(out, []any{c.database, sc.name, c.user, nil, nil, nil, nil})
 		}
 		return out
 	})
@@ -533,7 +540,7 @@ func init() {
 			if e.kind == "v" {
 				typ = "VIEW"
 			}
-			out = append(out, []any{c.database, nspName(e.nsp), e.name, typ, nil, nil, nil, nil, nil,
+			out = append(out, []any{c.database, c.nspName(e.nsp), e.name, typ, nil, nil, nil, nil, nil,
 				boolStr(e.kind == "r" && e.obj != nil, "YES", "NO"), "NO", nil})
 		}
 		return out
@@ -595,7 +602,7 @@ func init() {
 				case types.Time, types.Timestamp, types.TimestampTZ, types.Interval:
 					dtPrec = 6
 				}
-				out = append(out, []any{c.database, nspName(e.nsp), e.name, col.Name,
+				out = append(out, []any{c.database, c.nspName(e.nsp), e.name, col.Name,
 					i + 1, def, boolStr(notNull, "NO", "YES"), infoType(col.Type), charLen,
 					nil, prec, radix, scale,
 					dtPrec, nil, nil, nil,
@@ -615,7 +622,7 @@ func init() {
 		is_trigger_insertable_into:text`, func(c *catalogView) [][]any {
 		var out [][]any
 		for _, o := range c.userObjects(KindView) {
-			out = append(out, []any{c.database, "public", o.Name, viewDef(o), "NONE", "NO", "NO", "NO", "NO", "NO"})
+			out = append(out, []any{c.database, o.Schema, o.Name, viewDef(o), "NONE", "NO", "NO", "NO", "NO", "NO"})
 		}
 		return out
 	})
@@ -626,7 +633,7 @@ func init() {
 		var out [][]any
 		for _, e := range c.indexes() {
 			if e.pkey {
-				out = append(out, []any{c.database, "public", e.name, c.database, "public", e.on.Name, "PRIMARY KEY", "NO", "NO", "YES", nil})
+				out = append(out, []any{c.database, e.on.Schema, e.name, c.database, e.on.Schema, e.on.Name, "PRIMARY KEY", "NO", "NO", "YES", nil})
 			}
 		}
 		return out
@@ -641,7 +648,7 @@ func init() {
 				continue
 			}
 			for i, col := range e.cols {
-				out = append(out, []any{c.database, "public", e.name, c.database, "public", e.on.Name, col.Name, i + 1, nil})
+				out = append(out, []any{c.database, e.on.Schema, e.name, c.database, e.on.Schema, e.on.Name, col.Name, i + 1, nil})
 			}
 		}
 		return out

@@ -150,8 +150,17 @@ func (e *Engine) replayCatalogLocked(s *Session, sql string) error {
 	if err != nil {
 		return err
 	}
+	// A record runs with the default search path unless it sets its own
+	// (catalogRecordWithPath).
+	s.settings["search_path"] = defaultSettings["search_path"]
 	for _, st := range stmts {
 		if st.ast == nil {
+			continue
+		}
+		if vs := st.ast.GetVariableSetStmt(); vs != nil {
+			if _, err := s.execSet(vs); err != nil {
+				return err
+			}
 			continue
 		}
 		if _, err := e.execDDLLocked(s, st); err != nil {

@@ -217,16 +217,20 @@ func newSequence(opts []*pg.Node, typ types.Type) (*sequence, error) {
 }
 
 // createSequence runs CREATE SEQUENCE.
-func (e *Engine) createSequence(cs *pg.CreateSeqStmt) (*Result, error) {
+func (e *Engine) createSequence(s *Session, cs *pg.CreateSeqStmt) (*Result, error) {
 	name := cs.Sequence.Relname
-	if _, exists := e.mu.cat.get(name); exists && cs.IfNotExists {
+	schema, err := s.creationSchema(cs.Sequence.Schemaname)
+	if err != nil {
+		return nil, err
+	}
+	if _, exists := e.mu.cat.lookup(schema, name); exists && cs.IfNotExists {
 		return &Result{Tag: "CREATE SEQUENCE", Notices: []Notice{{Severity: "NOTICE", Code: "42P07", Message: "relation \"" + name + "\" already exists, skipping"}}}, nil
 	}
 	q, err := newSequence(cs.Options, types.Int8)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.mu.cat.add(&Object{Kind: KindSequence, Name: name, Seq: q}); err != nil {
+	if err := e.mu.cat.add(&Object{Kind: KindSequence, Schema: schema, Name: name, Seq: q}); err != nil {
 		return nil, err
 	}
 	return &Result{Tag: "CREATE SEQUENCE"}, nil
@@ -234,7 +238,7 @@ func (e *Engine) createSequence(cs *pg.CreateSeqStmt) (*Result, error) {
 
 // alterSequence runs ALTER SEQUENCE (and replays a reservation record).
 func (e *Engine) alterSequence(s *Session, as *pg.AlterSeqStmt) (*Result, error) {
-	o, ok := e.mu.cat.get(as.Sequence.Relname)
+	o, ok := s.resolve(as.Sequence.Schemaname, as.Sequence.Relname)
 	if !ok || o.Kind != KindSequence {
 		if as.MissingOk {
 			return &Result{Tag: "ALTER SEQUENCE", Notices: []Notice{{Severity: "NOTICE", Code: "00000", Message: "relation \"" + as.Sequence.Relname + "\" does not exist, skipping"}}}, nil
@@ -284,8 +288,8 @@ func reservationRestart(as *pg.AlterSeqStmt) (int64, bool) {
 }
 
 // restartRecord is the catalog record that makes v the next value.
-func restartRecord(name string, v int64) string {
-	return fmt.Sprintf("ALTER SEQUENCE %s RESTART WITH %d", quoteIdent(name), v)
+func restartRecord(o *Object, v int64) string {
+	return fmt.Sprintf("ALTER SEQUENCE %s.%s RESTART WITH %d", quoteIdent(o.Schema), quoteIdent(o.Name), v)
 }
 
 // nextValLocked hands out the next value. REQUIRES: q.mu held, and the
@@ -324,7 +328,7 @@ func (s *Session) nextValLocked(o *Object) (int64, error) {
 			}
 			end = n
 		}
-		if err := s.e.appendCatalogLocked(restartRecord(o.Name, end+q.increment)); err != nil {
+		if err := s.e.appendCatalogLocked(restartRecord(o, end+q.increment)); err != nil {
 			return 0, err
 		}
 		q.reserved = end
@@ -344,11 +348,12 @@ type sessionSequences struct{ s *Session }
 func (q sessionSequences) lookup(ref expr.SeqRef) (*Object, error) {
 	var o *Object
 	if ref.Name != "" {
-		name := ref.Name
-		if i := strings.LastIndexByte(name, '.'); i >= 0 {
-			name = name[i+1:]
+		parts := splitQualified(ref.Name)
+		schema := ""
+		if len(parts) > 1 {
+			schema = parts[len(parts)-2]
 		}
-		o, _ = q.s.e.mu.cat.get(unquoteName(name))
+		o, _ = q.s.resolve(schema, parts[len(parts)-1])
 		if o == nil {
 			return nil, pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", ref.Name)
 		}
@@ -415,7 +420,7 @@ func (q sessionSequences) SetVal(ref expr.SeqRef, v int64, called bool) (int64, 
 	if called {
 		next = v + seq.increment
 	}
-	if err := q.s.e.appendCatalogLocked(restartRecord(o.Name, next)); err != nil {
+	if err := q.s.e.appendCatalogLocked(restartRecord(o, next)); err != nil {
 		return 0, err
 	}
 	seq.last, seq.called = v, called
@@ -439,10 +444,10 @@ func unquoteName(s string) string {
 
 // ownedSequence creates the sequence of a serial or identity column of
 // table and returns the column's default, nextval('<seq>'::regclass).
-func (e *Engine) ownedSequence(s *Session, table string, col *ColumnDef, opts []*pg.Node, identity string) error {
+func (e *Engine) ownedSequence(s *Session, schema, table string, col *ColumnDef, opts []*pg.Node, identity string) error {
 	name := table + "_" + col.Name + "_seq"
 	for i := 1; ; i++ {
-		if _, taken := e.mu.cat.get(name); !taken {
+		if _, taken := e.mu.cat.lookup(schema, name); !taken {
 			break
 		}
 		name = fmt.Sprintf("%s_%s_seq%d", table, col.Name, i)
@@ -451,11 +456,18 @@ func (e *Engine) ownedSequence(s *Session, table string, col *ColumnDef, opts []
 	if err != nil {
 		return err
 	}
-	q.ownedBy, q.identity = table+"."+col.Name, identity
-	if err := e.mu.cat.add(&Object{Kind: KindSequence, Name: name, Seq: q}); err != nil {
+	q.ownedBy, q.identity = objKey(schema, table)+"."+col.Name, identity
+	if err := e.mu.cat.add(&Object{Kind: KindSequence, Schema: schema, Name: name, Seq: q}); err != nil {
 		return err
 	}
-	def := fmt.Sprintf("nextval(%s::regclass)", quoteLiteral(name))
+	// PostgreSQL qualifies the name only outside the search path; the
+	// record of the CREATE TABLE replays with its search path, and the
+	// qualified name resolves the same anywhere.
+	seqName := name
+	if schema != "public" {
+		seqName = quoteIdentIfNeeded(schema) + "." + quoteIdentIfNeeded(name)
+	}
+	def := fmt.Sprintf("nextval(%s::regclass)", quoteLiteral(seqName))
 	st, err := s.ParseStatements("SELECT " + def)
 	if err != nil {
 		return err

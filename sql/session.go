@@ -864,6 +864,11 @@ func (s *Session) execSet(vs *pg.VariableSetStmt) (*Result, error) {
 		}
 	}
 	value := strings.Join(parts, ", ")
+	if name == "search_path" {
+		// Each argument is one schema name (quoted where needed, so that
+		// parseSearchPath reads it back).
+		value = formatSearchPath(parts)
+	}
 	if name == "timezone" && strings.EqualFold(value, "utc") {
 		value = "UTC"
 	}

@@ -18,7 +18,7 @@ func TestViewsShareArrangements(t *testing.T) {
 	ts.mustExec("CREATE MATERIALIZED VIEW j2 AS SELECT c.name, sum(o.v) AS s FROM c JOIN o ON c.k = o.k GROUP BY c.name")
 
 	indexOn := func(table string, col int) *tableIndex {
-		o, _ := ts.e.mu.cat.get(table)
+		o, _ := ts.e.mu.cat.lookup("public", table)
 		return o.indexFor([]int{col})
 	}
 	x := indexOn("o", 1)

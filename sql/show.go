@@ -50,7 +50,11 @@ func (s *Session) showObjects(x *parser.ShowObjects) (*Result, error) {
 	for _, o := range objs {
 		row := types.Row{types.NewText(o.Name)}
 		if want == KindIndex {
-			row = append(row, types.NewText(o.On))
+			on := o.On
+			if t, ok := s.e.mu.cat.byName[o.On]; ok {
+				on = t.Name
+			}
+			row = append(row, types.NewText(on))
 		}
 		res.Rows = append(res.Rows, row)
 	}

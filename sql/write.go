@@ -38,9 +38,9 @@ func (s *Session) bindWrite(b *binder, n *pg.Node) (*boundWrite, error) {
 }
 
 func (s *Session) writableTable(rv *pg.RangeVar) (*Object, error) {
-	o, ok := s.e.mu.cat.get(rv.Relname)
+	o, ok := s.resolve(rv.Schemaname, rv.Relname)
 	if !ok || o.Kind == KindIndex {
-		return nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+		return nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", relationName(rv.Schemaname, rv.Relname)), rv.Location)
 	}
 	if o.Kind != KindTable {
 		return nil, pgerror.New(pgerror.WrongObjectType, "cannot change %s %q", o.Kind, o.Name)
@@ -412,10 +412,10 @@ func (s *Session) execTruncate(ctx context.Context, ts *pg.TruncateStmt) (*Resul
 	if ts.RestartSeqs {
 		for _, t := range tables {
 			for _, o := range s.e.mu.cat.byName {
-				if o.Kind != KindSequence || !strings.HasPrefix(o.Seq.ownedBy, t.Name+".") {
+				if o.Kind != KindSequence || !strings.HasPrefix(o.Seq.ownedBy, t.key()+".") {
 					continue
 				}
-				if err := s.e.appendCatalogLocked(restartRecord(o.Name, o.Seq.start)); err != nil {
+				if err := s.e.appendCatalogLocked(restartRecord(o, o.Seq.start)); err != nil {
 					return nil, err
 				}
 				o.Seq.mu.Lock()

@@ -44,6 +44,9 @@ type CatalogReader interface {
 	Database() string
 	// BackendPID is the session's process id as the client knows it.
 	BackendPID() int32
+	// CurrentSchemas lists the search path's existing schemas, with the
+	// implicitly searched pg_catalog first when implicit is set.
+	CurrentSchemas(implicit bool) []string
 }
 
 // ServerVersion is version()'s answer: psql and drivers parse the leading
@@ -272,12 +275,24 @@ func init() {
 		reg(name, nil, text, false, func(*Ctx, []types.Datum) (types.Datum, error) { return types.NewText(v), nil })
 	}
 	constText("version", ServerVersion)
-	constText("current_schema", "public")
-	reg("current_schemas", []types.Type{b}, text, false, func(_ *Ctx, a []types.Datum) (types.Datum, error) {
-		if a[0].Bool() {
-			return types.NewText("{pg_catalog,public}"), nil
+	// The search path is the session's: these are evaluated per statement,
+	// never folded (volatile), so a prepared statement sees a later SET.
+	reg("current_schema", nil, text, true, func(ctx *Ctx, _ []types.Datum) (types.Datum, error) {
+		c, err := needCatalog(ctx, "current_schema")
+		if err != nil {
+			return types.Datum{}, err
 		}
-		return types.NewText("{public}"), nil
+		if path := c.CurrentSchemas(false); len(path) > 0 {
+			return types.NewText(path[0]), nil
+		}
+		return types.Null(text), nil
+	})
+	reg("current_schemas", []types.Type{b}, text, true, func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+		c, err := needCatalog(ctx, "current_schemas")
+		if err != nil {
+			return types.Datum{}, err
+		}
+		return types.NewText(FormatTextArray(c.CurrentSchemas(a[0].Bool()))), nil
 	})
 	reg("current_database", nil, text, true, func(ctx *Ctx, _ []types.Datum) (types.Datum, error) {
 		c, err := needCatalog(ctx, "current_database")
