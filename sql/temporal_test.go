@@ -114,7 +114,7 @@ func TestTemporalFilterRowsComeAndGo(t *testing.T) {
 	checkTemporalViews(t, ts, "T+1h")
 	// With nothing pending, no temporal state is left behind.
 	for _, name := range []string{"recent", "pending", "during", "at"} {
-		o, _ := ts.e.mu.cat.get(name)
+		o, _ := ts.e.mu.cat.lookup("public", name)
 		if _, due := o.Flow.NextDue(); due {
 			t.Errorf("view %s still has changes scheduled after every row expired", name)
 		}

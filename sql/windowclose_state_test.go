@@ -50,7 +50,7 @@ func TestEmitOnWindowCloseBoundedState(t *testing.T) {
 		ts.mustExec(fmt.Sprintf(`INSERT INTO events SELECT (g %% 100)::int, g, TIMESTAMP '2026-01-01' + g * INTERVAL '1 millisecond' FROM generate_series(%d, %d) g`, lo, hi))
 		ts.mustExec(fmt.Sprintf(`DELETE FROM events WHERE g < %d`, hi-20_000))
 		for _, name := range names {
-			o, _ := e.mu.cat.get(name)
+			o, _ := e.mu.cat.lookup("public", name)
 			state[name] = append(state[name], o.Flow.StateRows())
 		}
 	}
@@ -64,7 +64,7 @@ func TestEmitOnWindowCloseBoundedState(t *testing.T) {
 				t.Fatalf("%s: state grows: %v", name, s)
 			}
 		}
-		o, _ := e.mu.cat.get(name)
+		o, _ := e.mu.cat.lookup("public", name)
 		if o.Flow.LateRows() != 0 {
 			t.Fatalf("%s: %d late rows from in-order events", name, o.Flow.LateRows())
 		}
