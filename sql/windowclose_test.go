@@ -127,6 +127,7 @@ func TestEmitOnWindowCloseErrors(t *testing.T) {
 		"SELECT * FROM bids",
 		"SELECT count(*) FROM TUMBLE(bids, ts, INTERVAL '1 minute')",
 		"SELECT window_end, count(*) FROM TUMBLE(plain, ts, INTERVAL '1 minute') GROUP BY window_end",
+		"SELECT window_end, k, count(*) FROM SESSION(bids, ts, INTERVAL '10 seconds', k) GROUP BY window_end, k",
 		"SELECT window_end, n FROM (SELECT window_end, count(*) AS n FROM TUMBLE(bids, ts, INTERVAL '1 minute') GROUP BY window_end) w ORDER BY n LIMIT 1",
 	} {
 		_, err := ts.exec("CREATE MATERIALIZED VIEW v AS " + q + " EMIT ON WINDOW CLOSE")
