@@ -275,7 +275,6 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	return nil
 }
 
-
 func errCheckpointCatalog(cp *storage.Checkpoint, replayed uint64) error {
 	return pgerror.New(pgerror.DataCorrupted,
 		"the checkpoint valid at %d belongs to the catalog ending with the record at %d, but the log's catalog up to %d ends at %d",
