@@ -600,7 +600,15 @@ func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 	case *TopK:
 		return &topKOp{plan: p, groups: map[string]*topGroup{}}, nil
 	case *Session:
-		return newSessionOp(p), nil
+		op := newSessionOp(p)
+		if p.Close != nil && !once {
+			c, err := newSessionClosing(p.Close, shared)
+			if err != nil {
+				return nil, err
+			}
+			op.closing = c
+		}
+		return op, nil
 	}
 	return nil, fmt.Errorf("dataflow: unknown plan node %T", p)
 }

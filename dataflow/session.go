@@ -26,6 +26,9 @@ type Session struct {
 	Time  int
 	Keys  []int
 	Gap   int64 // microseconds, > 0
+	// Close, when set, drops rows behind the watermark and forgets closed
+	// sessions (EMIT ON WINDOW CLOSE: windowclose.go).
+	Close *SessionClose
 }
 
 func (p *Session) Types() []types.Type {
@@ -77,6 +80,9 @@ type sessionOp struct {
 	news    []sessSpan
 	cuts    []sessSpan // (last time before a cut, first time after it)
 	slab    []types.Datum
+
+	// closing is set for EMIT ON WINDOW CLOSE (windowclose.go).
+	closing *sessionClosing
 }
 
 type sessRow struct {
@@ -129,6 +135,9 @@ func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 		if u.Row[o.p.Time].IsNull() {
 			continue
 		}
+		if o.closing != nil && o.closing.late(u.Row[o.p.Time].Int(), u.Diff) {
+			continue
+		}
 		o.buf = o.buf[:0]
 		for _, k := range o.p.Keys {
 			o.buf = types.AppendKey(o.buf, u.Row[k])
@@ -170,6 +179,9 @@ func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 	}
 	clear(touched)
 	o.touched = touched[:0]
+	if o.closing != nil {
+		o.closeSessions()
+	}
 	return out, nil
 }
 

@@ -245,6 +245,14 @@ func withInputs(p Plan, ins []Plan) Plan {
 		c := *p
 		c.Input = ins[0]
 		return &c
+	case *FlatMap:
+		c := *p
+		c.Input = ins[0]
+		return &c
+	case *Session:
+		c := *p
+		c.Input = ins[0]
+		return &c
 	case *Join:
 		c := *p
 		c.Left, c.Right = ins[0], ins[1]

@@ -237,6 +237,9 @@ func (d *Dataflow) LateRows() int64 {
 		if r, ok := nd.op.(*reduceOp); ok && r.closing != nil {
 			n += r.closing.late
 		}
+		if s, ok := nd.op.(*sessionOp); ok && s.closing != nil {
+			n += s.closing.lateRows
+		}
 	}
 	return n
 }
@@ -262,4 +265,100 @@ func (d *Dataflow) WindowClose() *WindowClose {
 		}
 	}
 	return nil
+}
+
+// SessionClose makes a Session drop the rows behind the watermark of the
+// Source collection's time column (its Time column) and forget the
+// sessions the watermark has closed, so that an EMIT ON WINDOW CLOSE view
+// over SESSION windows keeps only open sessions. With rows behind the
+// watermark dropped, no later row can reach a session that ends (last time
+// plus gap) before the watermark: such a session is final. (Dropping late
+// rows after the sessions were formed would not do: a late row can merge a
+// closed session into an open one.) Retractions behind the watermark are
+// dropped too; late insertions are counted.
+type SessionClose struct {
+	Source     CollectionID
+	SourceName string
+}
+
+type sessionClosing struct {
+	watermark func() (int64, bool)
+	closed    int64 // the watermark at the end of the last step
+	have      bool
+	lateRows  int64
+}
+
+func newSessionClosing(spec *SessionClose, shared SharedArrangements) (*sessionClosing, error) {
+	w, ok := shared.(Watermarks)
+	var f func() (int64, bool)
+	if ok {
+		f = w.Watermark(spec.Source)
+	}
+	if f == nil {
+		return nil, fmt.Errorf("dataflow: no watermark for collection %d (%s)", spec.Source, spec.SourceName)
+	}
+	return &sessionClosing{watermark: f}, nil
+}
+
+// late reports whether an update at event time t is behind the watermark,
+// counting late insertions.
+func (c *sessionClosing) late(t, diff int64) bool {
+	if !c.have || t >= c.closed {
+		return false
+	}
+	if diff > 0 {
+		c.lateRows += diff
+	}
+	return true
+}
+
+// closeSessions forgets every session that ends before the watermark: its
+// rows and its span. It visits every group (the first span of each is the
+// only candidate, spans being ordered); a group left empty is dropped.
+func (o *sessionOp) closeSessions() {
+	c := o.closing
+	w, ok := c.watermark()
+	if !ok {
+		return
+	}
+	if !c.have || w > c.closed {
+		c.closed, c.have = w, true
+	}
+	var spans []sessSpan
+	var rows []sessRow
+	for key, g := range o.groups {
+		spans = spans[:0]
+		g.spans.Ascend(func(s sessSpan) bool {
+			if s.last+o.p.Gap >= c.closed {
+				return false
+			}
+			spans = append(spans, s)
+			return true
+		})
+		for _, s := range spans {
+			rows = rows[:0]
+			g.rows.AscendGreaterOrEqual(sessRow{t: s.start}, func(r sessRow) bool {
+				if r.t > s.last {
+					return false
+				}
+				rows = append(rows, r)
+				return true
+			})
+			for _, r := range rows {
+				g.rows.Delete(r)
+			}
+			g.spans.Delete(s)
+		}
+		if g.rows.Len() == 0 {
+			delete(o.groups, key)
+		}
+	}
+}
+
+func (o *sessionOp) stateRows() int {
+	n := 0
+	for _, g := range o.groups {
+		n += g.rows.Len()
+	}
+	return n
 }

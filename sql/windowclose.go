@@ -26,23 +26,15 @@ func windowClosePlan(plan dataflow.Plan, cat *catalog) (dataflow.Plan, error) {
 			Detail:  "The query must end in a GROUP BY that includes window_start or window_end of TUMBLE or HOP, followed only by projections and HAVING.",
 			Hint:    "For example: SELECT window_start, window_end, count(*) FROM TUMBLE(t, ts, INTERVAL '1 minute') GROUP BY window_start, window_end EMIT ON WINDOW CLOSE"}
 	}
-	var red *dataflow.Reduce
-	for p := plan; red == nil; {
-		switch n := p.(type) {
-		case *dataflow.Map:
-			p = n.Input
-		case *dataflow.Filter:
-			p = n.Input
-		case *dataflow.Reduce:
-			red = n
-		default:
-			return nil, notWindowed()
-		}
+	red := finalReduce(plan)
+	if red == nil {
+		return nil, notWindowed()
 	}
 	if len(red.Keys) == 0 {
 		return nil, notWindowed()
 	}
 	spec := &dataflow.WindowClose{}
+	sessions := map[*dataflow.Session]bool{}
 	var unwatermarked *Object
 	for k, col := range red.Keys {
 		lin, ok := lineage(red.Input, col)
@@ -71,15 +63,18 @@ func windowClosePlan(plan dataflow.Plan, cat *catalog) (dataflow.Plan, error) {
 		ck := dataflow.CloseKey{Key: k}
 		for _, l := range lin {
 			ck.Bounds = append(ck.Bounds, expr.Shift(l.e, func(int) int { return 0 }))
+			if l.session != nil {
+				sessions[l.session] = true
+			}
 		}
 		spec.Keys = append(spec.Keys, ck)
 	}
 	if spec.Keys == nil {
 		if readsSession(red.Input) {
 			return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported,
-				Message: "EMIT ON WINDOW CLOSE over SESSION windows is not supported yet",
-				Detail:  "A late row can still merge sessions that look closed, so they would have to be dropped before the sessions are formed.",
-				Hint:    "Create the view without EMIT ON WINDOW CLOSE: it stays exact under late rows."}
+				Message: "EMIT ON WINDOW CLOSE over SESSION windows needs window_end in the GROUP BY",
+				Detail:  "A session is final once the watermark passes its window_end; its window_start says nothing about when it closes.",
+				Hint:    "GROUP BY window_start, window_end [, keys]."}
 		}
 		if unwatermarked != nil {
 			return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported,
@@ -88,6 +83,23 @@ func windowClosePlan(plan dataflow.Plan, cat *catalog) (dataflow.Plan, error) {
 		}
 		return nil, notWindowed()
 	}
+	// The Sessions whose window_end closes groups drop late rows and
+	// forget closed sessions; then the final Reduce (a new node if a
+	// Session below it was rewritten) closes its groups.
+	marked := 0
+	plan = dataflow.Rewrite(plan, func(p dataflow.Plan) dataflow.Plan {
+		if sn, ok := p.(*dataflow.Session); ok && sessions[sn] {
+			marked++
+			c := *sn
+			c.Close = &dataflow.SessionClose{Source: spec.Source, SourceName: spec.SourceName}
+			return &c
+		}
+		return p
+	})
+	if marked != len(sessions) {
+		return nil, notWindowed()
+	}
+	red = finalReduce(plan)
 	return dataflow.Rewrite(plan, func(p dataflow.Plan) dataflow.Plan {
 		if p == dataflow.Plan(red) {
 			c := *red
@@ -111,12 +123,33 @@ func readsSession(p dataflow.Plan) bool {
 	return false
 }
 
+// finalReduce is the Reduce a plan ends in, above which only maps and
+// filters run (so that its append-only output stays append-only), or nil.
+func finalReduce(p dataflow.Plan) *dataflow.Reduce {
+	for {
+		switch n := p.(type) {
+		case *dataflow.Map:
+			p = n.Input
+		case *dataflow.Filter:
+			p = n.Input
+		case *dataflow.Reduce:
+			return n
+		default:
+			return nil
+		}
+	}
+}
+
 // origin is where a column's values come from: expression e over the row
 // of collection get, which reads only its column col.
 type origin struct {
 	get *dataflow.Get
 	col int
 	e   expr.Expr
+	// session is set for the window_end of a SESSION over get's column
+	// col: e is then that column, whose watermark a session must end
+	// before to be closed (once the Session drops rows behind it).
+	session *dataflow.Session
 }
 
 // lineage traces column col of p to the collection column it is computed
@@ -130,6 +163,23 @@ func lineage(p dataflow.Plan, col int) ([]origin, bool) {
 		return lineage(n.Input, col)
 	case *dataflow.TemporalFilter:
 		return lineage(n.Input, col)
+	case *dataflow.Session:
+		width := len(n.Input.Types())
+		switch {
+		case col < width:
+			return lineage(n.Input, col)
+		case col == width+1: // window_end
+			sub, ok := lineage(n.Input, n.Time)
+			if !ok || len(sub) != 1 {
+				return nil, false
+			}
+			if c, isCol := sub[0].e.(*expr.Col); !isCol || c.Idx != sub[0].col {
+				return nil, false
+			}
+			sub[0].session = n
+			return sub, true
+		}
+		return nil, false
 	case *dataflow.Map:
 		e := n.Exprs[col]
 		cols := expr.Columns(e)
@@ -144,8 +194,14 @@ func lineage(p dataflow.Plan, col int) ([]origin, bool) {
 		if !ok {
 			return nil, false
 		}
+		if c, isCol := e.(*expr.Col); isCol && c.Idx == in {
+			return sub, true
+		}
 		out := make([]origin, len(sub))
 		for i, s := range sub {
+			if s.session != nil {
+				return nil, false // a session's window_end is not a value of the row
+			}
 			out[i] = origin{get: s.get, col: s.col, e: expr.Map(e, func(x expr.Expr) expr.Expr {
 				if c, ok := x.(*expr.Col); ok && c.Idx == in {
 					return s.e

@@ -74,4 +74,31 @@ func TestEmitOnWindowCloseBoundedState(t *testing.T) {
 	if rows := ts.restoredRows(`SELECT count(*), sum(n), (SELECT count(*) FROM (SELECT DISTINCT window_start, k FROM tumble_eowc) d) FROM tumble_eowc`); rows[0] != fmt.Sprintf("%d | %d | %d", closed*100, closed*1000, closed*100) {
 		t.Fatalf("tumble_eowc: %v, want %d windows of 100 keys", rows, closed)
 	}
+
+	// SESSION: bursts of 10 s of events (every 100 ms per key) separated by
+	// 1 s of silence, gap 500 ms: one session per key and burst. The
+	// Session operator forgets closed sessions' rows, so its state stays at
+	// the open sessions' rows.
+	ts.mustExec(`CREATE TABLE bursts (k int, g int8, ts timestamp, WATERMARK FOR ts AS ts - INTERVAL '2 seconds')`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW session_eowc AS SELECT window_start, window_end, k, count(*) AS n FROM SESSION(bursts, ts, INTERVAL '500 milliseconds', k) GROUP BY window_start, window_end, k EMIT ON WINDOW CLOSE`)
+	var sess []int
+	sessBatches := batches / 3
+	for b := 0; b < sessBatches; b++ {
+		lo, hi := b*batchSize, (b+1)*batchSize-1
+		ts.mustExec(fmt.Sprintf(`INSERT INTO bursts SELECT (g %% 100)::int, g, TIMESTAMP '2026-01-01' + g * INTERVAL '1 millisecond' + (g / 10000) * INTERVAL '1 second' FROM generate_series(%d, %d) g`, lo, hi))
+		ts.mustExec(fmt.Sprintf(`DELETE FROM bursts WHERE g < %d`, hi-20_000))
+		o, _ := e.mu.cat.get("session_eowc")
+		sess = append(sess, o.Flow.StateRows())
+	}
+	t.Logf("session_eowc: state rows after each batch of %d events: %v", batchSize, sess)
+	for i := 1; i < len(sess); i++ {
+		if sess[i] > 2*sess[0] {
+			t.Fatalf("session_eowc: state grows: %v", sess)
+		}
+	}
+	// Every burst but the last (still open) closed: 100 sessions of 100 events.
+	bursts := sessBatches * batchSize / 10_000
+	if rows := ts.restoredRows(`SELECT count(*), min(n), max(n) FROM session_eowc`); rows[0] != fmt.Sprintf("%d | 100 | 100", (bursts-1)*100) {
+		t.Fatalf("session_eowc: %v, want %d sessions of 100 events", rows, (bursts-1)*100)
+	}
 }
