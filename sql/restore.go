@@ -61,6 +61,9 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 	}()
 
 	ck, _ := e.log.(storage.Checkpoints)
+	if e.ignoreCheckpoints {
+		ck = nil
+	}
 	var cp *storage.Checkpoint
 	if ck != nil {
 		if cp, err = ck.LatestCheckpoint(); err != nil {
@@ -75,6 +78,9 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 	err = replay(ctx, func(b storage.Batch) error {
 		current = &b
 		if !loaded && b.Time > cp.Time {
+			if e.mu.cat.hasWindowClose() {
+				return errReplayWholeLog
+			}
 			if err := e.loadCheckpointLocked(ctx, ck, cp, st, progress); err != nil {
 				return err
 			}
@@ -120,6 +126,9 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 		return err
 	}
 	if !loaded {
+		if e.mu.cat.hasWindowClose() {
+			return errReplayWholeLog
+		}
 		if err := e.loadCheckpointLocked(ctx, ck, cp, st, progress); err != nil {
 			return err
 		}

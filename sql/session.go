@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -64,6 +65,8 @@ type Engine struct {
 	clock   func() time.Time
 	// stopTicker and tickerDone stop the ticker goroutine (nil: none).
 	stopTicker, tickerDone chan struct{}
+	// ignoreCheckpoints makes restore replay the whole log (windowclose.go).
+	ignoreCheckpoints bool
 	mu                     struct {
 		sync.RWMutex
 		cat      *catalog
@@ -92,7 +95,17 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock}
 	e.mu.cat = newCatalog()
 	e.mu.cat.status = &e.ckpt.status
-	if err := e.restore(context.Background()); err != nil {
+	err := e.restore(context.Background())
+	if errors.Is(err, errReplayWholeLog) {
+		// EMIT ON WINDOW CLOSE views cannot be rebuilt from a checkpoint
+		// (windowclose.go): start over from the beginning of the log.
+		e.mu.cat = newCatalog()
+		e.mu.cat.status = &e.ckpt.status
+		e.mu.lastTime, e.mu.catalogTime = 0, 0
+		e.ignoreCheckpoints = true
+		err = e.restore(context.Background())
+	}
+	if err != nil {
 		return nil, err
 	}
 	e.startCheckpoints(opts.Checkpoints)

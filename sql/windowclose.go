@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"errors"
+
 	"github.com/tributary-db/tributary/dataflow"
 	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/pgerror"
@@ -17,6 +19,25 @@ import (
 // close their groups when the watermark passes (dataflow.WindowClose). Only
 // projections and filters (HAVING) may follow the aggregation, so the view
 // stays append-only.
+
+// errReplayWholeLog stops a restore from a checkpoint when the catalog has
+// an EMIT ON WINDOW CLOSE view: its output is not a function of the
+// tables' contents (rows it dropped as late are in the tables; windows it
+// emitted may have had their rows deleted since), and neither it nor the
+// watermarks and late counts are in checkpoints yet, so the engine replays
+// the whole log instead (the log is never truncated today).
+var errReplayWholeLog = errors.New("sql: EMIT ON WINDOW CLOSE views need the whole log")
+
+// hasWindowClose reports whether some materialized view emits on window
+// close.
+func (c *catalog) hasWindowClose() bool {
+	for _, o := range c.byName {
+		if o.EmitOnWindowClose {
+			return true
+		}
+	}
+	return false
+}
 
 // windowClosePlan makes the plan's final aggregation emit on window close.
 func windowClosePlan(plan dataflow.Plan, cat *catalog) (dataflow.Plan, error) {
