@@ -87,7 +87,7 @@ func TestEmitOnWindowCloseBoundedState(t *testing.T) {
 		lo, hi := b*batchSize, (b+1)*batchSize-1
 		ts.mustExec(fmt.Sprintf(`INSERT INTO bursts SELECT (g %% 100)::int, g, TIMESTAMP '2026-01-01' + g * INTERVAL '1 millisecond' + (g / 10000) * INTERVAL '1 second' FROM generate_series(%d, %d) g`, lo, hi))
 		ts.mustExec(fmt.Sprintf(`DELETE FROM bursts WHERE g < %d`, hi-20_000))
-		o, _ := e.mu.cat.get("session_eowc")
+		o, _ := e.mu.cat.lookup("public", "session_eowc")
 		sess = append(sess, o.Flow.StateRows())
 	}
 	t.Logf("session_eowc: state rows after each batch of %d events: %v", batchSize, sess)
