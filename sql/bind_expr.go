@@ -23,6 +23,16 @@ type scopeCol struct {
 	// record, when set, says the column holds a record (its text form)
 	// with these fields, for field selection (bind_setfunc.go).
 	record recordFields
+	// origin is the table column the values come from unchanged (zero when
+	// computed), reported in RowDescription so that drivers (pgjdbc's
+	// ResultSetMetaData) can look the column up.
+	origin colOrigin
+}
+
+// colOrigin is a base-table column: its table's OID and attribute number.
+type colOrigin struct {
+	table uint32
+	attr  int16
 }
 
 // scope is the namespace of one query level: the columns of the relation
@@ -84,6 +94,9 @@ type binder struct {
 	// expressions (see bind_setfunc.go).
 	srfs    map[*pg.FuncCall]srfBinding
 	records map[expr.Expr]recordFields
+	// origins remembers which bound column references read a table column
+	// unchanged (scopeCol.origin).
+	origins map[expr.Expr]colOrigin
 	// searchPath, when set, replaces the session's search path (while a
 	// view's definition is bound, see schema.go).
 	searchPath []string
@@ -405,6 +418,12 @@ func (b *binder) bindColumnRef(cr *pg.ColumnRef, sc *scope) (expr.Expr, error) {
 			c := &expr.Col{Idx: idx, Typ: s.cols[idx].typ, Name: name}
 			if s.cols[idx].record != nil {
 				b.noteRecord(c, s.cols[idx].record)
+			}
+			if o := s.cols[idx].origin; o.table != 0 {
+				if b.origins == nil {
+					b.origins = map[expr.Expr]colOrigin{}
+				}
+				b.origins[c] = o
 			}
 			return c, nil
 		}

@@ -712,7 +712,7 @@ func (b *binder) finishSelect(sel *pg.SelectStmt, rel planner.Rel, exprs []expr.
 		if i < len(names) && names[i] != "" {
 			name = names[i]
 		}
-		cols[i] = scopeCol{name: strings.ToLower(name), typ: e.Type(), hidden: i >= visible, record: b.records[e]}
+		cols[i] = scopeCol{name: strings.ToLower(name), typ: e.Type(), hidden: i >= visible, record: b.records[e], origin: b.origins[e]}
 		if i < len(names) {
 			cols[i].name = names[i]
 		}
@@ -778,6 +778,11 @@ func (b *binder) bindTargets(items []*pg.ResTarget, sc *scope) ([]expr.Expr, []s
 					if !ok || err != nil {
 						return nil, nil, pgerror.New(pgerror.GroupingError, "column %q must appear in the GROUP BY clause or be used in an aggregate function", c.name)
 					}
+				} else if c.origin.table != 0 {
+					if b.origins == nil {
+						b.origins = map[expr.Expr]colOrigin{}
+					}
+					b.origins[e] = c.origin
 				}
 				exprs = append(exprs, e)
 				names = append(names, c.name)
@@ -1021,6 +1026,9 @@ func (b *binder) bindRangeVar(rv *pg.RangeVar) (planner.Rel, []scopeCol, error) 
 	cols := make([]scopeCol, len(o.Columns))
 	for i, c := range o.Columns {
 		cols[i] = scopeCol{table: alias, name: strings.ToLower(c.Name), typ: c.Type}
+		if o.Kind == KindTable || o.Kind == KindMatView {
+			cols[i].origin = colOrigin{table: userOID(o), attr: int16(i + 1)}
+		}
 	}
 	cols = renameCols(cols, colAliases, alias)
 	switch {

@@ -37,7 +37,7 @@ type recordFields []expr.SetCol
 // isSetFunc reports whether name is a set-returning function.
 func isSetFunc(name string) bool {
 	switch name {
-	case "generate_series", "unnest", "generate_subscripts", "information_schema._pg_expandarray":
+	case "generate_series", "unnest", "generate_subscripts", "information_schema._pg_expandarray", "pg_get_keywords":
 		return true
 	}
 	return false
@@ -67,6 +67,12 @@ func (b *binder) setFunc(name string, args []expr.Expr, loc int32) (*expr.SetFun
 			return nil, nil, err
 		}
 		return &expr.SetFunc{Name: "_pg_expandarray", Cols: []expr.SetCol{{Name: "x", Typ: types.Unknown}, {Name: "n", Typ: types.Int4}}, Fn: expandArrayRows}, []expr.Expr{arr}, nil
+	case "pg_get_keywords":
+		if len(args) != 0 {
+			break
+		}
+		return &expr.SetFunc{Name: name, Cols: []expr.SetCol{{Name: "word", Typ: types.Text}, {Name: "catcode", Typ: types.Text},
+			{Name: "barelabel", Typ: types.Bool}, {Name: "catdesc", Typ: types.Text}, {Name: "baredesc", Typ: types.Text}}, Fn: keywordRows}, nil, nil
 	case "generate_subscripts":
 		if len(args) != 2 && len(args) != 3 {
 			break
@@ -159,6 +165,21 @@ func unnestRows(_ *expr.Ctx, a []types.Datum) ([]types.Row, error) {
 			cells[i] = types.Null(types.Unknown)
 		}
 		rows[i] = cells[i : i+1 : i+1]
+	}
+	return rows, nil
+}
+
+// keywordRows is pg_get_keywords(): PostgreSQL 15's keywords.
+func keywordRows(*expr.Ctx, []types.Datum) ([]types.Row, error) {
+	cats := map[string]string{"U": "unreserved", "C": "unreserved (cannot be function or type name)",
+		"T": "reserved (can be function or type name)", "R": "reserved"}
+	rows := make([]types.Row, len(pgKeywords))
+	for i, k := range pgKeywords {
+		bare := "requires AS"
+		if k.bare {
+			bare = "can be bare label"
+		}
+		rows[i] = types.Row{types.NewText(k.word), types.NewText(k.cat), types.NewBool(k.bare), types.NewText(cats[k.cat]), types.NewText(bare)}
 	}
 	return rows, nil
 }

@@ -334,6 +334,9 @@ func (s *Session) nextValLocked(o *Object) (int64, error) {
 		q.reserved = end
 	}
 	q.last, q.called = next, true
+	if s.seqLast == nil {
+		s.seqLast = map[*Object]int64{} // on first use: most sessions never call nextval
+	}
 	s.seqLast[o] = next
 	s.lastSeq = o
 	return next, nil
@@ -426,6 +429,9 @@ func (q sessionSequences) SetVal(ref expr.SeqRef, v int64, called bool) (int64, 
 	seq.last, seq.called = v, called
 	seq.reserved = next - seq.increment
 	if called {
+		if q.s.seqLast == nil {
+			q.s.seqLast = map[*Object]int64{}
+		}
 		q.s.seqLast[o] = v
 		q.s.lastSeq = o
 	}

@@ -185,7 +185,7 @@ type txn struct {
 
 // NewSession starts a session.
 func (e *Engine) NewSession(opts SessionOptions) *Session {
-	s := &Session{e: e, opts: opts, settings: map[string]string{}, seqLast: map[*Object]int64{}}
+	s := &Session{e: e, opts: opts, settings: map[string]string{}}
 	for k, v := range defaultSettings {
 		s.settings[k] = v
 	}
@@ -340,7 +340,7 @@ func (s *Session) describe(b *binder, n *pg.Node) ([]Column, error) {
 func queryColumns(q *boundQuery) []Column {
 	cols := make([]Column, q.visible)
 	for i := range cols {
-		cols[i] = Column{Name: q.cols[i].name, Type: q.cols[i].typ}
+		cols[i] = Column{Name: q.cols[i].name, Type: q.cols[i].typ, TableOID: q.cols[i].origin.table, Attr: q.cols[i].origin.attr}
 	}
 	return cols
 }

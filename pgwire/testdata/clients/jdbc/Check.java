@@ -142,6 +142,17 @@ public class Check {
             try (ResultSet rs = md.getExportedKeys(null, "public", "orders")) {
                 check(rs.next(), false, "getExportedKeys (no foreign keys)");
             }
+            // Keywords beyond SQL:2003 (DBeaver reads them on connect).
+            check(Arrays.asList(md.getSQLKeywords().split(",")).contains("analyze"), true, "getSQLKeywords has analyze");
+            // A result column's table and properties, from RowDescription's
+            // table OID and attribute number.
+            c.createStatement().execute("CREATE TABLE auto (id serial PRIMARY KEY, note text)");
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT id, note, id + 1 AS next FROM auto")) {
+                ResultSetMetaData rm = rs.getMetaData();
+                check(rm.getTableName(1) + ":" + rm.isNullable(1) + ":" + rm.isAutoIncrement(1), "auto:0:true", "id column metadata");
+                check(rm.getTableName(2) + ":" + rm.isNullable(2) + ":" + rm.isAutoIncrement(2), "auto:1:false", "note column metadata");
+                check(rm.getTableName(3), "", "computed column's table");
+            }
         }
         System.out.println("pgjdbc ok");
     }
