@@ -1,6 +1,11 @@
 // Package dataflow is Tributary's one execution engine: dataflow plans
-// (Plan: Get, Constant, Map, FlatMap, Filter, Join, Union, Negate, Threshold,
-// Reduce, TopK, Session) and the operators that run them incrementally.
+// (Plan: Get, Constant, Map, FlatMap, Filter, TemporalFilter, Join, Union,
+// Negate, Threshold, Reduce, TopK, Session) and the operators that run them
+// incrementally. Event time: a TemporalFilter schedules rows' insertions and
+// retractions by system time (Dataflow.NextDue says when a step with no
+// input change is due); a Reduce with a WindowClose (and a Session with a
+// SessionClose) emits each window once, when a watermark closes it, and
+// forgets it (windowclose.go).
 //
 // Model (DBSP over a totally ordered timeline): a collection is a Z-set, a
 // multiset with signed multiplicities; a change is a Z-set too (a batch of

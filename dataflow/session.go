@@ -41,7 +41,11 @@ func (p *Session) Inputs() []Plan { return []Plan{p.Input} }
 
 func (p *Session) describe() string {
 	gap := expr.Const{Val: types.NewInterval(types.IntervalValue{Micros: p.Gap})}
-	return fmt.Sprintf("Session time=#%d gap=%s keys=%v", p.Time, gap.String(), p.Keys)
+	d := fmt.Sprintf("Session time=#%d gap=%s keys=%v", p.Time, gap.String(), p.Keys)
+	if p.Close != nil {
+		d += " drops rows behind the watermark of " + p.Close.SourceName + " and forgets closed sessions"
+	}
+	return d
 }
 
 // sessionOp runs a Session. Per group it keeps
