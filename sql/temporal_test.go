@@ -158,6 +158,11 @@ func TestTemporalFilterRandom(t *testing.T) {
 			clock.advance(time.Duration(rng.Intn(90)) * time.Second)
 			ts.e.Tick()
 		}
+		if step == 100 {
+			// The restart below loads this checkpoint, recomputes the
+			// views as of its time and replays the rest.
+			ts.mustExec("CHECKPOINT")
+		}
 		checkTemporalViews(t, ts, fmt.Sprintf("step %d", step))
 	}
 	if err := ts.e.Close(); err != nil {
@@ -170,6 +175,9 @@ func TestTemporalFilterRandom(t *testing.T) {
 	}
 	ts = newClockedSession(t, l, clock)
 	defer ts.e.Close()
+	if got := ts.restoredRows("SELECT views_recomputed > 0 FROM tb_catalog.restart"); !slices.Equal(got, []string{"t"}) {
+		t.Fatalf("the restart did not load the checkpoint: %v", got)
+	}
 	checkTemporalViews(t, ts, "after restart")
 	clock.advance(3 * time.Minute)
 	ts.e.Tick()
