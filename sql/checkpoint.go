@@ -261,7 +261,9 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	ectx := e.viewStepCtxLocked()
 	for _, mv := range e.mu.cat.matViews() {
 		mv.Err, mv.errInherited = nil, false
+		t0 := time.Now()
 		e.rebuildLocked(ectx, mv, map[dataflow.CollectionID][]dataflow.Update{})
+		e.logger.Debug("materialized view recomputed", "view", mv.Name, "rows", mv.Data.Len(), "elapsed", time.Since(t0))
 		st.viewsRebuilt++
 		progress()
 	}

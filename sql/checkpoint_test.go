@@ -196,3 +196,58 @@ func TestCheckpointWhileWriting(t *testing.T) {
 	checkViewsFresh(t, ts)
 	ts.e.Close()
 }
+
+// BenchmarkRestartFromCheckpoint measures NewEngine over a checkpoint of
+// 200k rows with five materialized views (the views of
+// scripts/bench-durable-vs-postgres.sh) and an empty log tail:
+//
+//	timeout 900 go test -run XXX -bench RestartFromCheckpoint -benchtime 3x ./sql/
+func BenchmarkRestartFromCheckpoint(b *testing.B) {
+	const rows = 200_000
+	dir := b.TempDir()
+	ts := openBenchEngine(b, dir)
+	ts.mustExec("CREATE TABLE dims (k int PRIMARY KEY, label text)")
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO dims VALUES ")
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "(%d, 'label %d')", i, i%7)
+	}
+	ts.mustExec(sb.String())
+	ts.mustExec("CREATE TABLE events (id int8 PRIMARY KEY, k int, v int, note text)")
+	for _, v := range benchViews {
+		ts.mustExec("CREATE MATERIALIZED VIEW " + v)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < rows; i += 10_000 {
+		sb.Reset()
+		sb.WriteString("INSERT INTO events VALUES ")
+		for j := i; j < i+10_000; j++ {
+			if j > i {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "(%d, %d, %d, 'note %d')", j, j%1000, rng.IntN(1_000_000), j)
+		}
+		ts.mustExec(sb.String())
+	}
+	ts.mustExec("CHECKPOINT")
+	ts.e.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ts := openBenchEngine(b, dir)
+		st := ts.restoredRows("SELECT load_ms, views_ms FROM tb_catalog.restart")
+		b.Logf("load_ms | views_ms: %v", st)
+		ts.e.Close()
+	}
+}
+
+// benchViews are the five views of the restart benchmarks.
+var benchViews = []string{
+	"per_k AS SELECT k, count(*) AS n, sum(v) AS s FROM events GROUP BY k",
+	"per_bucket AS SELECT k % 10 AS b, min(v) AS lo, max(v) AS hi FROM events GROUP BY k % 10",
+	"totals AS SELECT count(*) AS n, sum(v) AS s FROM events",
+	"top10 AS SELECT id, v FROM events ORDER BY v DESC, id LIMIT 10",
+	"per_label AS SELECT d.label, count(*) AS n FROM events e JOIN dims d ON e.k = d.k GROUP BY d.label",
+}

@@ -433,7 +433,24 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 	if len(o.PrimaryKey) == 0 {
 		return nil
 	}
-	delta := map[string]int64{}
+	var pending map[string]int64
+	if s.tx != nil {
+		pending = s.tx.keys[o.ID]
+	}
+	delta := make(map[string]int64, len(changes))
+	if onlyInserts(changes) {
+		// INSERT and COPY: one pass in row order, the first row whose key
+		// is taken fails (as in PostgreSQL).
+		for _, u := range changes {
+			k := o.pkKey(u.Row)
+			delta[k] += u.Diff
+			if err := o.checkKeyedRow(u.Row, o.keys[k]+pending[k]+delta[k]); err != nil {
+				return err
+			}
+		}
+		s.notePendingKeys(o, delta)
+		return nil
+	}
 	var order []string
 	rowOf := map[string]types.Row{}
 	for _, u := range changes {
@@ -446,30 +463,50 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 			rowOf[k] = u.Row
 		}
 	}
-	var pending map[string]int64
-	if s.tx != nil {
-		pending = s.tx.keys[o.ID]
-	}
 	for _, k := range order {
 		if delta[k] <= 0 {
 			continue
 		}
-		r := rowOf[k]
-		for _, c := range o.PrimaryKey {
-			if r[c].IsNull() {
-				return &pgerror.Error{Code: pgerror.NotNullViolation, Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", o.Columns[c].Name, o.Name)}
-			}
-		}
-		if o.keys[k]+pending[k]+delta[k] > 1 {
-			var parts, vals []string
-			for _, c := range o.PrimaryKey {
-				parts = append(parts, o.Columns[c].Name)
-				vals = append(vals, types.FormatText(r[c]))
-			}
-			return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey"),
-				Detail: fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(parts, ", "), strings.Join(vals, ", "))}
+		if err := o.checkKeyedRow(rowOf[k], o.keys[k]+pending[k]+delta[k]); err != nil {
+			return err
 		}
 	}
+	s.notePendingKeys(o, delta)
+	return nil
+}
+
+func onlyInserts(changes []dataflow.Update) bool {
+	for _, u := range changes {
+		if u.Diff <= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkKeyedRow fails for a row with a NULL in its primary key, or whose key
+// would then be held by count rows.
+func (o *Object) checkKeyedRow(r types.Row, count int64) error {
+	for _, c := range o.PrimaryKey {
+		if r[c].IsNull() {
+			return &pgerror.Error{Code: pgerror.NotNullViolation, Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", o.Columns[c].Name, o.Name)}
+		}
+	}
+	if count > 1 {
+		var parts, vals []string
+		for _, c := range o.PrimaryKey {
+			parts = append(parts, o.Columns[c].Name)
+			vals = append(vals, types.FormatText(r[c]))
+		}
+		return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey"),
+			Detail: fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(parts, ", "), strings.Join(vals, ", "))}
+	}
+	return nil
+}
+
+// notePendingKeys adds a statement's key changes to its open transaction
+// block's.
+func (s *Session) notePendingKeys(o *Object, delta map[string]int64) {
 	if s.tx != nil && s.tx.explicit {
 		if s.tx.keys[o.ID] == nil {
 			s.tx.keys[o.ID] = map[string]int64{}
@@ -478,7 +515,6 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 			s.tx.keys[o.ID][k] += d
 		}
 	}
-	return nil
 }
 
 func (s *Session) bindInsertValues(b *binder, ins *pg.InsertStmt, o *Object, target []int, vs *pg.SelectStmt) (*boundWrite, error) {

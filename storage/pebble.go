@@ -134,6 +134,11 @@ func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
 		// Recovery stops at a torn WAL tail (a crash mid-write) and reports
 		// damage elsewhere as corruption.
 		FormatMajorVersion: pebble.FormatNewest,
+		// Bulk writes (a COPY is one batch) go through the memtable; the
+		// default 4 MB memtable makes one L0 file per COPY of ~100k rows
+		// and a compaction every few of them.
+		MemTableSize:          64 << 20,
+		L0CompactionThreshold: 8,
 		EventListener: &pebble.EventListener{
 			// Pebble's default exits the process; the read that found the
 			// damage returns an error, which Replay reports with its key

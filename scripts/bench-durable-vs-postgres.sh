@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# bench-durable-vs-postgres.sh compares durable ingest and restart of
+# Tributary (--data-dir, every acknowledged write synced) with a throwaway
+# PostgreSQL cluster (default durability: fsync=on, synchronous_commit=on),
+# over the wire, on the same machine:
+#
+#   1. COPY ingest: INGEST_ROWS rows of events(id int8 PRIMARY KEY, k int,
+#      v int, note text) through psql's \copy (COPY FROM STDIN, CSV), in
+#      COPY statements of COPY_CHUNK rows each; rows/s.
+#   2. Batched INSERT ingest: INSERT_ROWS rows in INSERTs of INSERT_BATCH
+#      rows (one client, psql -f); rows/s.
+#   3. Concurrent single-row INSERTs: pgbench -c C for C in CLIENTS, each
+#      INSERT its own autocommit transaction (group commit); tps.
+#   4. Restart: HISTORY_ROWS rows of history (COPY) under five views, then
+#      the server is stopped (cleanly, then by SIGKILL after more writes)
+#      and started again; the time from start to the first answered read
+#      of a view. Tributary's views are materialized; PostgreSQL's are
+#      plain views (the first read computes one), its restart after SIGKILL
+#      is crash recovery.
+#
+# Everything listens on 127.0.0.1 only, on free ports; a trap stops both
+# servers and removes the temporary directory (under TMPDIR, default /tmp;
+# it needs a few GB for HISTORY_ROWS=10000000).
+#
+# usage: scripts/bench-durable-vs-postgres.sh      (from the repository root)
+#   HISTORY_ROWS=10000000 INGEST_ROWS=1000000 scripts/bench-durable-vs-postgres.sh
+# Needs: go, and PostgreSQL's initdb/pg_ctl/pgbench/psql (installed with
+# apt-get if missing; that needs root). Results go to stdout and to $OUT
+# (default bin/bench-durable-vs-postgres.txt).
+set -euo pipefail
+
+INGEST_ROWS=${INGEST_ROWS:-1000000}
+COPY_CHUNK=${COPY_CHUNK:-100000}
+INSERT_ROWS=${INSERT_ROWS:-200000}
+INSERT_BATCH=${INSERT_BATCH:-1000}
+CLIENTS=${CLIENTS:-"1 8 32"}
+TXNS=${TXNS:-2000}                 # single-row INSERTs per pgbench client
+HISTORY_ROWS=${HISTORY_ROWS:-10000000}
+TAIL_ROWS=${TAIL_ROWS:-100000}     # written after the clean restart, before the kill
+RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT=${OUT:-$ROOT/bin/bench-durable-vs-postgres.txt}
+mkdir -p "$(dirname "$OUT")"
+
+# --- PostgreSQL binaries ------------------------------------------------
+find_pgbin() {
+	local d
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+		if [ -x "$d/initdb" ] && [ -x "$d/pgbench" ]; then
+			echo "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+if ! PGBIN=$(find_pgbin); then
+	if [ "$(id -u)" != 0 ]; then
+		echo "PostgreSQL is not installed; run as root (apt-get install postgresql) or install it" >&2
+		exit 1
+	fi
+	echo "installing postgresql with apt-get ..." >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql postgresql-contrib >/dev/null
+	PGBIN=$(find_pgbin)
+fi
+PSQL="$PGBIN/psql"
+PGBENCH="$PGBIN/pgbench"
+
+# --- temp dir, ports, cleanup -------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-durable.XXXXXX")
+TRIB_PID=""
+PG_STARTED=""
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+cleanup() {
+	set +e
+	if [ -n "$TRIB_PID" ]; then
+		kill "$TRIB_PID" 2>/dev/null
+		wait "$TRIB_PID" 2>/dev/null
+	fi
+	if [ -n "$PG_STARTED" ]; then
+		as_pg "$PGBIN/pg_ctl" -D "$TMP/pgdata" -m immediate -w stop >/dev/null 2>&1
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+	local p i
+	for i in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		if port_free "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "no free port found" >&2
+	return 1
+}
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc -l | xargs printf '%.3f'; }
+per_sec() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+
+q() { # PORT SQL...: run statements, stop at the first error
+	local port=$1
+	shift
+	local args=()
+	for s in "$@"; do args+=(-c "$s"); done
+	"$PSQL" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "${args[@]}"
+}
+
+# wait_read PORT SQL: poll until SQL answers (at most RUN_TIMEOUT s); the
+# polling interval is 20 ms, which bounds the error of the restart figures.
+wait_read() {
+	local deadline=$((SECONDS + RUN_TIMEOUT))
+	until "$PSQL" -X -q -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $deadline ]; then
+			echo "server on port $1 did not answer $2" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+results=()
+report() { # LABEL VALUE UNIT
+	results+=("$(printf '%-72s %14s %s' "$1" "$2" "$3")")
+	echo "${results[-1]}" >&2
+}
+
+# --- data ----------------------------------------------------------------
+# chunk files of COPY_CHUNK rows: id, k (1000 groups), v, note
+gen_chunks() { # PREFIX FIRST_ID ROWS
+	local prefix=$1 first=$2 rows=$3
+	awk -v first="$first" -v n="$rows" -v chunk="$COPY_CHUNK" -v prefix="$prefix" 'BEGIN {
+		srand(42 + first)
+		for (i = 0; i < n; i++) {
+			if (i % chunk == 0) { if (f) close(f); f = sprintf("%s.%06d.csv", prefix, i / chunk) }
+			id = first + i
+			printf "%d,%d,%d,note %d\n", id, id % 1000, int(rand() * 1000000), id > f
+		}
+	}'
+}
+copy_chunks() { # PORT PREFIX
+	local f
+	for f in "$2".*.csv; do
+		"$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres \
+			-c "\\copy events FROM '$f' WITH (FORMAT csv)" >/dev/null
+	done
+}
+echo "generating data ..." >&2
+gen_chunks "$TMP/ingest" 0 "$INGEST_ROWS"
+gen_chunks "$TMP/history" 0 "$HISTORY_ROWS"
+gen_chunks "$TMP/tail" "$HISTORY_ROWS" "$TAIL_ROWS"
+awk -v n="$INSERT_ROWS" -v b="$INSERT_BATCH" 'BEGIN {
+	srand(7)
+	for (i = 0; i < n; i++) {
+		if (i % b == 0) printf "INSERT INTO events VALUES "
+		printf "(%d,%d,%d,%s)", i, i % 1000, int(rand() * 1000000), "'"'"'note " i "'"'"'"
+		if (i % b == b - 1 || i == n - 1) print ";"; else printf ","
+	}
+}' >"$TMP/inserts.sql"
+cat >"$TMP/single.sql" <<'EOF'
+\set id random(1, 2000000000)
+INSERT INTO events VALUES (:id + 10000000000 * :client_id, :id % 1000, :id % 1000000, 'single');
+EOF
+CREATE_EVENTS="CREATE TABLE events (id int8 PRIMARY KEY, k int, v int, note text)"
+VIEWS=(
+	"per_k AS SELECT k, count(*) AS n, sum(v) AS s FROM events GROUP BY k"
+	"per_bucket AS SELECT k % 10 AS b, min(v) AS lo, max(v) AS hi FROM events GROUP BY k % 10"
+	"totals AS SELECT count(*) AS n, sum(v) AS s FROM events"
+	"top10 AS SELECT id, v FROM events ORDER BY v DESC, id LIMIT 10"
+	"per_label AS SELECT d.label, count(*) AS n FROM events e JOIN dims d ON e.k = d.k GROUP BY d.label"
+)
+create_dims() { # PORT
+	q "$1" "CREATE TABLE dims (k int PRIMARY KEY, label text)"
+	q "$1" "INSERT INTO dims SELECT g, 'label ' || (g % 7) FROM generate_series(0, 999) AS g" 2>/dev/null ||
+		q "$1" "$(awk 'BEGIN { printf "INSERT INTO dims VALUES "; for (i = 0; i < 1000; i++) printf "%s(%d, '"'"'label %d'"'"')", (i ? "," : ""), i, i % 7 }')"
+}
+if [ "$(id -u)" = 0 ]; then chown -R postgres "$TMP"; fi
+chmod 755 "$TMP"
+
+# --- servers -------------------------------------------------------------
+echo "building bin/tributary ..." >&2
+go build -o bin/tributary ./cmd/tributary
+TPORT=$(free_port)
+start_tributary() { # DATADIR
+	bin/tributary serve --listen "127.0.0.1:$TPORT" --data-dir "$1" >>"$TMP/tributary.log" 2>&1 &
+	TRIB_PID=$!
+}
+stop_tributary() { # SIGNAL
+	kill -"$1" "$TRIB_PID"
+	wait "$TRIB_PID" 2>/dev/null || true
+	TRIB_PID=""
+}
+PPORT=$(free_port)
+mkdir -p "$TMP/pgdata" "$TMP/sock"
+if [ "$(id -u)" = 0 ]; then chown -R postgres "$TMP"; fi
+as_pg "$PGBIN/initdb" -D "$TMP/pgdata" -U postgres --auth=trust >"$TMP/initdb.log" 2>&1
+start_pg() {
+	as_pg "$PGBIN/pg_ctl" -D "$TMP/pgdata" -l "$TMP/pg.log" -w -t 600 \
+		-o "-c listen_addresses=127.0.0.1 -p $PPORT -k $TMP/sock -c max_wal_size=4GB" start >/dev/null
+	PG_STARTED=1
+}
+start_pg
+wait_read "$PPORT" "SELECT 1"
+
+# --- 1-3: ingest -----------------------------------------------------------
+ingest() { # NAME PORT
+	local name=$1 port=$2 t0 secs
+	q "$port" "DROP TABLE IF EXISTS events" "$CREATE_EVENTS" 2>/dev/null
+	t0=$(now)
+	copy_chunks "$port" "$TMP/ingest"
+	secs=$(elapsed "$t0")
+	report "$name: COPY $INGEST_ROWS rows ($COPY_CHUNK per COPY), durable" "$(per_sec "$INGEST_ROWS" "$secs")" "rows/s ($secs s)"
+	q "$port" "DROP TABLE events" "$CREATE_EVENTS"
+	t0=$(now)
+	"$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres -f "$TMP/inserts.sql" >/dev/null
+	secs=$(elapsed "$t0")
+	report "$name: INSERT $INSERT_ROWS rows, $INSERT_BATCH per INSERT, durable" "$(per_sec "$INSERT_ROWS" "$secs")" "rows/s ($secs s)"
+	q "$port" "DROP TABLE events" "$CREATE_EVENTS"
+	for c in $CLIENTS; do
+		timeout "$RUN_TIMEOUT" "$PGBENCH" -n -h 127.0.0.1 -p "$port" -U postgres -M prepared \
+			-f "$TMP/single.sql" -c "$c" -j "$c" -t "$TXNS" postgres >"$TMP/pgbench.out" 2>&1 || {
+			cat "$TMP/pgbench.out" >&2
+			return 1
+		}
+		report "$name: single-row INSERTs, $c clients, durable" "$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$TMP/pgbench.out" | head -1 | xargs printf '%.0f')" "tps"
+	done
+	q "$port" "DROP TABLE events"
+}
+start_tributary "$TMP/tdata-ingest"
+wait_read "$TPORT" "SELECT 1"
+ingest tributary "$TPORT"
+stop_tributary TERM
+ingest postgresql "$PPORT"
+
+# --- 4: restart ------------------------------------------------------------
+restart_bench() { # NAME PORT VIEWKIND
+	local name=$1 port=$2 kind=$3 t0 secs v
+	create_dims "$port"
+	q "$port" "$CREATE_EVENTS"
+	for v in "${VIEWS[@]}"; do q "$port" "CREATE $kind $v"; done
+	t0=$(now)
+	copy_chunks "$port" "$TMP/history"
+	secs=$(elapsed "$t0")
+	report "$name: COPY $HISTORY_ROWS rows of history under five views" "$(per_sec "$HISTORY_ROWS" "$secs")" "rows/s ($secs s)"
+}
+first_read="SELECT * FROM per_k WHERE k = 7"
+
+start_tributary "$TMP/tdata"
+wait_read "$TPORT" "SELECT 1"
+restart_bench tributary "$TPORT" "MATERIALIZED VIEW"
+t0=$(now)
+stop_tributary TERM # a clean shutdown writes a checkpoint
+report "tributary: clean shutdown (writes a checkpoint)" "$(elapsed "$t0")" "s"
+du -sh "$TMP/tdata" | awk '{print "tributary data directory: " $1}' >&2
+t0=$(now)
+start_tributary "$TMP/tdata"
+wait_read "$TPORT" "$first_read"
+report "tributary: restart after a clean shutdown, to the first view read" "$(elapsed "$t0")" "s"
+q "$TPORT" "SELECT 'restart', * FROM tb_catalog.restart" >&2
+copy_chunks "$TPORT" "$TMP/tail"
+stop_tributary KILL
+t0=$(now)
+start_tributary "$TMP/tdata"
+wait_read "$TPORT" "$first_read"
+report "tributary: restart after SIGKILL ($TAIL_ROWS rows after the checkpoint)" "$(elapsed "$t0")" "s"
+q "$TPORT" "SELECT 'restart', * FROM tb_catalog.restart" >&2
+stop_tributary TERM
+
+restart_bench postgresql "$PPORT" "VIEW"
+t0=$(now)
+as_pg "$PGBIN/pg_ctl" -D "$TMP/pgdata" -m fast -w -t 600 stop >/dev/null
+report "postgresql: clean shutdown (fast)" "$(elapsed "$t0")" "s"
+t0=$(now)
+start_pg
+wait_read "$PPORT" "$first_read"
+report "postgresql: restart after a clean shutdown, to the first view read" "$(elapsed "$t0")" "s"
+copy_chunks "$PPORT" "$TMP/tail"
+as_pg "$PGBIN/pg_ctl" -D "$TMP/pgdata" -m immediate -w stop >/dev/null
+t0=$(now)
+start_pg
+wait_read "$PPORT" "$first_read"
+report "postgresql: restart after an immediate stop (crash recovery), to the first view read" "$(elapsed "$t0")" "s"
+
+# --- report ----------------------------------------------------------------
+{
+	echo "# bench-durable-vs-postgres $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "# $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+	echo "# tributary $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $("$PGBIN/postgres" --version)"
+	printf '%s\n' "${results[@]}"
+} | tee "$OUT"
