@@ -17,8 +17,14 @@ type Arrangement struct {
 	buf  []byte
 }
 
+// arrKey is the rows under one key. Most keys hold one row (a primary key,
+// a join on a unique column), so that row is kept inline (one) and the map
+// is made only when a second row arrives: for a unique key, 3 allocations
+// per row instead of 5, and no small map's buckets (BenchmarkDurableCopy).
 type arrKey struct {
-	rows map[string]*arrRow // by types.RowKey of the row
+	one    arrRow             // the only row, while rows is nil
+	oneKey string             // types.RowKey of one.row
+	rows   map[string]*arrRow // by types.RowKey of the row, once there were two
 }
 
 type arrRow struct {
@@ -37,14 +43,24 @@ func (a *Arrangement) Add(key, row types.Row, diff int64) {
 		return
 	}
 	a.buf = types.RowKey(a.buf[:0], key)
-	e, ok := a.keys[string(a.buf)]
-	if !ok {
-		e = &arrKey{rows: map[string]*arrRow{}}
-		a.keys[string(a.buf)] = e
-	}
 	k := len(a.buf)
 	a.buf = types.RowKey(a.buf, row)
-	rowKey := a.buf[k:]
+	keyBytes, rowKey := a.buf[:k], a.buf[k:]
+	e, ok := a.keys[string(keyBytes)]
+	if !ok {
+		a.keys[string(keyBytes)] = &arrKey{one: arrRow{row: row, count: diff}, oneKey: string(rowKey)}
+		return
+	}
+	if e.rows == nil {
+		if e.oneKey == string(rowKey) {
+			if e.one.count += diff; e.one.count == 0 {
+				delete(a.keys, string(keyBytes))
+			}
+			return
+		}
+		e.rows = map[string]*arrRow{e.oneKey: {row: e.one.row, count: e.one.count}}
+		e.one, e.oneKey = arrRow{}, ""
+	}
 	r, ok := e.rows[string(rowKey)]
 	if !ok {
 		e.rows[string(rowKey)] = &arrRow{row: row, count: diff}
@@ -54,7 +70,7 @@ func (a *Arrangement) Add(key, row types.Row, diff int64) {
 	if r.count == 0 {
 		delete(e.rows, string(rowKey))
 		if len(e.rows) == 0 {
-			delete(a.keys, string(a.buf[:k]))
+			delete(a.keys, string(keyBytes))
 		}
 	}
 }
@@ -65,6 +81,10 @@ func (a *Arrangement) Lookup(key types.Row, f func(row types.Row, count int64)) 
 	a.buf = types.RowKey(a.buf[:0], key)
 	e, ok := a.keys[string(a.buf)]
 	if !ok {
+		return
+	}
+	if e.rows == nil {
+		f(e.one.row, e.one.count)
 		return
 	}
 	for _, r := range e.rows {

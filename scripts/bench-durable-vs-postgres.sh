@@ -11,12 +11,17 @@
 #      rows (one client, psql -f); rows/s.
 #   3. Concurrent single-row INSERTs: pgbench -c C for C in CLIENTS, each
 #      INSERT its own autocommit transaction (group commit); tps.
-#   4. Restart: HISTORY_ROWS rows of history (COPY) under five views, then
-#      the server is stopped (cleanly, then by SIGKILL after more writes)
-#      and started again; the time from start to the first answered read
-#      of a view. Tributary's views are materialized; PostgreSQL's are
-#      plain views (the first read computes one), its restart after SIGKILL
-#      is crash recovery.
+#   4. Restart, history = state: HISTORY_ROWS rows (COPY) under five
+#      views, then the server is stopped (cleanly, then by SIGKILL after
+#      TAIL_ROWS more) and started again; the time from start to the first
+#      answered read of a view. Tributary's views are materialized;
+#      PostgreSQL's are plain views (the first read computes one), its
+#      restart after SIGKILL is crash recovery.
+#   5. Restart, history >> state: STATE_ROWS rows under the same views, then
+#      UPDATE_ROUNDS statements UPDATE events SET v = v + 1 (each logs a
+#      retraction and an insertion per row: 2 x STATE_ROWS x UPDATE_ROUNDS
+#      updates of history). Tributary is killed and restarted without
+#      checkpoints (it replays the whole history), then with them.
 #
 # Everything listens on 127.0.0.1 only, on free ports; a trap stops both
 # servers and removes the temporary directory (under TMPDIR, default /tmp;
@@ -37,7 +42,11 @@ CLIENTS=${CLIENTS:-"1 8 32"}
 TXNS=${TXNS:-2000}                 # single-row INSERTs per pgbench client
 HISTORY_ROWS=${HISTORY_ROWS:-10000000}
 TAIL_ROWS=${TAIL_ROWS:-100000}     # written after the clean restart, before the kill
+STATE_ROWS=${STATE_ROWS:-100000}
+UPDATE_ROUNDS=${UPDATE_ROUNDS:-50}
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
+INGEST=${INGEST:-1}               # 0: skip 1-3
+RESTART_STATE=${RESTART_STATE:-1} # 0: skip 4
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -153,9 +162,12 @@ copy_chunks() { # PORT PREFIX
 	done
 }
 echo "generating data ..." >&2
-gen_chunks "$TMP/ingest" 0 "$INGEST_ROWS"
-gen_chunks "$TMP/history" 0 "$HISTORY_ROWS"
-gen_chunks "$TMP/tail" "$HISTORY_ROWS" "$TAIL_ROWS"
+if [ "$INGEST" = 1 ]; then gen_chunks "$TMP/ingest" 0 "$INGEST_ROWS"; fi
+if [ "$RESTART_STATE" = 1 ]; then
+	gen_chunks "$TMP/history" 0 "$HISTORY_ROWS"
+	gen_chunks "$TMP/tail" "$HISTORY_ROWS" "$TAIL_ROWS"
+fi
+gen_chunks "$TMP/state" 0 "$STATE_ROWS"
 awk -v n="$INSERT_ROWS" -v b="$INSERT_BATCH" 'BEGIN {
 	srand(7)
 	for (i = 0; i < n; i++) {
@@ -188,8 +200,10 @@ chmod 755 "$TMP"
 echo "building bin/tributary ..." >&2
 go build -o bin/tributary ./cmd/tributary
 TPORT=$(free_port)
-start_tributary() { # DATADIR
-	bin/tributary serve --listen "127.0.0.1:$TPORT" --data-dir "$1" >>"$TMP/tributary.log" 2>&1 &
+start_tributary() { # DATADIR [FLAGS...]
+	local dir=$1
+	shift
+	bin/tributary serve --listen "127.0.0.1:$TPORT" --data-dir "$dir" "$@" >>"$TMP/tributary.log" 2>&1 &
 	TRIB_PID=$!
 }
 stop_tributary() { # SIGNAL
@@ -233,25 +247,37 @@ ingest() { # NAME PORT
 	done
 	q "$port" "DROP TABLE events"
 }
+if [ "$INGEST" = 1 ]; then
 start_tributary "$TMP/tdata-ingest"
 wait_read "$TPORT" "SELECT 1"
 ingest tributary "$TPORT"
 stop_tributary TERM
 ingest postgresql "$PPORT"
+fi
 
 # --- 4: restart ------------------------------------------------------------
-restart_bench() { # NAME PORT VIEWKIND
-	local name=$1 port=$2 kind=$3 t0 secs v
+restart_bench() { # NAME PORT VIEWKIND [CHUNKS]
+	local name=$1 port=$2 kind=$3 chunks=${4:-history} t0 secs v
 	create_dims "$port"
 	q "$port" "$CREATE_EVENTS"
 	for v in "${VIEWS[@]}"; do q "$port" "CREATE $kind $v"; done
 	t0=$(now)
-	copy_chunks "$port" "$TMP/history"
+	copy_chunks "$port" "$TMP/$chunks"
 	secs=$(elapsed "$t0")
-	report "$name: COPY $HISTORY_ROWS rows of history under five views" "$(per_sec "$HISTORY_ROWS" "$secs")" "rows/s ($secs s)"
+	if [ "$chunks" = history ]; then
+		report "$name: COPY $HISTORY_ROWS rows of history under five views" "$(per_sec "$HISTORY_ROWS" "$secs")" "rows/s ($secs s)"
+	fi
+}
+update_rounds() { # NAME PORT
+	local t0 secs i
+	t0=$(now)
+	for i in $(seq 1 "$UPDATE_ROUNDS"); do q "$2" "UPDATE events SET v = v + 1"; done
+	secs=$(elapsed "$t0")
+	report "$1: $UPDATE_ROUNDS x UPDATE of $STATE_ROWS rows under five views" "$(per_sec $((2 * STATE_ROWS * UPDATE_ROUNDS)) "$secs")" "updates/s ($secs s)"
 }
 first_read="SELECT * FROM per_k WHERE k = 7"
 
+if [ "$RESTART_STATE" = 1 ]; then
 start_tributary "$TMP/tdata"
 wait_read "$TPORT" "SELECT 1"
 restart_bench tributary "$TPORT" "MATERIALIZED VIEW"
@@ -272,7 +298,32 @@ wait_read "$TPORT" "$first_read"
 report "tributary: restart after SIGKILL ($TAIL_ROWS rows after the checkpoint)" "$(elapsed "$t0")" "s"
 q "$TPORT" "SELECT 'restart', * FROM tb_catalog.restart" >&2
 stop_tributary TERM
+fi
 
+# --- 5: restart, history >> state (Tributary) ------------------------------
+HIST=$((2 * STATE_ROWS * UPDATE_ROUNDS))
+NOCKPT=(--checkpoint-interval 0 --checkpoint-rows 0)
+start_tributary "$TMP/tdata-hist" "${NOCKPT[@]}"
+wait_read "$TPORT" "SELECT 1"
+restart_bench tributary "$TPORT" "MATERIALIZED VIEW" state
+update_rounds tributary "$TPORT"
+stop_tributary KILL
+t0=$(now)
+start_tributary "$TMP/tdata-hist" "${NOCKPT[@]}"
+wait_read "$TPORT" "$first_read"
+report "tributary: restart, $HIST updates of history over $STATE_ROWS rows, no checkpoint" "$(elapsed "$t0")" "s"
+q "$TPORT" "SELECT 'restart', * FROM tb_catalog.restart" >&2
+q "$TPORT" "CHECKPOINT"
+q "$TPORT" "UPDATE events SET v = v + 1"
+stop_tributary KILL
+t0=$(now)
+start_tributary "$TMP/tdata-hist"
+wait_read "$TPORT" "$first_read"
+report "tributary: restart, the same from a checkpoint + one UPDATE ($((2 * STATE_ROWS)) updates)" "$(elapsed "$t0")" "s"
+q "$TPORT" "SELECT 'restart', * FROM tb_catalog.restart" >&2
+stop_tributary TERM
+
+if [ "$RESTART_STATE" = 1 ]; then
 restart_bench postgresql "$PPORT" "VIEW"
 t0=$(now)
 as_pg "$PGBIN/pg_ctl" -D "$TMP/pgdata" -m fast -w -t 600 stop >/dev/null
@@ -287,6 +338,15 @@ t0=$(now)
 start_pg
 wait_read "$PPORT" "$first_read"
 report "postgresql: restart after an immediate stop (crash recovery), to the first view read" "$(elapsed "$t0")" "s"
+q "$PPORT" "DROP VIEW per_k, per_bucket, totals, top10, per_label" "DROP TABLE events, dims"
+fi
+restart_bench postgresql "$PPORT" "VIEW" state
+update_rounds postgresql "$PPORT"
+as_pg "$PGBIN/pg_ctl" -D "$TMP/pgdata" -m immediate -w stop >/dev/null
+t0=$(now)
+start_pg
+wait_read "$PPORT" "$first_read"
+report "postgresql: restart after an immediate stop, $HIST updates of history over $STATE_ROWS rows" "$(elapsed "$t0")" "s"
 
 # --- report ----------------------------------------------------------------
 {

@@ -118,6 +118,17 @@ func TestRestartFromCheckpoint(t *testing.T) {
 		t.Fatalf("state after a restart from a checkpoint differs:\nbefore %v\nafter  %v", before, after)
 	}
 	checkViewsFresh(t, ts)
+	// A checkpoint taken right after a restart, before any write, is valid
+	// at the latest restored time (not at the latest DDL's).
+	ts.mustExec("CHECKPOINT")
+	ts.e.Close()
+	ts = openTestEngine(t, dir)
+	if st := ts.restoredRows("SELECT log_batches FROM tb_catalog.restart"); !slices.Equal(st, []string{"0"}) {
+		t.Fatalf("a checkpoint taken before any write left a log tail of %v batches", st)
+	}
+	if after := snapshotAll(ts, names); !mapsEqual(before, after) {
+		t.Fatalf("state after a checkpoint taken right after a restart differs:\nbefore %v\nafter  %v", before, after)
+	}
 	// The restored engine keeps maintaining the views.
 	write(30)
 	checkViewsFresh(t, ts)

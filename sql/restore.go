@@ -75,6 +75,9 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 		replay = func(ctx context.Context, f func(storage.Batch) error) error { return ck.ReplayAfter(ctx, cp.Time, f) }
 	}
 	loaded := cp == nil
+	if loaded {
+		st.phase = "replaying the log"
+	}
 	err = replay(ctx, func(b storage.Batch) error {
 		current = &b
 		if !loaded && b.Time > cp.Time {
@@ -136,6 +139,10 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 	if l, ok := e.log.(interface{ LastTime() uint64 }); ok && l.LastTime() > e.mu.lastTime {
 		e.mu.lastTime = l.LastTime()
 	}
+	// Everything up to the log's last time is applied (and durable): a
+	// checkpoint taken before the next write is valid there. (Set before
+	// the step below, whose time is not in the log.)
+	e.applied.Store(e.mu.lastTime)
 	// Bring the views from the last logged time to the present.
 	e.nextTimeLocked()
 	e.stepViewsLocked(map[dataflow.CollectionID][]dataflow.Update{})

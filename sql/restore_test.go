@@ -178,7 +178,7 @@ func BenchmarkDurableInsert(b *testing.B) {
 	for _, c := range []struct {
 		log   string
 		batch int
-	}{{"pebble", 1}, {"pebble", 100}, {"mem", 1}, {"mem", 100}} {
+	}{{"pebble", 1}, {"pebble", 100}, {"pebble", 1000}, {"mem", 1}, {"mem", 100}} {
 		batch := c.batch
 		b.Run(fmt.Sprintf("log=%s/rows=%d", c.log, batch), func(b *testing.B) {
 			dir := b.TempDir()
