@@ -79,6 +79,10 @@ type binder struct {
 	// instead of reading their outputs (inside a transaction that has
 	// uncommitted writes).
 	inlineMatViews bool
+	// nowIsMzNow binds now() and current_timestamp as mz_now(): set while
+	// a materialized view's definition is inlined, where they mean the
+	// view's timestamp (temporal.go).
+	nowIsMzNow bool
 	deps           map[string]bool
 	// rel is the relation expressions are being bound over; binding a
 	// subquery in an expression extends it with the subquery's columns.
@@ -671,6 +675,9 @@ func (b *binder) bindOperator(op string, l, r expr.Expr, loc int32) (expr.Expr, 
 
 // call resolves a function or operator overload and casts the arguments.
 func (b *binder) call(name string, args []expr.Expr, loc int32) (expr.Expr, error) {
+	if b.nowIsMzNow && len(args) == 0 && nowFunctions[name] {
+		name = "mz_now" // a materialized view's definition (temporal.go)
+	}
 	argTypes := make([]types.Type, len(args))
 	for i, a := range args {
 		argTypes[i] = a.Type()

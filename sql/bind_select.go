@@ -1033,7 +1033,10 @@ func (b *binder) bindRangeVar(rv *pg.RangeVar) (planner.Rel, []scopeCol, error) 
 	cols = renameCols(cols, colAliases, alias)
 	switch {
 	case o.Kind == KindView || (o.Kind == KindMatView && b.inlineMatViews):
+		saved := b.nowIsMzNow
+		b.nowIsMzNow = saved || o.Kind == KindMatView
 		q, err := b.bindDefinition(o)
+		b.nowIsMzNow = saved
 		if err != nil {
 			return nil, nil, err
 		}
