@@ -83,7 +83,7 @@ type binder struct {
 	// a materialized view's definition is inlined, where they mean the
 	// view's timestamp (temporal.go).
 	nowIsMzNow bool
-	deps           map[string]bool
+	deps       map[string]bool
 	// rel is the relation expressions are being bound over; binding a
 	// subquery in an expression extends it with the subquery's columns.
 	rel planner.Rel

@@ -67,7 +67,7 @@ type Engine struct {
 	stopTicker, tickerDone chan struct{}
 	// ignoreCheckpoints makes restore replay the whole log (windowclose.go).
 	ignoreCheckpoints bool
-	mu                     struct {
+	mu                struct {
 		sync.RWMutex
 		cat      *catalog
 		lastTime uint64 // the timestamp of the latest write

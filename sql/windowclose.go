@@ -174,7 +174,8 @@ type origin struct {
 }
 
 // lineage traces column col of p to the collection column it is computed
-// from, through maps, filters and unions (one origin per union branch).
+// from, through maps, filters, joins and unions (one origin per union
+// branch).
 // ok is false when the column depends on anything else.
 func lineage(p dataflow.Plan, col int) ([]origin, bool) {
 	switch n := p.(type) {
@@ -231,6 +232,14 @@ func lineage(p dataflow.Plan, col int) ([]origin, bool) {
 			})}
 		}
 		return out, true
+	case *dataflow.Join:
+		// A window of a joined row is its side's window. (Rows the other
+		// side adds to a closed window later are dropped as late.)
+		if nl := len(n.Left.Types()); col < nl {
+			return lineage(n.Left, col)
+		} else {
+			return lineage(n.Right, col-nl)
+		}
 	case *dataflow.Union:
 		var out []origin
 		for _, in := range n.Ins {

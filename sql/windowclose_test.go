@@ -14,15 +14,16 @@ import (
 // eowcDefs are EMIT ON WINDOW CLOSE views over bids; with no late rows
 // each must equal its definition restricted to the closed windows.
 var eowcDefs = map[string]string{
-	"tumb": "SELECT window_start, window_end, k, count(*) AS n, sum(price) AS total FROM TUMBLE(bids, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end, k",
-	"hop":  "SELECT window_end, max(price) AS top FROM HOP(bids, ts, INTERVAL '5 seconds', INTERVAL '10 seconds') GROUP BY window_end HAVING count(*) > 1",
-	"sess": "SELECT window_start, window_end, k, count(*) AS n, min(price) AS low FROM SESSION(bids, ts, INTERVAL '2 seconds', k) GROUP BY window_start, window_end, k",
+	"tumb":  "SELECT window_start, window_end, k, count(*) AS n, sum(price) AS total FROM TUMBLE(bids, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end, k",
+	"hop":   "SELECT window_end, max(price) AS top FROM HOP(bids, ts, INTERVAL '5 seconds', INTERVAL '10 seconds') GROUP BY window_end HAVING count(*) > 1",
+	"named": "SELECT window_end, n.name, count(*) AS c FROM TUMBLE(bids, ts, INTERVAL '5 seconds') w JOIN names n ON n.k = w.k GROUP BY window_end, n.name",
+	"sess":  "SELECT window_start, window_end, k, count(*) AS n, min(price) AS low FROM SESSION(bids, ts, INTERVAL '2 seconds', k) GROUP BY window_start, window_end, k",
 }
 
 // eowcClosed is the condition on window_end of a closed window: a window
 // closes when the watermark reaches its end, a session when the watermark
 // passes it (a row at the watermark may still extend it).
-var eowcClosed = map[string]string{"tumb": "<=", "hop": "<=", "sess": "<"}
+var eowcClosed = map[string]string{"tumb": "<=", "hop": "<=", "named": "<=", "sess": "<"}
 
 func bidsWatermark(ts *testSession) string {
 	rows := ts.restoredRows(`SELECT watermark FROM tb_catalog.watermarks WHERE object = 'bids'`)
@@ -54,6 +55,8 @@ func TestEmitOnWindowClose(t *testing.T) {
 	dir := t.TempDir()
 	ts := openTestEngine(t, dir)
 	ts.mustExec(`CREATE TABLE bids (k int, price int, ts timestamp, WATERMARK FOR ts AS ts - INTERVAL '3 seconds')`)
+	ts.mustExec(`CREATE TABLE names (k int, name text)`)
+	ts.mustExec(`INSERT INTO names VALUES (0, 'zero'), (1, 'one'), (1, 'uno'), (2, 'two')`)
 	for _, name := range sortedKeys(eowcDefs) {
 		ts.mustExec("CREATE MATERIALIZED VIEW " + name + " AS " + eowcDefs[name] + " EMIT ON WINDOW CLOSE")
 	}
@@ -77,7 +80,7 @@ func TestEmitOnWindowClose(t *testing.T) {
 		wm = maxTs - 3000
 		checkEOWC(t, ts, fmt.Sprintf("batch %d", batch))
 	}
-	if rows := ts.restoredRows(`SELECT view, source, late_rows FROM tb_catalog.window_close`); !slices.Equal(rows, []string{"hop | bids | 0", "sess | bids | 0", "tumb | bids | 0"}) {
+	if rows := ts.restoredRows(`SELECT view, source, late_rows FROM tb_catalog.window_close`); !slices.Equal(rows, []string{"hop | bids | 0", "named | bids | 0", "sess | bids | 0", "tumb | bids | 0"}) {
 		t.Fatalf("window_close: %v", rows)
 	}
 	// Late rows (windows closed) are dropped and counted; a HOP row counts
@@ -95,13 +98,13 @@ func TestEmitOnWindowClose(t *testing.T) {
 		}
 	}
 	t.Logf("closed windows: tumb %d rows, hop %d rows; %v", len(before["tumb"]), len(before["hop"]), ts.restoredRows(`SELECT * FROM tb_catalog.window_close`))
-	want := []string{"hop | 4", "sess | 2", "tumb | 2"}
+	want := []string{"hop | 4", "named | 3", "sess | 2", "tumb | 2"}
 	if rows := ts.restoredRows(`SELECT view, late_rows FROM tb_catalog.window_close`); !slices.Equal(rows, want) {
 		t.Fatalf("late rows: %v", rows)
 	}
 	// Closed windows' state is gone: only windows ending after the
 	// watermark are held.
-	if rows := ts.restoredRows(`SELECT view FROM tb_catalog.window_close WHERE open_windows > 12 OR (state_rows <> open_windows AND view <> 'sess')`); len(rows) != 0 {
+	if rows := ts.restoredRows(`SELECT view FROM tb_catalog.window_close WHERE open_windows > 12 OR (state_rows <> open_windows AND view NOT IN ('sess', 'named'))`); len(rows) != 0 {
 		t.Fatalf("state of closed windows kept: %v", ts.restoredRows(`SELECT * FROM tb_catalog.window_close`))
 	}
 	// A restart replays the same history: same output, same late count,
