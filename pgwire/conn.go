@@ -297,6 +297,9 @@ func (c *conn) open(minor uint32, params map[string]string) error {
 	if err != nil {
 		return fatalError{err}
 	}
+	if se, ok := c.sess.(interface{ StartupError() error }); ok && se.StartupError() != nil {
+		return fatalError{se.StartupError()} // an invalid TimeZone, as PostgreSQL refuses it
+	}
 	c.send(&pgproto3.AuthenticationOk{})
 	for _, kv := range c.sess.ParameterStatuses() {
 		c.send(&pgproto3.ParameterStatus{Name: kv[0], Value: kv[1]})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -108,7 +109,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	}
 	params := make([]types.Datum, len(m.Parameters))
 	for i, raw := range m.Parameters {
-		d, err := decodeParam(ptypes[i], formatAt(m.ParameterFormatCodes, i), raw)
+		d, err := decodeParam(ptypes[i], formatAt(m.ParameterFormatCodes, i), raw, c.location())
 		if err != nil {
 			return err
 		}
@@ -123,8 +124,9 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	return nil
 }
 
-// decodeParam decodes one Bind parameter; nil is SQL NULL.
-func decodeParam(t types.Type, format int16, raw []byte) (types.Datum, error) {
+// decodeParam decodes one Bind parameter; nil is SQL NULL. A text
+// timestamptz without its own offset is read in loc, the session's zone.
+func decodeParam(t types.Type, format int16, raw []byte, loc *time.Location) (types.Datum, error) {
 	if raw == nil {
 		return types.Null(t), nil
 	}
@@ -134,7 +136,7 @@ func decodeParam(t types.Type, format int16, raw []byte) (types.Datum, error) {
 	if !utf8.Valid(raw) {
 		return types.Datum{}, pgerror.New(pgerror.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
 	}
-	d, err := types.ParseText(t, string(raw))
+	d, err := types.ParseTextIn(t, string(raw), loc)
 	if err != nil {
 		return types.Datum{}, withParseCode(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -154,6 +155,7 @@ func (c *conn) sendDataRow(row types.Row, cols []sql.Column, formats []int16) er
 		formats = nil
 	}
 	start := len(c.wbuf)
+	loc := c.location()
 	b := append(c.wbuf, 'D', 0, 0, 0, 0)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(row)))
 	for i, d := range row {
@@ -171,7 +173,7 @@ func (c *conn) sendDataRow(row types.Row, cols []sql.Column, formats []int16) er
 				return err
 			}
 		} else {
-			b = types.AppendText(b, d)
+			b = types.AppendTextIn(b, d, loc)
 		}
 		binary.BigEndian.PutUint32(b[lenAt:], uint32(len(b)-lenAt-4))
 	}
@@ -179,4 +181,17 @@ func (c *conn) sendDataRow(row types.Row, cols []sql.Column, formats []int16) er
 	c.wbuf = b
 	c.maybeFlush()
 	return nil
+}
+
+// zoned is implemented by sessions that have a TimeZone setting
+// (sql.Session): text output and input of timestamptz use it. Binary
+// timestamptz is microseconds since 2000-01-01 UTC and needs no zone.
+type zoned interface{ Location() *time.Location }
+
+// location is the session's TimeZone, UTC for sessions without one.
+func (c *conn) location() *time.Location {
+	if z, ok := c.sess.(zoned); ok {
+		return z.Location()
+	}
+	return time.UTC
 }

@@ -104,6 +104,15 @@ type binder struct {
 	// searchPath, when set, replaces the session's search path (while a
 	// view's definition is bound, see schema.go).
 	searchPath []string
+	// zoneUsed is set when a constant folded at bind time read the
+	// session's TimeZone (foldCtx).
+	zoneUsed bool
+}
+
+// foldCtx is the context constants are folded with: the session's TimeZone
+// (noting its use in zoneUsed), no catalog, no clock.
+func (b *binder) foldCtx() *expr.Ctx {
+	return &expr.Ctx{Location: b.s.location(), ZoneUsed: &b.zoneUsed}
 }
 
 // resolve finds a user object by optional schema and name, an unqualified
@@ -145,7 +154,7 @@ func (b *binder) coerce(e expr.Expr, to types.Type) (expr.Expr, error) {
 		b.params[p.idx] = to
 		return &paramExpr{idx: p.idx, typ: to}, nil
 	}
-	return expr.NewCast(e, to)
+	return expr.NewCastIn(b.foldCtx(), e, to)
 }
 
 // resolveUnknown gives an untyped expression (literal or parameter) type
@@ -187,7 +196,7 @@ func (b *binder) bindExpr(n *pg.Node, sc *scope) (expr.Expr, error) {
 		if p, ok := arg.(*paramExpr); ok && p.typ == types.Unknown {
 			e, err = b.coerce(p, to)
 		} else {
-			e, err = expr.NewCast(arg, to)
+			e, err = expr.NewCastIn(b.foldCtx(), arg, to)
 		}
 		if err != nil {
 			return nil, errAt(err, tc.Location)
@@ -711,7 +720,7 @@ func (b *binder) call(name string, args []expr.Expr, loc int32) (expr.Expr, erro
 	c := &expr.Call{Fn: fn, Args: args}
 	if expr.IsConst(c) && !fn.Volatile {
 		// Fold constants so a bad literal fails at bind time.
-		d, err := c.Eval(&expr.Ctx{}, nil)
+		d, err := c.Eval(b.foldCtx(), nil)
 		if err == nil {
 			return &expr.Const{Val: d}, nil
 		}

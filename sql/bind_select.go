@@ -25,6 +25,9 @@ type boundQuery struct {
 	// visible is the number of leading output columns the client sees; the
 	// rest carry ORDER BY keys.
 	visible int
+	// zoneFolded is set when binding folded a constant with the session's
+	// TimeZone (a materialized view checks it, timezone.go).
+	zoneFolded bool
 }
 
 // subqueryMode says how a decorrelated subquery's select list is built.
@@ -1518,18 +1521,18 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, sc *scope) (planner.Rel
 			// evaluated when the query runs.
 			return b.bindSetFuncFrom(name, fc, rf, sc)
 		}
-		d, err := e.Eval(&expr.Ctx{Location: time.UTC}, nil)
+		d, err := e.Eval(b.foldCtx(), nil)
 		if err != nil {
 			return nil, nil, err
 		}
 		args = append(args, d)
 	}
 	for i := 0; i < 2; i++ {
-		if args[i], err = expr.CastDatum(&expr.Ctx{Location: time.UTC}, args[i], t); err != nil {
+		if args[i], err = expr.CastDatum(b.foldCtx(), args[i], t); err != nil {
 			return nil, nil, err
 		}
 	}
-	rows, err := generateSeries(args[0], args[1], args[2], t)
+	rows, err := generateSeries(b.foldCtx(), args[0], args[1], args[2], t)
 	if err != nil {
 		return nil, nil, errAt(err, fc.Location)
 	}
@@ -1556,7 +1559,7 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, sc *scope) (planner.Rel
 	return &planner.Values{Rows: rows, Typs: typs}, renameCols(cols, colAliases, alias), nil
 }
 
-func generateSeries(start, stop, step types.Datum, t types.Type) ([]types.Row, error) {
+func generateSeries(ctx *expr.Ctx, start, stop, step types.Datum, t types.Type) ([]types.Row, error) {
 	if start.IsNull() || stop.IsNull() || step.IsNull() {
 		return nil, nil
 	}
@@ -1576,7 +1579,7 @@ func generateSeries(start, stop, step types.Datum, t types.Type) ([]types.Row, e
 		if iv.Months < 0 || iv.Days < 0 || iv.Micros < 0 {
 			dir = -1
 		}
-		ctx := &expr.Ctx{Location: time.UTC}
+		// Day and month steps keep the wall clock in the session's zone.
 		add = func(d types.Datum) (types.Datum, error) { return plus.Fn(ctx, []types.Datum{d, step}) }
 	} else {
 		plus, _, err := expr.Resolve("+", []types.Type{t, t})

@@ -145,7 +145,9 @@ func (b *binder) generateSeriesFunc(args []expr.Expr, loc int32) (*expr.SetFunc,
 		out = append(out, c)
 	}
 	fn := &expr.SetFunc{Name: "generate_series", Cols: []expr.SetCol{{Name: "generate_series", Typ: t}},
-		Fn: func(_ *expr.Ctx, a []types.Datum) ([]types.Row, error) { return generateSeries(a[0], a[1], a[2], t) }}
+		Fn: func(ctx *expr.Ctx, a []types.Datum) ([]types.Row, error) {
+			return generateSeries(ctx, a[0], a[1], a[2], t)
+		}}
 	return fn, out, nil
 }
 

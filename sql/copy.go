@@ -459,7 +459,7 @@ func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts copyOptions,
 	if err != nil {
 		return nil, err
 	}
-	out := &CopyOut{Columns: queryColumns(q), Rows: rows, opts: opts}
+	out := &CopyOut{Columns: queryColumns(q), Rows: rows, opts: opts, loc: s.location()}
 	out.Binary = opts.format == copyBinary
 	out.forceQuote = make([]bool, len(out.Columns))
 	for _, n := range opts.forceQuote {

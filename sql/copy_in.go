@@ -313,7 +313,7 @@ func (h *copyIn) record(rec []byte) error {
 		if !utf8.ValidString(f.val) {
 			return h.lineErr(pgerror.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
 		}
-		d, err := types.ParseText(t, f.val)
+		d, err := types.ParseTextIn(t, f.val, h.ectx.Location)
 		if err != nil {
 			return h.valueErr(j, err)
 		}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -20,6 +21,8 @@ type CopyOut struct {
 
 	opts       copyOptions
 	forceQuote []bool // per column, CSV
+	// loc is the session's TimeZone: timestamptz text is in it.
+	loc *time.Location
 }
 
 // AppendHeader appends the header line (HEADER in text or CSV format), or
@@ -52,7 +55,7 @@ func (c *CopyOut) AppendRow(b []byte, row types.Row) []byte {
 			b = append(b, c.opts.null...)
 			continue
 		}
-		v := types.AppendText(scratch[:0], d)
+		v := types.AppendTextIn(scratch[:0], d, c.loc)
 		if c.opts.format == copyCSV {
 			b = c.appendCSV(b, v, c.forceQuote[i])
 		} else {

@@ -232,6 +232,7 @@ func (e *Engine) bindViewQuery(s *Session, query *pg.Node, aliases []*pg.Node) (
 	for d := range b.deps {
 		deps = append(deps, d)
 	}
+	q.zoneFolded = b.zoneUsed
 	return q, cols, deps, nil
 }
 
@@ -295,6 +296,9 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	// row happened to be processed. mz_now() in a temporal filter is the
 	// exception (sql/temporal.go).
 	if plan, err = maintainablePlan(plan); err != nil {
+		return nil, err
+	}
+	if err := s.matViewZoneCheck(q.zoneFolded, dataflow.Exprs(plan)); err != nil {
 		return nil, err
 	}
 	eowc := st.streaming != nil && st.streaming.EmitOnWindowClose

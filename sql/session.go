@@ -172,6 +172,10 @@ type Session struct {
 	// seqLast is currval's answer per sequence; lastSeq is lastval's.
 	seqLast map[*Object]int64
 	lastSeq *Object
+	// loc is the TimeZone setting resolved (nil: UTC); startupErr an
+	// invalid startup parameter (timezone.go).
+	loc        *time.Location
+	startupErr error
 }
 
 // txn is an open transaction block: its writes are buffered here and
@@ -193,6 +197,7 @@ func (e *Engine) NewSession(opts SessionOptions) *Session {
 	for k, v := range opts.Params {
 		s.settings[strings.ToLower(k)] = v
 	}
+	s.applyStartupTimeZone()
 	return s
 }
 
@@ -554,7 +559,7 @@ func sortRows(rows []types.Row, order []dataflow.SortKey) {
 }
 
 func (s *Session) evalCtx() *expr.Ctx {
-	return &expr.Ctx{Now: types.TimeToMicros(s.e.clock()), Location: time.UTC, Catalog: s.catalogReader(), Locks: sessionLocker{s}, Sequences: sessionSequences{s}}
+	return &expr.Ctx{Now: types.TimeToMicros(s.e.clock()), Location: s.location(), Catalog: s.catalogReader(), Locks: sessionLocker{s}, Sequences: sessionSequences{s}}
 }
 
 // readLocked returns what a one-shot dataflow's Get reads: the collection's
@@ -840,6 +845,9 @@ func (s *Session) execExplain(ex *pg.ExplainStmt, p *Prepared, params []types.Da
 
 func (s *Session) execSet(vs *pg.VariableSetStmt) (*Result, error) {
 	name := strings.ToLower(vs.Name)
+	if name == "timezone" {
+		return s.execSetTimeZone(vs)
+	}
 	switch vs.Kind {
 	case pg.VariableSetKind_VAR_RESET:
 		s.settings[name] = defaultSettings[name]
@@ -848,6 +856,7 @@ func (s *Session) execSet(vs *pg.VariableSetStmt) (*Result, error) {
 		for k, v := range defaultSettings {
 			s.settings[k] = v
 		}
+		s.loc = nil
 		return &Result{Tag: "RESET"}, nil
 	case pg.VariableSetKind_VAR_SET_MULTI:
 		return &Result{Tag: "SET"}, nil

@@ -98,8 +98,17 @@ func errUnderflow() error {
 
 func errDivByZero() error { return pgerror.New(pgerror.DivisionByZero, "division by zero") }
 
+// location is the session's TimeZone for an evaluation that needs it
+// (UTC without a context), noting the use for a binder that folds
+// constants (Ctx.ZoneUsed).
 func location(ctx *Ctx) *time.Location {
-	if ctx == nil || ctx.Location == nil {
+	if ctx == nil {
+		return time.UTC
+	}
+	if ctx.ZoneUsed != nil {
+		*ctx.ZoneUsed = true
+	}
+	if ctx.Location == nil {
 		return time.UTC
 	}
 	return ctx.Location
@@ -117,35 +126,12 @@ func textOut(ctx *Ctx, d types.Datum) string {
 		}
 		return "false"
 	case types.TimestampTZ:
-		return formatTimestampTZ(d.Int(), location(ctx))
+		var buf [40]byte
+		return string(types.AppendTextIn(buf[:0], d, location(ctx)))
 	case types.Bpchar:
 		return strings.TrimRight(d.Str(), " ")
 	}
 	return types.FormatText(d)
-}
-
-// formatTimestampTZ prints a timestamptz the way PostgreSQL does with
-// DateStyle ISO: the wall clock in loc followed by the UTC offset
-// (+01, +05:30).
-func formatTimestampTZ(us int64, loc *time.Location) string {
-	wall, off := toWall(us, loc)
-	s := types.FormatText(types.NewTimestamp(types.Timestamp, wall))
-	sign := byte('+')
-	if off < 0 {
-		sign, off = '-', -off
-	}
-	b := []byte(s)
-	b = append(b, sign)
-	b = append(b, pad2(off/3600)...)
-	if m := off / 60 % 60; m != 0 || off%60 != 0 {
-		b = append(b, ':')
-		b = append(b, pad2(m)...)
-	}
-	if sec := off % 60; sec != 0 {
-		b = append(b, ':')
-		b = append(b, pad2(sec)...)
-	}
-	return string(b)
 }
 
 func pad2(n int) string {
@@ -168,13 +154,15 @@ func castFromText(ctx *Ctx, d types.Datum, to types.Type) (types.Datum, error) {
 	case types.Numeric:
 		return parseNumeric(s)
 	case types.TimestampTZ:
-		if !hasZone(s) {
-			ts, err := types.ParseText(types.Timestamp, s)
-			if err != nil {
-				return types.Datum{}, parseErr(err)
-			}
-			return types.NewTimestamp(types.TimestampTZ, fromWall(ts.Int(), location(ctx))), nil
+		loc := time.UTC
+		if ctx != nil && ctx.Location != nil {
+			loc = ctx.Location
 		}
+		v, usedLoc, err := types.ParseTimestampTZ(s, loc)
+		if usedLoc {
+			location(ctx) // a literal without a zone depends on TimeZone
+		}
+		return v, parseErr(err)
 	case types.Date:
 		// A date literal may carry a time ('2024-01-02 10:00'): PostgreSQL
 		// ignores it.
@@ -221,21 +209,6 @@ func parseNumeric(s string) (types.Datum, error) {
 		return types.Datum{}, pgerror.New(pgerror.InvalidTextRepresentation, "invalid input syntax for type numeric: %q", s)
 	}
 	return types.NewNumeric(v), nil
-}
-
-// hasZone reports whether a timestamp literal names its own time zone or
-// offset; without one, a timestamptz literal is read in the session zone.
-func hasZone(s string) bool {
-	s = strings.TrimSpace(s)
-	if len(s) <= 10 {
-		return false
-	}
-	rest := s[10:]
-	if strings.ContainsAny(rest, "+Zz") || strings.Contains(rest, "-") {
-		return true
-	}
-	last := rest[len(rest)-1]
-	return last >= 'A' && last <= 'Z' || last >= 'a' && last <= 'z'
 }
 
 func castNumber(d types.Datum, to types.Type) (types.Datum, error) {
@@ -387,7 +360,6 @@ func castFromJSONB(d types.Datum, to types.Type) (types.Datum, error) {
 // castTime converts among date, timestamp, timestamptz, time and interval.
 // Wall-clock types meet timestamptz in the session's time zone.
 func castTime(ctx *Ctx, d types.Datum, to types.Type) (types.Datum, error) {
-	loc := location(ctx)
 	v := d.Int()
 	switch d.Type() {
 	case types.Date:
@@ -395,19 +367,19 @@ func castTime(ctx *Ctx, d types.Datum, to types.Type) (types.Datum, error) {
 		case types.Timestamp:
 			return types.NewTimestamp(to, v*usPerDay), nil
 		case types.TimestampTZ:
-			return types.NewTimestamp(to, fromWall(v*usPerDay, loc)), nil
+			return types.NewTimestamp(to, fromWall(v*usPerDay, location(ctx))), nil
 		}
 	case types.Timestamp:
 		switch to {
 		case types.Date:
 			return types.NewDate(floorDiv(v, usPerDay)), nil
 		case types.TimestampTZ:
-			return types.NewTimestamp(to, fromWall(v, loc)), nil
+			return types.NewTimestamp(to, fromWall(v, location(ctx))), nil
 		case types.Time:
 			return types.NewTime(v - floorDiv(v, usPerDay)*usPerDay), nil
 		}
 	case types.TimestampTZ:
-		wall, _ := toWall(v, loc)
+		wall, _ := toWall(v, location(ctx))
 		switch to {
 		case types.Date:
 			return types.NewDate(floorDiv(wall, usPerDay)), nil

@@ -23,8 +23,15 @@ type Ctx struct {
 	// of milliseconds): what mz_now() returns and what temporal filters
 	// compare with. 0 means Now.
 	Timestamp int64
-	// Location is the session's TimeZone, for timestamptz conversions.
+	// Location is the session's TimeZone, for timestamptz conversions; nil
+	// is UTC (materialized views are evaluated in UTC, see
+	// docs/compatibility.md).
 	Location *time.Location
+	// ZoneUsed, when set, is set to true by any evaluation that consulted
+	// Location: the binder folds constants with it, to learn whether a
+	// folded value depends on the session's TimeZone. Only a Ctx used by
+	// one goroutine may set it.
+	ZoneUsed *bool
 	// Catalog answers the system functions' questions (pg_get_viewdef,
 	// 'name'::regclass); nil where no catalog is at hand (constant folding,
 	// materialized-view steps), and those functions then fail.
@@ -467,11 +474,17 @@ func (c *Cast) String() string { return fmt.Sprintf("%s::%s", c.Arg, c.To) }
 // that type. A constant is converted at bind time, so a bad literal is an
 // error of the statement, not of a row.
 func NewCast(e Expr, to types.Type) (Expr, error) {
+	return NewCastIn(&Ctx{Location: time.UTC}, e, to)
+}
+
+// NewCastIn is NewCast folding a constant with ctx (the session's
+// TimeZone, for a literal cast to or from timestamptz).
+func NewCastIn(ctx *Ctx, e Expr, to types.Type) (Expr, error) {
 	if e.Type() == to {
 		return e, nil
 	}
 	if c, ok := e.(*Const); ok {
-		d, err := CastDatum(&Ctx{Location: time.UTC}, c.Val, to)
+		d, err := CastDatum(ctx, c.Val, to)
 		if err != nil {
 			return nil, err
 		}

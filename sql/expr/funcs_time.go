@@ -35,20 +35,11 @@ func floorDiv(a, b int64) int64 {
 
 // toWall converts a timestamptz (UTC micros) to the wall-clock micros of
 // loc, also returning loc's UTC offset in seconds at that instant.
-func toWall(us int64, loc *time.Location) (int64, int) {
-	_, off := types.MicrosToTime(us).In(loc).Zone()
-	return us + int64(off)*1e6, off
-}
+func toWall(us int64, loc *time.Location) (int64, int) { return types.ToWall(us, loc) }
 
-// fromWall reads wall-clock micros as a time in loc and returns UTC micros.
-func fromWall(wall int64, loc *time.Location) int64 {
-	if loc == time.UTC {
-		return wall
-	}
-	t := types.MicrosToTime(wall)
-	l := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
-	return types.TimeToMicros(l)
-}
+// fromWall reads wall-clock micros as a time in loc and returns UTC micros,
+// resolving DST gaps and overlaps as PostgreSQL does (types.FromWall).
+func fromWall(wall int64, loc *time.Location) int64 { return types.FromWall(wall, loc) }
 
 // civil splits wall micros into a calendar date and the micros of the day.
 func civil(wall int64) (y int, m time.Month, d int, tod int64) {
@@ -86,8 +77,12 @@ func tsAddInterval(wall int64, iv types.IntervalValue) int64 {
 	return addMonthsDays(wall, iv.Months, iv.Days) + iv.Micros
 }
 
-func tstzAddInterval(us int64, iv types.IntervalValue, loc *time.Location) int64 {
+// tstzAddInterval adds months and days on the wall clock of the session's
+// zone (so '1 day' across a DST change keeps the time of day), then the
+// time part as elapsed microseconds. Only the first step reads the zone.
+func tstzAddInterval(us int64, iv types.IntervalValue, ctx *Ctx) int64 {
 	if iv.Months != 0 || iv.Days != 0 {
+		loc := location(ctx)
 		wall, _ := toWall(us, loc)
 		us = fromWall(addMonthsDays(wall, iv.Months, iv.Days), loc)
 	}
@@ -244,14 +239,23 @@ func registerDateTimeOps() {
 		return types.NewTimestamp(ts, tsAddInterval(a[0].Int(), negInterval(a[1].Interval()))), nil
 	})
 	binop("+", tstz, iv, tstz, func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
-		return types.NewTimestamp(tstz, tstzAddInterval(a[0].Int(), a[1].Interval(), location(ctx))), nil
+		return types.NewTimestamp(tstz, tstzAddInterval(a[0].Int(), a[1].Interval(), ctx)), nil
 	})
 	binop("+", iv, tstz, tstz, func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
-		return types.NewTimestamp(tstz, tstzAddInterval(a[1].Int(), a[0].Interval(), location(ctx))), nil
+		return types.NewTimestamp(tstz, tstzAddInterval(a[1].Int(), a[0].Interval(), ctx)), nil
 	})
 	binop("-", tstz, iv, tstz, func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
-		return types.NewTimestamp(tstz, tstzAddInterval(a[0].Int(), negInterval(a[1].Interval()), location(ctx))), nil
+		return types.NewTimestamp(tstz, tstzAddInterval(a[0].Int(), negInterval(a[1].Interval()), ctx)), nil
 	})
+	// Adding days or months to a timestamptz keeps the wall-clock time in
+	// the session's zone across a DST change, as PostgreSQL does.
+	for _, op := range []string{"+", "-"} {
+		for _, o := range functions[op] {
+			if len(o.Args) == 2 && (o.Args[0] == tstz || o.Args[1] == tstz) && (o.Args[0] == iv || o.Args[1] == iv) {
+				o.ZoneDependent = true
+			}
+		}
+	}
 	for _, t := range []types.Type{ts, tstz} {
 		binop("-", t, t, iv, func(_ *Ctx, a []types.Datum) (types.Datum, error) {
 			return types.NewInterval(justifyHours(types.IntervalValue{Micros: a[0].Int() - a[1].Int()})), nil
@@ -322,11 +326,9 @@ func init() {
 			r, err := truncWall(a[0].Str(), a[1].Int(), ts)
 			return types.NewTimestamp(ts, r), err
 		}},
-		&Overload{Args: []types.Type{text, tstz}, Ret: tstz, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
-			loc := location(ctx)
-			wall, _ := toWall(a[1].Int(), loc)
-			r, err := truncWall(a[0].Str(), wall, tstz)
-			return types.NewTimestamp(tstz, fromWall(r, loc)), err
+		&Overload{Args: []types.Type{text, tstz}, Ret: tstz, ZoneDependent: true, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+			r, err := truncTZ(a[0].Str(), a[1].Int(), location(ctx))
+			return types.NewTimestamp(tstz, r), err
 		}},
 		&Overload{Args: []types.Type{text, iv}, Ret: iv, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
 			return truncInterval(a[0].Str(), a[1].Interval())
@@ -343,7 +345,7 @@ func init() {
 
 	// extract returns numeric (PostgreSQL 14+), date_part float8.
 	extractOv := func(name string, arg types.Type, ret types.Type) *Overload {
-		return &Overload{Args: []types.Type{text, arg}, Ret: ret, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+		return &Overload{Args: []types.Type{text, arg}, Ret: ret, ZoneDependent: arg == tstz, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
 			v, scale, err := extractField(ctx, a[0].Str(), a[1])
 			if err != nil {
 				return types.Datum{}, err
@@ -365,7 +367,7 @@ func init() {
 		&Overload{Args: []types.Type{ts, ts}, Ret: iv, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
 			return types.NewInterval(age(a[0].Int(), a[1].Int())), nil
 		}},
-		&Overload{Args: []types.Type{tstz, tstz}, Ret: iv, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+		&Overload{Args: []types.Type{tstz, tstz}, Ret: iv, ZoneDependent: true, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
 			w1, _ := toWall(a[0].Int(), location(ctx))
 			w2, _ := toWall(a[1].Int(), location(ctx))
 			return types.NewInterval(age(w1, w2)), nil
@@ -399,7 +401,7 @@ func init() {
 		us, err := makeClock(a[3].Int(), a[4].Int(), a[5].Float())
 		return types.NewTimestamp(ts, d*usPerDay+us), err
 	}})
-	Register("make_timestamptz", &Overload{Args: []types.Type{i4, i4, i4, i4, i4, f8}, Ret: tstz, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+	Register("make_timestamptz", &Overload{Args: []types.Type{i4, i4, i4, i4, i4, f8}, Ret: tstz, ZoneDependent: true, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
 		d, err := makeDate(a[0].Int(), a[1].Int(), a[2].Int())
 		if err != nil {
 			return types.Datum{}, err
@@ -428,7 +430,7 @@ func init() {
 			}
 			return types.NewTimestamp(tstz, int64(math.RoundToEven(s*1e6))-946684800_000000), nil
 		}},
-		&Overload{Args: []types.Type{text, text}, Ret: tstz, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+		&Overload{Args: []types.Type{text, text}, Ret: tstz, ZoneDependent: true, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
 			wall, zoned, err := parseFormatted(a[0].Str(), a[1].Str())
 			if err != nil || zoned {
 				return types.NewTimestamp(tstz, wall), err
@@ -1074,12 +1076,12 @@ func init() {
 		&Overload{Args: []types.Type{types.Timestamp, text}, Ret: text, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
 			return types.NewText(toChar(fieldsOfWall(a[0].Int()), a[1].Str())), nil
 		}},
-		&Overload{Args: []types.Type{types.TimestampTZ, text}, Ret: text, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
+		&Overload{Args: []types.Type{types.TimestampTZ, text}, Ret: text, ZoneDependent: true, Fn: func(ctx *Ctx, a []types.Datum) (types.Datum, error) {
 			loc := location(ctx)
 			wall, off := toWall(a[0].Int(), loc)
 			f := fieldsOfWall(wall)
 			f.offset = off
-			f.zone, _ = types.MicrosToTime(a[0].Int()).In(loc).Zone()
+			f.zone = types.ZoneAbbrevAt(a[0].Int(), loc)
 			return types.NewText(toChar(f, a[1].Str())), nil
 		}},
 		&Overload{Args: []types.Type{types.Interval, text}, Ret: text, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {

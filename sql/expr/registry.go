@@ -22,6 +22,11 @@ type Overload struct {
 	NonStrict bool
 	// Volatile functions (random(), now() in a view) must not be folded.
 	Volatile bool
+	// ZoneDependent overloads read the session's TimeZone (PostgreSQL
+	// marks them STABLE rather than IMMUTABLE): to_char(timestamptz),
+	// date_trunc(text, timestamptz), timestamptz + interval. See
+	// DependsOnZone.
+	ZoneDependent bool
 	// Fn computes the result. args has one element per argument, already
 	// converted to the overload's Args types. Fn must not retain args.
 	Fn func(ctx *Ctx, args []types.Datum) (types.Datum, error)

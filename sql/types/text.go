@@ -30,7 +30,13 @@ func MicrosToTime(us int64) time.Time { return time.UnixMicro(us + postgresEpoch
 func FormatText(d Datum) string { return string(AppendText(nil, d)) }
 
 // AppendText appends FormatText(d) to buf.
-func AppendText(buf []byte, d Datum) []byte {
+func AppendText(buf []byte, d Datum) []byte { return AppendTextIn(buf, d, time.UTC) }
+
+// AppendTextIn appends d's text output with TimeZone loc: a timestamptz
+// prints as its wall clock in loc and loc's UTC offset then
+// ("2024-03-31 03:00:00+02", "+05:30", "-03:30:52" for offsets with
+// seconds). A nil loc is UTC. It allocates nothing beyond growing buf.
+func AppendTextIn(buf []byte, d Datum, loc *time.Location) []byte {
 	if d.null {
 		return buf
 	}
@@ -58,17 +64,59 @@ func AppendText(buf []byte, d Datum) []byte {
 		}
 		return append(buf, h[0:8]+"-"+h[8:12]+"-"+h[12:16]+"-"+h[16:20]+"-"+h[20:]...)
 	case Date:
-		return appendDate(buf, d.i)
+		buf, bc := appendDate(buf, d.i)
+		return appendBC(buf, bc)
 	case Time:
 		return appendClock(buf, d.i)
 	case Timestamp:
-		return appendTimestamp(buf, d.i)
+		buf, bc := appendTimestamp(buf, d.i)
+		return appendBC(buf, bc)
 	case TimestampTZ:
-		return append(appendTimestamp(buf, d.i), "+00"...)
+		wall, off := ToWall(d.i, loc)
+		buf, bc := appendTimestamp(buf, wall)
+		return appendBC(appendOffset(buf, off), bc)
 	case Interval:
 		return AppendInterval(buf, d.Interval())
 	}
 	return append(buf, d.s...)
+}
+
+func appendBC(buf []byte, bc bool) []byte {
+	if bc {
+		return append(buf, " BC"...)
+	}
+	return buf
+}
+
+// appendOffset appends a UTC offset (seconds east) as PostgreSQL prints
+// it: +HH, +HH:MM when minutes are not zero, +HH:MM:SS when seconds are not.
+func appendOffset(buf []byte, off int) []byte {
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	buf = append(buf, sign)
+	buf = append2(buf, off/3600)
+	if off%3600 != 0 {
+		buf = append(buf, ':')
+		buf = append2(buf, off/60%60)
+		if off%60 != 0 {
+			buf = append(buf, ':')
+			buf = append2(buf, off%60)
+		}
+	}
+	return buf
+}
+
+// AppendOffset appends a UTC offset in seconds east the way timestamptz
+// output ends ("+02", "+05:30", "-03:30:52").
+func AppendOffset(buf []byte, off int) []byte { return appendOffset(buf, off) }
+
+func append2(buf []byte, n int) []byte {
+	if n >= 100 {
+		return strconv.AppendInt(buf, int64(n), 10)
+	}
+	return append(buf, byte('0'+n/10), byte('0'+n%10))
 }
 
 // AppendFloat formats a float the way PostgreSQL 12+ does with
@@ -94,39 +142,70 @@ func AppendFloat(buf []byte, f float64, bits int) []byte {
 	return strconv.AppendFloat(buf, f, 'f', -1, bits)
 }
 
-func appendDate(buf []byte, days int64) []byte {
-	t := PostgresEpoch.AddDate(0, 0, int(days))
-	y := t.Year()
+// appendDate appends YYYY-MM-DD (the year without sign, at least four
+// digits) and reports whether the date is BC, for the caller to append " BC"
+// after any time and offset, as PostgreSQL prints it.
+func appendDate(buf []byte, days int64) ([]byte, bool) {
+	y, m, d := civilFromDays(days)
 	bc := y <= 0
 	if bc {
 		y = 1 - y
 	}
-	buf = fmt.Appendf(buf, "%04d-%02d-%02d", y, int(t.Month()), t.Day())
-	if bc {
-		buf = append(buf, " BC"...)
+	if y < 10000 {
+		buf = append(buf, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+	} else {
+		buf = strconv.AppendInt(buf, y, 10)
 	}
-	return buf
+	buf = append(buf, '-')
+	buf = append2(buf, int(m))
+	buf = append(buf, '-')
+	return append2(buf, int(d)), bc
+}
+
+// civilFromDays converts days since 2000-01-01 to a proleptic Gregorian
+// year (0 is 1 BC), month and day (Howard Hinnant's days_from_civil
+// inverse), without the time package.
+func civilFromDays(days int64) (y, m, d int64) {
+	z := days + 10957 + 719468 // days since 0000-03-01
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	m = mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
 }
 
 func appendClock(buf []byte, us int64) []byte {
 	h := us / 3600e6
-	m := us / 60e6 % 60
-	s := us / 1e6 % 60
-	frac := us % 1e6
-	buf = fmt.Appendf(buf, "%02d:%02d:%02d", h, m, s)
-	if frac != 0 {
-		f := fmt.Sprintf("%06d", frac)
+	buf = append2(buf, int(h))
+	buf = append(buf, ':')
+	buf = append2(buf, int(us/60e6%60))
+	buf = append(buf, ':')
+	buf = append2(buf, int(us/1e6%60))
+	if frac := us % 1e6; frac != 0 {
 		buf = append(buf, '.')
-		buf = append(buf, strings.TrimRight(f, "0")...)
+		for div := int64(100000); frac != 0; div /= 10 {
+			buf = append(buf, byte('0'+frac/div))
+			frac %= div
+		}
 	}
 	return buf
 }
 
-func appendTimestamp(buf []byte, us int64) []byte {
+func appendTimestamp(buf []byte, us int64) ([]byte, bool) {
 	day := floorDiv(us, 86400e6)
-	buf = appendDate(buf, day)
+	buf, bc := appendDate(buf, day)
 	buf = append(buf, ' ')
-	return appendClock(buf, us-day*86400e6)
+	return appendClock(buf, us-day*86400e6), bc
 }
 
 func floorDiv(a, b int64) int64 {
@@ -275,17 +354,20 @@ func ParseText(t Type, s string) (Datum, error) {
 	case JSONB:
 		return ParseJSONB(s)
 	case Date:
-		tm, err := parseDateTime(s, false)
+		wall, _, err := parseDateTime(s)
 		if err != nil {
-			return Datum{}, invalid(t, s)
+			return Datum{}, dateTimeErr(t, s, err)
 		}
-		return NewDate(floorDiv(TimeToMicros(tm), 86400e6)), nil
-	case Timestamp, TimestampTZ:
-		tm, err := parseDateTime(s, t == TimestampTZ)
+		return NewDate(floorDiv(wall, 86400e6)), nil
+	case Timestamp:
+		wall, _, err := parseDateTime(s)
 		if err != nil {
-			return Datum{}, invalid(t, s)
+			return Datum{}, dateTimeErr(t, s, err)
 		}
-		return NewTimestamp(t, TimeToMicros(tm)), nil
+		return NewTimestamp(t, wall), nil
+	case TimestampTZ:
+		d, _, err := ParseTimestampTZ(s, time.UTC)
+		return d, err
 	case Time:
 		tm, err := time.Parse("15:04:05.999999", strings.TrimSpace(s))
 		if err != nil {
@@ -329,11 +411,6 @@ func parseFloat(s string, t Type) (float64, error) {
 }
 
 var dateTimeLayouts = []string{
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999Z07",
-	"2006-01-02 15:04:05.999999999-0700",
-	"2006-01-02T15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999Z07",
 	"2006-01-02 15:04:05.999999999",
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04",
@@ -342,30 +419,131 @@ var dateTimeLayouts = []string{
 	"January 2 2006",
 	"Jan 2 2006",
 	"02 Jan 2006",
-	"2006-01-02 15:04:05.999999999 MST",
 }
 
-// parseDateTime accepts the ISO forms clients send. Times without a zone are
-// UTC. withZone is informational: a zone in the input of a plain timestamp
-// is ignored, as PostgreSQL ignores it.
-func parseDateTime(s string, withZone bool) (time.Time, error) {
+// ParseTextIn is ParseText with TimeZone loc: a timestamptz without its own
+// zone or offset is read as a wall clock in loc.
+func ParseTextIn(t Type, s string, loc *time.Location) (Datum, error) {
+	if t == TimestampTZ {
+		d, _, err := ParseTimestampTZ(s, loc)
+		return d, err
+	}
+	return ParseText(t, s)
+}
+
+// ParseTimestampTZ parses timestamptz input. The literal may end in its own
+// zone: an offset ("+02", "-03:30", "+0530", "Z"), a zone name
+// ("Europe/Berlin") or an abbreviation ("CEST"); without one it is a wall
+// clock in loc, and usedLoc reports that loc was needed.
+func ParseTimestampTZ(s string, loc *time.Location) (d Datum, usedLoc bool, err error) {
+	wall, z, err := parseDateTime(s)
+	if err != nil {
+		return Datum{}, false, dateTimeErr(TimestampTZ, s, err)
+	}
+	switch {
+	case z.loc != nil:
+		return NewTimestamp(TimestampTZ, FromWall(wall, z.loc)), false, nil
+	case z.has:
+		return NewTimestamp(TimestampTZ, wall-int64(z.off)*1e6), false, nil
+	case s == "epoch" || strings.EqualFold(strings.TrimSpace(s), "epoch"):
+		return NewTimestamp(TimestampTZ, wall), false, nil
+	}
+	return NewTimestamp(TimestampTZ, FromWall(wall, loc)), true, nil
+}
+
+// errUnknownZone is parseDateTime's error for a zone name it cannot resolve.
+type errUnknownZone struct{ name string }
+
+func (e errUnknownZone) Error() string { return "time zone \"" + e.name + "\" not recognized" }
+
+func dateTimeErr(t Type, s string, err error) error {
+	if z, ok := err.(errUnknownZone); ok {
+		return &ParseError{Code: "22023", Msg: z.Error()}
+	}
+	return invalid(t, s)
+}
+
+// literalZone is the zone a date/time literal names, if any.
+type literalZone struct {
+	has bool
+	off int            // seconds east, when loc is nil
+	loc *time.Location // a named zone
+}
+
+// parseDateTime reads a date/time literal in the ISO forms clients send and
+// returns its wall clock (micros since 2000-01-01) and the zone it names.
+// Plain timestamp and date input ignore the zone, as PostgreSQL does.
+func parseDateTime(s string) (int64, literalZone, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
 	case "epoch":
-		return time.Unix(0, 0).UTC(), nil
+		return -postgresEpochUnixMicros, literalZone{}, nil
 	case "infinity", "-infinity":
-		return time.Time{}, fmt.Errorf("infinite timestamps are not supported")
+		return 0, literalZone{}, fmt.Errorf("infinite timestamps are not supported")
+	}
+	rest, z, err := splitZone(s)
+	if err != nil {
+		return 0, z, err
 	}
 	for _, layout := range dateTimeLayouts {
-		if tm, err := time.Parse(layout, s); err == nil {
-			if !withZone {
-				y, mo, d := tm.Date()
-				return time.Date(y, mo, d, tm.Hour(), tm.Minute(), tm.Second(), tm.Nanosecond(), time.UTC), nil
-			}
-			return tm.UTC(), nil
+		if tm, err := time.Parse(layout, rest); err == nil {
+			return TimeToMicros(tm), z, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("bad datetime")
+	return 0, z, fmt.Errorf("bad datetime")
+}
+
+// splitZone separates a trailing zone from a date/time literal: a word
+// with letters (a zone name or abbreviation), "Z", or a numeric offset
+// after the time.
+func splitZone(s string) (string, literalZone, error) {
+	if len(s) <= 10 {
+		return s, literalZone{}, nil
+	}
+	if i := strings.LastIndexByte(s, ' '); i > 0 {
+		word := s[i+1:]
+		if strings.IndexFunc(word, isLetter) >= 0 && !isDateWord(word) {
+			rest := strings.TrimSpace(s[:i])
+			if off, ok := ZoneAbbrev(word); ok {
+				return rest, literalZone{has: true, off: off}, nil
+			}
+			if loc, _, ok := LoadZone(word); ok {
+				return rest, literalZone{has: true, loc: loc}, nil
+			}
+			return s, literalZone{}, errUnknownZone{strings.ToLower(word)}
+		}
+	}
+	if last := s[len(s)-1]; last == 'Z' || last == 'z' {
+		return s[:len(s)-1], literalZone{has: true}, nil
+	}
+	// A numeric offset starts at the last sign after the date's own dashes.
+	i := strings.LastIndexAny(s[10:], "+-")
+	if i < 0 {
+		return s, literalZone{}, nil
+	}
+	i += 10
+	off, ok := parseOffset(s[i:], false)
+	if !ok {
+		return s, literalZone{}, fmt.Errorf("bad offset")
+	}
+	return strings.TrimSpace(s[:i]), literalZone{has: true, off: off}, nil
+}
+
+func isLetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
+
+// isDateWord reports words of a date literal that are not zones: month
+// names and the era.
+func isDateWord(w string) bool {
+	switch strings.ToLower(w) {
+	case "bc", "ad", "am", "pm":
+		return true
+	}
+	for _, m := range []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"} {
+		if strings.HasPrefix(strings.ToLower(w), m) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseInterval parses PostgreSQL's interval input: "1 day 2 hours",
