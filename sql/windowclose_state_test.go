@@ -10,13 +10,13 @@ import (
 
 // discardLog is a log that keeps nothing: the state test measures the
 // views' memory, not the log's.
-type discardLog struct{}
+type discardLog struct{ storage.MemLog }
 
-func (discardLog) Append(context.Context, storage.Batch) error             { return nil }
-func (discardLog) Replay(context.Context, func(storage.Batch) error) error { return nil }
-func (discardLog) Close() error                                            { return nil }
-func (discardLog) Enqueue(storage.Batch) error                             { return nil }
-func (discardLog) WaitDurable(uint64) error                                { return nil }
+func (*discardLog) Append(context.Context, storage.Batch) error             { return nil }
+func (*discardLog) Replay(context.Context, func(storage.Batch) error) error { return nil }
+func (*discardLog) Close() error                                            { return nil }
+func (*discardLog) Enqueue(storage.Batch) error                             { return nil }
+func (*discardLog) WaitDurable(uint64) error                                { return nil }
 
 // TestEmitOnWindowCloseBoundedState feeds millions of events, in big
 // batches, through EMIT ON WINDOW CLOSE views and checks that their
@@ -29,7 +29,7 @@ func TestEmitOnWindowCloseBoundedState(t *testing.T) {
 	if testing.Short() {
 		batches = 3
 	}
-	e, err := NewEngine(EngineOptions{Log: discardLog{}, TickInterval: -1})
+	e, err := NewEngine(EngineOptions{Log: &discardLog{}, TickInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

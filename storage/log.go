@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/tributary-db/tributary/sql/types"
@@ -44,6 +45,10 @@ type Batch struct {
 // which the log refuses appends). What is durable is always a prefix, in
 // time order, of what was queued.
 //
+// A Log is also a History (history.go): AS OF reads and compaction.
+// LastTime returns the Time of the latest batch appended or queued, which
+// stays known after compaction has removed the batch itself (0 for none).
+//
 // The Log is safe for concurrent use; Close may be called once, after which
 // every method fails.
 type Log interface {
@@ -51,6 +56,8 @@ type Log interface {
 	Enqueue(b Batch) error
 	WaitDurable(t uint64) error
 	Replay(ctx context.Context, f func(Batch) error) error
+	History
+	LastTime() uint64
 	Close() error
 }
 
@@ -59,7 +66,9 @@ type Log interface {
 type MemLog struct {
 	mu struct {
 		sync.Mutex
-		batches []Batch
+		batches  []Batch
+		since    map[CollectionID]uint64
+		lastTime uint64
 	}
 }
 
@@ -70,8 +79,19 @@ func NewMemLog() *MemLog { return &MemLog{} }
 func (l *MemLog) Append(_ context.Context, b Batch) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if b.Time <= l.mu.lastTime {
+		return fmt.Errorf("%w: time %d after %d", ErrOutOfOrder, b.Time, l.mu.lastTime)
+	}
 	l.mu.batches = append(l.mu.batches, b)
+	l.mu.lastTime = b.Time
 	return nil
+}
+
+// LastTime implements Log.
+func (l *MemLog) LastTime() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.lastTime
 }
 
 // Enqueue implements Log: a MemLog's batches are "durable" at once.

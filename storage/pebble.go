@@ -723,3 +723,171 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble", "fatal", true)
 	os.Exit(1)
 }
+
+// sinceKey is the metadata key of collection c's since (format.md).
+func sinceKey(c CollectionID) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixMeta, 's', 'i', 'n', 'c', 'e'}, c)
+}
+
+// updatesRange is the key range of collection c's updates at times in
+// [from, to] (to = ^uint64(0) for all).
+func updatesRange(c CollectionID, from, to uint64) (lo, hi []byte) {
+	lo = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c), from)
+	if to == ^uint64(0) {
+		if c == ^uint64(0) {
+			return lo, []byte{prefixUpdates + 1}
+		}
+		return lo, binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c+1)
+	}
+	return lo, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{prefixUpdates}, c), to+1)
+}
+
+func (l *PebbleLog) checkOpen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closing {
+		return ErrClosed
+	}
+	return nil
+}
+
+// ReadUpdates implements History: one bounded scan of c's key range.
+func (l *PebbleLog) ReadUpdates(ctx context.Context, c CollectionID, upTo uint64, f func(uint64, Entry) error) error {
+	if err := l.checkOpen(); err != nil {
+		return err
+	}
+	lo, hi := updatesRange(c, 0, upTo)
+	name := fmt.Sprintf("the updates of collection %d", c)
+	it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return l.corruption(name, err)
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != updateKeyLen {
+			return &CorruptionError{Range: name + " of " + l.dir, Err: fmt.Errorf("malformed key %x", k)}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return l.corruption(name, err)
+		}
+		e, err := decodeEntry(v)
+		if err != nil {
+			return &CorruptionError{Range: fmt.Sprintf("%s of %s at key %x", name, l.dir, k), Err: err}
+		}
+		e.Collection = c
+		if err := f(binary.BigEndian.Uint64(k[9:17]), e); err != nil {
+			return err
+		}
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return l.corruption(name, err)
+	}
+	return nil
+}
+
+// Since implements History.
+func (l *PebbleLog) Since(c CollectionID) (uint64, error) {
+	if err := l.checkOpen(); err != nil {
+		return 0, err
+	}
+	v, closer, err := l.db.Get(sinceKey(c))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, l.corruption("the metadata", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, l.corruption("the metadata", fmt.Errorf("%w: bad since of collection %d: %x", errBadRow, c, v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// Compact implements History. It reads c's updates up to since from a
+// snapshot, nets them (netFIFO) in memory, and commits the deletions, the
+// rewritten diffs and the new since as one synced Pebble batch, outside the
+// commit pipeline: its keys are all at times ≤ since, which no append
+// writes. Memory is proportional to the updates below since, which after
+// the first compaction are mostly the collection's live rows.
+func (l *PebbleLog) Compact(ctx context.Context, c CollectionID, since uint64) (CompactStats, error) {
+	old, err := l.Since(c)
+	if err != nil || since <= old {
+		return CompactStats{}, err
+	}
+	l.mu.Lock()
+	failed := l.mu.err
+	l.mu.Unlock()
+	if failed != nil {
+		return CompactStats{}, failed
+	}
+	var ups []*netted
+	var keys [][]byte
+	var lastT uint64
+	seq := 0
+	err = l.ReadUpdates(ctx, c, since, func(t uint64, e Entry) error {
+		if t != lastT {
+			lastT, seq = t, 0
+		}
+		ups = append(ups, &netted{time: t, seq: seq, diff: e.Diff, row: e.Row})
+		keys = append(keys, appendUpdateKey(nil, c, t, uint32(seq)))
+		seq++
+		return nil
+	})
+	if err != nil {
+		return CompactStats{}, err
+	}
+	st := netFIFO(ups)
+	b := l.db.NewBatch()
+	defer b.Close()
+	var val []byte
+	for i, u := range ups {
+		switch {
+		case u.removed:
+			err = b.Delete(keys[i], nil)
+		case u.changed:
+			val = append(val[:0], RowEncodingVersion)
+			val = binary.AppendVarint(val, u.diff)
+			val = AppendRow(val, u.row)
+			err = b.Set(keys[i], val, nil)
+		}
+		if err != nil {
+			return CompactStats{}, err
+		}
+	}
+	if err := b.Set(sinceKey(c), binary.BigEndian.AppendUint64(nil, since), nil); err != nil {
+		return CompactStats{}, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return CompactStats{}, fmt.Errorf("storage: compacting collection %d of %s: %w", c, l.dir, err)
+	}
+	return st, nil
+}
+
+// DropCollection implements History: one range deletion.
+func (l *PebbleLog) DropCollection(ctx context.Context, c CollectionID) error {
+	if err := l.checkOpen(); err != nil {
+		return err
+	}
+	lo, hi := updatesRange(c, 0, ^uint64(0))
+	b := l.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange(lo, hi, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(sinceKey(c), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("storage: dropping collection %d of %s: %w", c, l.dir, err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 // Package parser turns SQL text into statements: PostgreSQL's own grammar
 // (pg_query_go wraps PostgreSQL's parser) plus a thin layer for the
-// streaming statements PostgreSQL lacks (SHOW MATERIALIZED VIEWS, and later
+// streaming statements PostgreSQL lacks (SHOW MATERIALIZED VIEWS, a trailing
+// `AS OF expr` on a SELECT, and later
 // CREATE SOURCE, SUBSCRIBE, EMIT ON WINDOW CLOSE).
 //
 // The layer works on pg_query's scanner tokens, so strings, comments,

@@ -19,6 +19,11 @@ type Statement struct {
 	AST *pg.Node
 	// Ext is set for Tributary's own statements.
 	Ext Ext
+	// AsOf is the expression of a trailing `AS OF expr` on a SELECT
+	// (Materialize's time travel, not PostgreSQL grammar), stripped from AST
+	// and SQL; nil when there is none. It is the expression's AST as the
+	// single target of `SELECT expr` would bind it.
+	AsOf *pg.Node
 	// Streaming holds the streaming clauses of a statement of PostgreSQL's
 	// grammar (WATERMARK, EMIT ON WINDOW CLOSE: streaming.go), nil if none.
 	Streaming *Streaming
@@ -55,6 +60,9 @@ func Parse(query string) ([]Statement, error) {
 		st := Statement{SQL: strings.TrimRight(text, " \t\r\n"), Offset: int(toks[0].Start)}
 		if ext := parseExt(query, toks); ext != nil {
 			st.Ext = ext
+		} else if ast, asOf, selEnd, ok := splitAsOf(query, toks); ok {
+			st.AST, st.AsOf = ast, asOf
+			st.SQL = strings.TrimRight(query[toks[0].Start:selEnd], " \t\r\n")
 		} else {
 			parseText, streaming, err := streamingClauses(query, toks, int(toks[0].Start), end)
 			if err != nil {
@@ -113,6 +121,51 @@ func parseExt(query string, toks []*pg.ScanToken) Ext {
 		}
 	}
 	return nil
+}
+
+// splitAsOf recognizes `select AS OF expr`: the last top-level AS OF pair
+// of tokens with something after it, where the text before it parses as one
+// SELECT and the text after it as one scalar expression. Anything else
+// (`SELECT a AS of FROM t` names a column "of") is left to PostgreSQL's
+// parser. end is the byte offset where the SELECT's text ends.
+func splitAsOf(query string, toks []*pg.ScanToken) (ast, asOf *pg.Node, end int, ok bool) {
+	depth, at := 0, -1
+	for i, t := range toks {
+		switch t.Token {
+		case pg.Token_ASCII_40, pg.Token_ASCII_91: // ( [
+			depth++
+		case pg.Token_ASCII_41, pg.Token_ASCII_93: // ) ]
+			depth--
+		case pg.Token_AS:
+			if depth == 0 && i+2 < len(toks) && toks[i+1].Token == pg.Token_OF {
+				at = i
+			}
+		}
+	}
+	if at <= 0 {
+		return nil, nil, 0, false
+	}
+	end = int(toks[at].Start)
+	res, err := pg.Parse(query[toks[0].Start:end])
+	if err != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return nil, nil, 0, false
+	}
+	last := toks[len(toks)-1]
+	exprRes, err := pg.Parse("SELECT " + query[toks[at+2].Start:last.End])
+	if err != nil || len(exprRes.Stmts) != 1 {
+		return nil, nil, 0, false
+	}
+	sel := exprRes.Stmts[0].Stmt.GetSelectStmt()
+	if sel == nil || len(sel.TargetList) != 1 || len(sel.FromClause) != 0 || sel.WhereClause != nil ||
+		sel.GroupClause != nil || sel.HavingClause != nil || sel.SortClause != nil || sel.LimitCount != nil ||
+		sel.LimitOffset != nil || sel.DistinctClause != nil || sel.Op != pg.SetOperation_SETOP_NONE {
+		return nil, nil, 0, false
+	}
+	rt := sel.TargetList[0].GetResTarget()
+	if rt == nil || rt.Name != "" {
+		return nil, nil, 0, false
+	}
+	return res.Stmts[0].Stmt, rt.Val, end, true
 }
 
 func syntaxError(err error, offset int) error {
