@@ -69,6 +69,12 @@ type Object struct {
 	// EmitOnWindowClose marks a materialized view created with EMIT ON
 	// WINDOW CLOSE (windowclose.go).
 	EmitOnWindowClose bool
+	// Created is the time of the catalog record that created the object:
+	// the oldest time it can be read AS OF (history.go).
+	Created uint64
+	// hist holds a table's or materialized view's history options
+	// (history.go); nil for the defaults.
+	hist *objHistory
 
 	// Contents of a table or the output of a materialized view.
 	Data *dataflow.Index
@@ -111,6 +117,19 @@ type catalog struct {
 	// status is the engine's restart and checkpoint status, for
 	// tb_catalog.restart and tb_catalog.checkpoints (sql/checkpoint.go).
 	status *durabilityStatus
+	// fresh are the objects added since the last stampCreated.
+	fresh []*Object
+}
+
+// stampCreated sets Created on the objects added since it last ran: the
+// time of the catalog record that created them.
+func (c *catalog) stampCreated(t uint64) {
+	for _, o := range c.fresh {
+		if o.Created == 0 {
+			o.Created = t
+		}
+	}
+	c.fresh = nil
 }
 
 func newCatalog() *catalog {
@@ -134,6 +153,7 @@ func (c *catalog) add(o *Object) error {
 	}
 	o.ID = c.nextID
 	c.nextID++
+	c.fresh = append(c.fresh, o)
 	c.byName[key] = o
 	c.ids[o.ID] = o
 	return nil

@@ -248,6 +248,9 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	if err != nil {
 		return err
 	}
+	if err := e.rebuildExpiryLocked(ctx, cp.Time); err != nil {
+		return err
+	}
 	st.tablesLoaded = len(cp.Collections)
 	st.loadElapsed = time.Since(start)
 	start = time.Now()

@@ -95,6 +95,7 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 				return fmt.Errorf("restoring the catalog record at time %d (%q): %w", b.Time, b.Catalog, err)
 			}
 			e.mu.catalogTime = b.Time
+			e.mu.cat.stampCreated(b.Time)
 			st.catalogRecords++
 		}
 		// Views step at the batch's time, as they did when it was written
@@ -116,7 +117,7 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 				if o == nil || o.Kind != KindTable {
 					return pgerror.New(pgerror.DataCorrupted, "the log has updates at time %d for collection %d, which is not a table at that time", b.Time, id)
 				}
-				o.apply(ups)
+				o.applyAt(b.Time, ups)
 			}
 			e.stepViewsLocked(changes)
 			st.tailBatches++
@@ -136,8 +137,11 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if l, ok := e.log.(interface{ LastTime() uint64 }); ok && l.LastTime() > e.mu.lastTime {
-		e.mu.lastTime = l.LastTime()
+	if l := e.log.LastTime(); l > e.mu.lastTime {
+		e.mu.lastTime = l
+	}
+	if err := e.loadSinceLocked(); err != nil {
+		return err
 	}
 	// Everything up to the log's last time is applied (and durable): a
 	// checkpoint taken before the next write is valid there. (Set before

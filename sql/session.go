@@ -38,6 +38,10 @@ type EngineOptions struct {
 	// that temporal filters release their due changes (sql/temporal.go):
 	// 0 means every second, a negative value no ticker (call Tick).
 	TickInterval time.Duration
+	// MaintenanceInterval is how often expired rows are retracted and the
+	// log compacted (sql/history.go); 0 means DefaultMaintenanceInterval,
+	// a negative value none in the background (call Maintain).
+	MaintenanceInterval time.Duration
 }
 
 // Engine is one Tributary database: the catalog and the coordinator that
@@ -63,6 +67,7 @@ type Engine struct {
 	applied atomic.Uint64
 	ckpt    checkpointer // sql/checkpoint.go
 	clock   func() time.Time
+	hist    history // AS OF leases, compaction frontiers, maintenance (history.go)
 	// stopTicker and tickerDone stop the ticker goroutine (nil: none).
 	stopTicker, tickerDone chan struct{}
 	// ignoreCheckpoints makes restore replay the whole log (windowclose.go).
@@ -73,6 +78,8 @@ type Engine struct {
 		lastTime uint64 // the timestamp of the latest write
 		// catalogTime is the time of the latest catalog record.
 		catalogTime uint64
+		// droppedTables await the deletion of their updates (Maintain).
+		droppedTables []dataflow.CollectionID
 	}
 }
 
@@ -93,6 +100,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 		opts.TickInterval = time.Second
 	}
 	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock}
+	e.hist.init()
 	e.mu.cat = newCatalog()
 	e.mu.cat.status = &e.ckpt.status
 	err := e.restore(context.Background())
@@ -109,6 +117,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 		return nil, err
 	}
 	e.startCheckpoints(opts.Checkpoints)
+	e.startMaintenance(opts.MaintenanceInterval)
 	if opts.TickInterval > 0 {
 		e.stopTicker, e.tickerDone = make(chan struct{}), make(chan struct{})
 		go e.runTicker(opts.TickInterval, e.stopTicker, e.tickerDone)
@@ -119,6 +128,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 // Close stops the background checkpointer and the ticker, and closes the
 // engine's storage.
 func (e *Engine) Close() error {
+	e.stopMaintenance()
 	e.stopCheckpoints()
 	if e.stopTicker != nil {
 		close(e.stopTicker)
@@ -145,6 +155,8 @@ type Statement struct {
 	ast    *pg.Node
 	ext    parser.Ext
 	offset int // the statement's position in the query string it came from
+	// asOf is a SELECT's AS OF expression (history.go), nil if none.
+	asOf *pg.Node
 	// streaming holds WATERMARK / EMIT ON WINDOW CLOSE clauses, nil if none.
 	streaming *parser.Streaming
 }
@@ -271,7 +283,7 @@ func (s *Session) ParseStatements(query string) ([]*Statement, error) {
 	}
 	out := make([]*Statement, 0, len(parsed))
 	for _, p := range parsed {
-		out = append(out, &Statement{sql: p.SQL, ast: p.AST, ext: p.Ext, offset: p.Offset, streaming: p.Streaming})
+		out = append(out, &Statement{sql: p.SQL, ast: p.AST, ext: p.Ext, offset: p.Offset, streaming: p.Streaming, asOf: p.AsOf})
 	}
 	return out, nil
 }
@@ -444,6 +456,8 @@ func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
 func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
 	n := p.Stmt.ast
 	switch {
+	case n.GetSelectStmt() != nil && p.Stmt.asOf != nil:
+		return s.execSelectAsOf(ctx, p, params)
 	case n.GetSelectStmt() != nil:
 		return s.execSelect(ctx, p, params)
 	case n.GetInsertStmt() != nil, n.GetUpdateStmt() != nil, n.GetDeleteStmt() != nil:
@@ -501,14 +515,25 @@ func (s *Session) execSelect(ctx context.Context, p *Prepared, params []types.Da
 // contents (plus the session's uncommitted writes).
 // REQUIRES: e.mu held (read or write).
 func (s *Session) runQueryLocked(ctx context.Context, q *boundQuery) ([]types.Row, error) {
-	plan, err := planner.Lower(planner.UseIndexes(planner.Optimize(q.rel), s.indexedColumnsLocked))
+	return s.runPlanLocked(ctx, q, s.e.mu.lastTime, true, s.readLocked)
+}
+
+// runPlanLocked is runQueryLocked reading at time at (mz_now()) through
+// read; lookups through indexes are planned only when useIndexes is set.
+// REQUIRES: e.mu held (read or write).
+func (s *Session) runPlanLocked(ctx context.Context, q *boundQuery, at uint64, useIndexes bool, read func(*dataflow.Get) ([]dataflow.Update, error)) ([]types.Row, error) {
+	opt := planner.Optimize(q.rel)
+	if useIndexes {
+		opt = planner.UseIndexes(opt, s.indexedColumnsLocked)
+	}
+	plan, err := planner.Lower(opt)
 	if err != nil {
 		return nil, err
 	}
 	ectx := s.evalCtx()
 	ectx.Context = ctx
-	ectx.Timestamp = systemMicros(s.e.mu.lastTime) // mz_now(): the read timestamp
-	out, err := dataflow.RunOnce(ectx, plan, s.readLocked)
+	ectx.Timestamp = systemMicros(at) // mz_now(): the read timestamp
+	out, err := dataflow.RunOnce(ectx, plan, read)
 	if err != nil {
 		return nil, err
 	}
@@ -696,7 +721,7 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 	e.ckpt.noteWrite(len(batch.Entries))
 	for id, ups := range changes {
 		if o := e.mu.cat.byID(id); o != nil {
-			o.apply(ups)
+			o.applyAt(t, ups)
 		}
 	}
 	e.stepViewsLocked(changes)
