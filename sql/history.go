@@ -153,7 +153,11 @@ func (s *Session) asOfTime(n *pg.Node, paramTypes []types.Type, params []types.D
 	if err != nil {
 		return 0, err
 	}
-	d, err := x.Eval(s.evalCtx(), nil)
+	ectx := s.evalCtx()
+	if ectx.Location == nil {
+		ectx.Location = time.UTC
+	}
+	d, err := x.Eval(ectx, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -173,10 +177,15 @@ func (s *Session) asOfTime(n *pg.Node, paramTypes []types.Type, params []types.D
 			return 0, bad()
 		}
 		ms = math.Floor(f)
-	case t == types.Timestamp || t == types.TimestampTZ:
+	case t == types.TimestampTZ:
 		ms = float64(types.MicrosToTime(d.Int()).UnixMilli())
+	case t == types.Timestamp:
+		// A timestamp without time zone is wall time in the session's
+		// zone, as its cast to timestamptz reads it.
+		w := types.MicrosToTime(d.Int())
+		ms = float64(time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), ectx.Location).UnixMilli())
 	case t == types.Unknown || t.Family() == types.FamString:
-		ts, err := types.ParseText(types.TimestampTZ, d.Str())
+		ts, err := types.ParseTextIn(types.TimestampTZ, d.Str(), ectx.Location)
 		if err != nil {
 			if n, err := strconv.ParseInt(strings.TrimSpace(d.Str()), 10, 64); err == nil {
 				ms = float64(n)

@@ -125,6 +125,18 @@ func TestAsOf(t *testing.T) {
 					t.Fatalf("%s: %q", q, got)
 				}
 			}
+			// Without a zone, a time is wall time in the session's zone.
+			ts.mustExec("SET TimeZone = 'Asia/Tokyo'")
+			tokyo := at.In(time.FixedZone("JST", 9*3600)).Format("2006-01-02 15:04:05.000")
+			for _, q := range []string{
+				fmt.Sprintf("SELECT * FROM t AS OF TIMESTAMP '%s'", tokyo),
+				fmt.Sprintf("SELECT * FROM t AS OF '%s'", tokyo),
+			} {
+				if got := ts.mustQuery2(q); got != want[t2][0] {
+					t.Fatalf("%s in Tokyo: %q", q, got)
+				}
+			}
+			ts.mustExec("RESET TimeZone")
 			// The current contents agree with AS OF now.
 			if got, now := ts.mustQuery2("SELECT * FROM mv"), ts.mustQuery2("SELECT * FROM mv AS OF now()"); got != now || got != want[t4][1] {
 				t.Fatalf("mv now %q, AS OF now() %q", got, now)
