@@ -188,6 +188,7 @@ type Session struct {
 	// invalid startup parameter (timezone.go).
 	loc        *time.Location
 	startupErr error
+	tzTx       *tzTxState
 }
 
 // txn is an open transaction block: its writes are buffered here and
@@ -428,7 +429,7 @@ func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
 	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
 		if s.failed {
 			s.tx, s.failed = nil, false
-			return &Result{Tag: "ROLLBACK"}, nil
+			return &Result{Tag: "ROLLBACK", ParameterStatus: s.endTxTimeZone(false)}, nil
 		}
 		if s.tx == nil {
 			return &Result{Tag: "COMMIT", Notices: []Notice{{Severity: "WARNING", Code: "25P01", Message: "there is no transaction in progress"}}}, nil
@@ -436,15 +437,17 @@ func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
 		tx := s.tx
 		s.tx = nil
 		if err := s.e.commit(tx.writes); err != nil {
+			s.endTxTimeZone(false)
 			return nil, err
 		}
-		return &Result{Tag: "COMMIT"}, nil
+		return &Result{Tag: "COMMIT", ParameterStatus: s.endTxTimeZone(true)}, nil
 	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK:
 		res := &Result{Tag: "ROLLBACK"}
 		if s.tx == nil {
 			res.Notices = []Notice{{Severity: "WARNING", Code: "25P01", Message: "there is no transaction in progress"}}
 		}
 		s.tx, s.failed = nil, false
+		res.ParameterStatus = s.endTxTimeZone(false)
 		return res, nil
 	}
 	if s.failed {

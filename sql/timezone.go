@@ -78,8 +78,50 @@ func (s *Session) execSetTimeZone(vs *pg.VariableSetStmt) (*Result, error) {
 	if loc == time.UTC && shown == defaultSettings["timezone"] {
 		loc = nil
 	}
+	inTx := s.tx != nil && s.tx.explicit
+	if vs.IsLocal && !inTx {
+		return &Result{Tag: tag, Notices: []Notice{{Severity: "WARNING", Code: "25P01", Message: "SET LOCAL can only be used in transaction blocks"}}}, nil
+	}
+	if inTx {
+		if s.tzTx == nil {
+			cur := tzValue{s.loc, s.settings["timezone"]}
+			s.tzTx = &tzTxState{atBegin: cur, atCommit: cur}
+		}
+		if !vs.IsLocal {
+			s.tzTx.atCommit = tzValue{loc, shown}
+		}
+	}
 	s.loc, s.settings["timezone"] = loc, shown
 	return &Result{Tag: tag, ParameterStatus: [][2]string{{"TimeZone", shown}}}, nil
+}
+
+// tzTxState is what the end of a transaction block sets TimeZone back to,
+// as PostgreSQL's GUC stack does: ROLLBACK undoes every SET in the block,
+// COMMIT keeps the last plain SET and drops SET LOCAL.
+type tzTxState struct{ atBegin, atCommit tzValue }
+
+type tzValue struct {
+	loc   *time.Location
+	shown string
+}
+
+// endTxTimeZone restores TimeZone at COMMIT (commit) or ROLLBACK and
+// returns the ParameterStatus to send when that changes it.
+func (s *Session) endTxTimeZone(commit bool) [][2]string {
+	st := s.tzTx
+	if st == nil {
+		return nil
+	}
+	s.tzTx = nil
+	v := st.atBegin
+	if commit {
+		v = st.atCommit
+	}
+	if v.shown == s.settings["timezone"] && v.loc == s.loc {
+		return nil
+	}
+	s.loc, s.settings["timezone"] = v.loc, v.shown
+	return [][2]string{{"TimeZone", v.shown}}
 }
 
 func invalidTimeZone(value, detail string) error {

@@ -25,7 +25,7 @@ func DependsOnZone(e Expr) bool {
 	Walk(e, func(x Expr) bool {
 		switch c := x.(type) {
 		case *Call:
-			if c.Fn.ZoneDependent && !fixedIntervalArith(c) {
+			if c.Fn.ZoneDependent && !fixedIntervalArith(c) || formatsTimestampTZ(c) {
 				dep = true
 			}
 		case *Cast:
@@ -46,6 +46,19 @@ func CastDependsOnZone(from, to types.Type) bool {
 	}
 	return to == types.TimestampTZ && from != types.TimestampTZ && wallOrText(from) ||
 		from == types.TimestampTZ && to != types.TimestampTZ && wallOrText(to)
+}
+
+// formatsTimestampTZ reports a call that takes a timestamptz for an
+// argument of any type (concat, format, to_json, json_build_object): such
+// functions render it as text, in the session's zone.
+func formatsTimestampTZ(c *Call) bool {
+	n := len(c.Fn.Args)
+	for i, a := range c.Args {
+		if n > 0 && c.Fn.Args[min(i, n-1)] == types.Unknown && a.Type() == types.TimestampTZ {
+			return true
+		}
+	}
+	return false
 }
 
 // fixedIntervalArith is timestamptz ± a constant interval of only hours,
@@ -126,6 +139,21 @@ func init() {
 				return types.NewTimestamp(tstz, fromWall(a[1].Int(), loc)), nil
 			}})
 	}
+	// make_timestamptz(y, m, d, h, mi, s, zone) reads the fields in the
+	// named zone.
+	i4, f8 := types.Int4, types.Float8
+	Register("make_timestamptz", &Overload{Args: []types.Type{i4, i4, i4, i4, i4, f8, text}, Ret: tstz, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+		loc, err := ResolveZone(a[6].Str())
+		if err != nil {
+			return types.Datum{}, err
+		}
+		d, err := makeDate(a[0].Int(), a[1].Int(), a[2].Int())
+		if err != nil {
+			return types.Datum{}, err
+		}
+		us, err := makeClock(a[3].Int(), a[4].Int(), a[5].Float())
+		return types.NewTimestamp(tstz, fromWall(d*usPerDay+us, loc)), err
+	}})
 	// date_trunc(field, timestamptz, zone) truncates in the named zone.
 	Register("date_trunc", &Overload{Args: []types.Type{text, tstz, text}, Ret: tstz, Fn: func(_ *Ctx, a []types.Datum) (types.Datum, error) {
 		loc, err := ResolveZone(a[2].Str())
