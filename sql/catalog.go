@@ -95,6 +95,15 @@ type Object struct {
 	shares []sharedIndex
 	// Seq is a sequence's definition and state (sequence.go).
 	Seq *sequence
+	// uniques are a table's unique constraints and unique indexes
+	// (unique.go).
+	uniques []*uniqueKey
+	// Unique marks a unique index; Constraint one that backs a UNIQUE
+	// constraint (dropped with the table, not by DROP INDEX).
+	Unique, Constraint bool
+	// IndexCols are an index's key columns of its table (nil for an
+	// expression index).
+	IndexCols []int
 }
 
 // Types returns the column types.
@@ -283,6 +292,9 @@ func (o *Object) apply(ups []dataflow.Update) {
 	}
 	for _, x := range o.indexes {
 		x.add(ups)
+	}
+	for _, u := range o.uniques {
+		u.apply(ups)
 	}
 	if len(o.PrimaryKey) == 0 {
 		return

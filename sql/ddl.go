@@ -109,6 +109,12 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 		opts     []*pg.Node
 	}
 	var owned []ownedSeq
+	// UNIQUE constraints, made once the table is in the catalog.
+	type uniqueSpec struct {
+		name string
+		cols []string
+	}
+	var uniques []uniqueSpec
 	for _, el := range cs.TableElts {
 		switch {
 		case el.GetColumnDef() != nil:
@@ -146,7 +152,9 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 						return nil, pgerror.New(pgerror.InvalidParameterValue, "identity column type must be smallint, integer, or bigint")
 					}
 					owned = append(owned, ownedSeq{col: len(o.Columns), identity: con.GeneratedWhen, opts: con.Options})
-				case pg.ConstrType_CONSTR_NULL, pg.ConstrType_CONSTR_UNIQUE:
+				case pg.ConstrType_CONSTR_UNIQUE:
+					uniques = append(uniques, uniqueSpec{name: con.Conname, cols: []string{cd.Colname}})
+				case pg.ConstrType_CONSTR_NULL:
 				default:
 					return nil, pgerror.New(pgerror.FeatureNotSupported, "constraint %s is not supported", strings.TrimPrefix(con.Contype.String(), "CONSTR_"))
 				}
@@ -165,6 +173,11 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 					pkNames = append(pkNames, k.GetString_().Sval)
 				}
 			case pg.ConstrType_CONSTR_UNIQUE:
+				spec := uniqueSpec{name: con.Conname}
+				for _, k := range con.Keys {
+					spec.cols = append(spec.cols, k.GetString_().Sval)
+				}
+				uniques = append(uniques, spec)
 			default:
 				return nil, pgerror.New(pgerror.FeatureNotSupported, "constraint %s is not supported", strings.TrimPrefix(con.Contype.String(), "CONSTR_"))
 			}
@@ -196,6 +209,40 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 	if _, exists := e.mu.cat.lookup(schema, name); exists {
 		return nil, pgerror.New(pgerror.DuplicateTable, "relation %q already exists", name)
 	}
+	type uniqueIndex struct {
+		name string
+		cols []int
+	}
+	var made []uniqueIndex
+	for _, u := range uniques {
+		var cols []int
+		for _, n := range u.cols {
+			found := -1
+			for i, c := range o.Columns {
+				if strings.EqualFold(c.Name, n) {
+					found = i
+				}
+			}
+			if found < 0 {
+				return nil, pgerror.New(pgerror.UndefinedColumn, "column %q named in key does not exist", n)
+			}
+			cols = append(cols, found)
+		}
+		iname := u.name
+		if iname == "" {
+			// PostgreSQL's name: table, columns, "key", made unique.
+			base := name + "_" + strings.Join(u.cols, "_") + "_key"
+			iname = base
+			for i := 1; ; i++ {
+				_, taken := e.mu.cat.lookup(schema, iname)
+				if !taken && !slices.ContainsFunc(made, func(m uniqueIndex) bool { return m.name == iname }) {
+					break
+				}
+				iname = base + itoa(i)
+			}
+		}
+		made = append(made, uniqueIndex{iname, cols})
+	}
 	for _, os := range owned {
 		col := &o.Columns[os.col]
 		if col.Default != nil {
@@ -207,6 +254,17 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 	}
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
+	}
+	// The constraints' indexes, after the table (object ids follow
+	// creation order, also on replay).
+	for _, u := range made {
+		if err := o.addUnique(u.name, u.cols); err != nil {
+			return nil, err
+		}
+		o.addIndex(u.name, u.cols)
+		if err := e.mu.cat.add(&Object{Kind: KindIndex, Schema: schema, Name: u.name, On: o.key(), Unique: true, Constraint: true, IndexCols: u.cols}); err != nil {
+			return nil, err
+		}
 	}
 	return &Result{Tag: "CREATE TABLE"}, nil
 }
@@ -400,12 +458,26 @@ func (e *Engine) createIndex(s *Session, is *pg.IndexStmt) (*Result, error) {
 		}
 		cols = append(cols, found)
 	}
+	if is.Unique {
+		if on.Kind != KindTable {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "unique indexes on materialized views are not supported")
+		}
+		if cols == nil {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "unique indexes on expressions are not supported")
+		}
+		if _, exists := e.mu.cat.lookup(on.Schema, name); exists {
+			return nil, pgerror.New(pgerror.DuplicateTable, "relation %q already exists", name)
+		}
+		if err := on.addUnique(name, cols); err != nil {
+			return nil, err
+		}
+	}
 	// A column index arranges the object's rows by those columns, kept
 	// current on every write; ad-hoc queries that fix them look rows up.
 	if len(cols) > 0 {
 		on.addIndex(name, cols)
 	}
-	o := &Object{Kind: KindIndex, Schema: on.Schema, Name: name, On: on.key()}
+	o := &Object{Kind: KindIndex, Schema: on.Schema, Name: name, On: on.key(), Unique: is.Unique, IndexCols: cols}
 	if err := e.mu.cat.add(o); err != nil {
 		return nil, err
 	}
@@ -460,6 +532,14 @@ func (e *Engine) drop(s *Session, ds *pg.DropStmt) (*Result, error) {
 		}
 		if o.Kind != kind {
 			return nil, pgerror.New(pgerror.WrongObjectType, "%q is not a %s", name, kind)
+		}
+		if o.Kind == KindIndex && o.Constraint {
+			tbl := o.On
+			if t, ok := e.mu.cat.byName[o.On]; ok {
+				tbl = t.Name
+			}
+			return nil, &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: fmt.Sprintf("cannot drop index %s because constraint %s on table %s requires it", o.Name, o.Name, tbl),
+				Hint: fmt.Sprintf("You can drop constraint %s on table %s instead.", o.Name, tbl)}
 		}
 		if o.Kind == KindSequence && o.Seq.ownedBy != "" && !cascade {
 			tbl, col := splitOwner(o.Seq.ownedBy)
@@ -538,6 +618,7 @@ func (e *Engine) removeObjects(victims []*Object) {
 		if v.Kind == KindIndex {
 			if on, ok := e.mu.cat.byName[v.On]; ok {
 				on.dropIndex(v.Name)
+				on.dropUnique(v.Name)
 			}
 		}
 		e.mu.cat.remove(v)

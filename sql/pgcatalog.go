@@ -210,6 +210,9 @@ type relEntry struct {
 	on   *Object   // indexes: the indexed table or view
 	keys []int     // indexes: key columns of on (nil: unknown, an expression)
 	pkey bool      // the primary-key index
+	// unique marks a unique index; constraint one backing a UNIQUE
+	// constraint.
+	unique, constraint bool
 }
 
 // sequenceColumns are a sequence relation's columns, as pg_attribute
@@ -300,11 +303,7 @@ func (c *catalogView) listRelations() {
 				continue
 			}
 			e.on = on
-			for _, x := range on.indexes {
-				if strings.EqualFold(x.name, o.Name) {
-					e.keys = x.cols
-				}
-			}
+			e.keys, e.unique, e.constraint = o.IndexCols, o.Unique, o.Constraint
 			e.cols = indexColumns(on, e.keys)
 		}
 		out = append(out, e)
@@ -374,7 +373,7 @@ func quoteIdentIfNeeded(s string) string {
 func (e relEntry) indexDef() string {
 	var sb strings.Builder
 	sb.WriteString("CREATE ")
-	if e.pkey {
+	if e.pkey || e.unique {
 		sb.WriteString("UNIQUE ")
 	}
 	sb.WriteString("INDEX " + quoteIdentIfNeeded(e.name) + " ON " + quoteIdentIfNeeded(e.on.Schema) + "." + quoteIdentIfNeeded(e.on.Name) + " USING btree (")
@@ -528,11 +527,13 @@ func (r catalogReader) IndexDef(oid uint32, col int) (string, bool) {
 }
 
 func (r catalogReader) ConstraintDef(oid uint32) (string, bool) {
-	e, ok := r.v.rel(oid - pkeyConOffset + pkeyIndexOffset)
-	if !ok || !e.pkey {
-		return "", false
+	if e, ok := r.v.rel(oid - pkeyConOffset + pkeyIndexOffset); ok && e.pkey {
+		return e.constraintDef(), true
 	}
-	return e.constraintDef(), true
+	if e, ok := r.v.rel(oid - pkeyConOffset); ok && e.constraint {
+		return "UNIQUE" + strings.TrimPrefix(e.constraintDef(), "PRIMARY KEY"), true
+	}
+	return "", false
 }
 
 func (r catalogReader) RoleName(oid uint32) (string, bool) {

@@ -254,7 +254,7 @@ func init() {
 			if e.keys == nil {
 				exprs = "?"
 			}
-			out = append(out, []any{e.oid, userOID(e.on), len(e.cols), len(e.cols), e.pkey,
+			out = append(out, []any{e.oid, userOID(e.on), len(e.cols), len(e.cols), e.pkey || e.unique,
 				false, e.pkey, false, true, false, true,
 				false, true, true, false, intVector(e.keys), collVector(e), opclassVector(e), zeroVector(len(e.cols)), exprs, nil})
 		}
@@ -275,14 +275,18 @@ func init() {
 		conkey:text confkey:text conbin:text`, func(c *catalogView) [][]any {
 		var out [][]any
 		for _, e := range c.indexes() {
-			if !e.pkey {
+			if !e.pkey && !e.constraint {
 				continue
 			}
 			keys := make([]string, len(e.keys))
 			for i, k := range e.keys {
 				keys[i] = fmt.Sprint(k + 1)
 			}
-			out = append(out, []any{e.oid - pkeyIndexOffset + pkeyConOffset, e.name, e.nsp, "p", false,
+			oid, contype := e.oid-pkeyIndexOffset+pkeyConOffset, "p"
+			if !e.pkey {
+				oid, contype = e.oid+pkeyConOffset, "u"
+			}
+			out = append(out, []any{oid, e.name, e.nsp, contype, false,
 				false, true, userOID(e.on), 0, e.oid, 0, 0,
 				" ", " ", " ", true, 0, true,
 				"{" + strings.Join(keys, ",") + "}", nil, nil})
@@ -634,6 +638,8 @@ func init() {
 		for _, e := range c.indexes() {
 			if e.pkey {
 				out = append(out, []any{c.database, e.on.Schema, e.name, c.database, e.on.Schema, e.on.Name, "PRIMARY KEY", "NO", "NO", "YES", nil})
+			} else if e.constraint {
+				out = append(out, []any{c.database, e.on.Schema, e.name, c.database, e.on.Schema, e.on.Name, "UNIQUE", "NO", "NO", "YES", "YES"})
 			}
 		}
 		return out
@@ -644,7 +650,7 @@ func init() {
 		position_in_unique_constraint:int4`, func(c *catalogView) [][]any {
 		var out [][]any
 		for _, e := range c.indexes() {
-			if !e.pkey {
+			if !e.pkey && !e.constraint {
 				continue
 			}
 			for i, col := range e.cols {

@@ -198,6 +198,9 @@ type txn struct {
 	writes   map[dataflow.CollectionID][]dataflow.Update
 	// keys is the change of each table's primary-key counts by writes.
 	keys map[dataflow.CollectionID]map[string]int64
+	// uniq is the same for unique constraints, by constraint name
+	// (unique.go); nil until the first such write.
+	uniq map[dataflow.CollectionID]map[string]map[string]int64
 }
 
 // NewSession starts a session.
@@ -690,6 +693,9 @@ func (e *Engine) validateLocked(writes map[dataflow.CollectionID][]dataflow.Upda
 			if d > 0 && o.keys[k]+d > 1 {
 				return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey")}
 			}
+		}
+		if err := validateUniqueLocked(o, ups); err != nil {
+			return err
 		}
 	}
 	return nil

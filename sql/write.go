@@ -428,8 +428,12 @@ func (s *Session) execTruncate(ctx context.Context, ts *pg.TruncateStmt) (*Resul
 }
 
 // checkPrimaryKeyLocked rejects changes that would leave two rows with the
-// same primary key, or a NULL in it. REQUIRES: e.mu held.
+// same primary key, or a NULL in it, or duplicate a unique constraint's key
+// (unique.go). REQUIRES: e.mu held.
 func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) error {
+	if err := s.checkUniqueLocked(o, changes); err != nil {
+		return err
+	}
 	if len(o.PrimaryKey) == 0 {
 		return nil
 	}

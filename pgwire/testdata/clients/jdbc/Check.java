@@ -118,6 +118,10 @@ public class Check {
                 Arrays.asList("lines_pkey:order_id", "lines_pkey:line"), "getIndexInfo(lines, unique)");
             check(rows(md.getIndexInfo(null, "public", "orders", false, false), "INDEX_NAME", "COLUMN_NAME"),
                 Arrays.asList("orders_pkey:id", "orders_region:region"), "getIndexInfo(orders)");
+            // A UNIQUE constraint's index is unique.
+            c.createStatement().execute("CREATE TABLE tags (id int PRIMARY KEY, name text UNIQUE)");
+            check(rows(md.getIndexInfo(null, "public", "tags", false, false), "INDEX_NAME", "NON_UNIQUE", "COLUMN_NAME"),
+                Arrays.asList("tags_name_key:f:name", "tags_pkey:f:id"), "getIndexInfo(tags)");
             // Type info: the types' JDBC codes and precisions as pgjdbc
             // reports them against PostgreSQL 15.
             Map<String, String> typeInfo = new HashMap<>();
