@@ -213,6 +213,9 @@ func (e *Engine) NewSession(opts SessionOptions) *Session {
 	for k, v := range opts.Params {
 		s.settings[strings.ToLower(k)] = v
 	}
+	for _, kv := range startupOptions(opts.Params["options"]) {
+		s.settings[kv[0]] = kv[1]
+	}
 	s.applyStartupTimeZone()
 	return s
 }
