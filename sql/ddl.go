@@ -27,6 +27,13 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 		return nil, err
 	}
 	rec = catalogRecordWithPath(s, rec)
+	// A DDL statement changes the catalog before its record is appended:
+	// refuse it up front when the log would refuse the record.
+	if c, ok := e.log.(interface{ CheckSpace() error }); ok {
+		if err := c.CheckSpace(); err != nil {
+			return nil, err
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	res, err := e.execDDLLocked(s, st)

@@ -154,6 +154,7 @@ func (s *Session) asOfTime(n *pg.Node, paramTypes []types.Type, params []types.D
 		return 0, err
 	}
 	ectx := s.evalCtx()
+	ectx.Timestamp = systemMicros(s.e.mu.lastTime) // mz_now(): the latest time
 	if ectx.Location == nil {
 		ectx.Location = time.UTC
 	}

@@ -150,6 +150,9 @@ func (l *PebbleLog) WriteCheckpoint(ctx context.Context, t, catalogTime uint64, 
 	if t > durable {
 		return nil, fmt.Errorf("storage: a checkpoint at %d would run ahead of the durable log (%d)", t, durable)
 	}
+	if err := l.space.admit(0); err != nil {
+		return nil, err
+	}
 	prev, err := l.LatestCheckpoint()
 	if err != nil {
 		return nil, err
@@ -185,6 +188,9 @@ func (l *PebbleLog) WriteCheckpoint(ctx context.Context, t, catalogTime uint64, 
 			seq++
 			if b.Len() >= checkpointChunkBytes {
 				if werr = ctx.Err(); werr != nil {
+					return false
+				}
+				if werr = l.space.admit(b.Len()); werr != nil {
 					return false
 				}
 				if werr = b.Commit(pebble.NoSync); werr != nil {

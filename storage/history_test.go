@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tributary-db/tributary/sql/types"
+	"github.com/tributary-db/tributary/storage/faultfs"
 )
 
 // contentsAt sums c's updates up to t into a canonical multiset text.
@@ -171,5 +173,46 @@ func TestNetFIFOPartial(t *testing.T) {
 	}
 	if st.Removed != 3 || st.Rewritten != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestPebbleDiskFull fills the disk: appends, compaction and checkpoints
+// are refused with ErrDiskFull before anything reaches the disk (the
+// filesystem fails every write with ENOSPC meanwhile, which Pebble would
+// treat as fatal), reads keep working, and writes resume once space
+// returns.
+func TestPebbleDiskFull(t *testing.T) {
+	fs := faultfs.New(vfs.NewMem())
+	l, err := OpenPebble("data", &PebbleOptions{FS: fs, DiskCheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	row := func(i int64) []Entry { return []Entry{{Collection: 1, Row: types.Row{types.NewInt8(i)}, Diff: 1}} }
+	if err := l.Append(ctx, Batch{Time: 1, Entries: row(1)}); err != nil {
+		t.Fatal(err)
+	}
+	fs.Full.Store(true)
+	if err := l.Append(ctx, Batch{Time: 2, Entries: row(2)}); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("append on a full disk: %v", err)
+	}
+	if err := l.Enqueue(Batch{Time: 3, Entries: row(3)}); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("enqueue on a full disk: %v", err)
+	}
+	if _, err := l.Compact(ctx, 1, 1); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("compaction on a full disk: %v", err)
+	}
+	if _, err := l.WriteCheckpoint(ctx, 1, 0, nil); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("checkpoint on a full disk: %v", err)
+	}
+	if got := contentsAt(t, l, 1, 10); got != "1,×1" {
+		t.Fatalf("read on a full disk: %q", got)
+	}
+	fs.Full.Store(false)
+	if err := l.Append(ctx, Batch{Time: 4, Entries: row(4)}); err != nil {
+		t.Fatalf("append after space returned: %v", err)
+	}
+	if got := contentsAt(t, l, 1, 10); got != "1,×1 4,×1" {
+		t.Fatalf("after space returned: %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -68,6 +70,9 @@ func (e *CorruptionError) Error() string {
 
 func (e *CorruptionError) Unwrap() error { return e.Err }
 
+// SQLState is data_corrupted: the pgwire edge reports it to the client.
+func (e *CorruptionError) SQLState() string { return "XX001" }
+
 // PebbleOptions configure a PebbleLog.
 type PebbleOptions struct {
 	// Logger receives Pebble's messages and the log's own; nil means
@@ -76,6 +81,14 @@ type PebbleOptions struct {
 	// FS is the filesystem; nil means the operating system's. Tests pass
 	// vfs.NewCrashableMem() to simulate crashes.
 	FS vfs.FS
+	// MinFreeBytes is the reserve of free disk space below which writes
+	// are refused with ErrDiskFull (space.go); 0 means
+	// DefaultMinFreeBytes, a negative value no check.
+	MinFreeBytes int64
+	// DiskCheckInterval is how stale the free space a write is admitted
+	// on may be (it is also re-read after 8 MiB of writes); 0 means one
+	// second, a negative value re-reads it on every write (tests).
+	DiskCheckInterval time.Duration
 }
 
 // PebbleLog is a durable Log in a Pebble database (format.md).
@@ -93,6 +106,7 @@ type PebbleLog struct {
 	wake      chan struct{} // a token when the queue may be non-empty
 	committed chan struct{} // closed when the committer has exited
 	syncs     atomic.Int64  // group commits done, for tests and metrics
+	space     spaceGuard    // refuses writes on a full disk (space.go)
 
 	mu struct {
 		sync.Mutex
@@ -156,9 +170,20 @@ func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
 	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
+		if pebble.IsCorruptionError(err) {
+			// Recovery found damage in the WAL or the table files it read.
+			return nil, &CorruptionError{Range: "the write-ahead log or table files of " + dir, Err: err}
+		}
 		return nil, fmt.Errorf("storage: opening %s: %w", dir, err)
 	}
 	l := &PebbleLog{db: db, dir: dir, logger: o.Logger, wake: make(chan struct{}, 1), committed: make(chan struct{})}
+	l.space = spaceGuard{fs: popts.FS, dir: dir, every: cmp.Or(o.DiskCheckInterval, spaceCheckEvery)}
+	switch {
+	case o.MinFreeBytes == 0:
+		l.space.reserve = DefaultMinFreeBytes
+	case o.MinFreeBytes > 0:
+		l.space.reserve = uint64(o.MinFreeBytes)
+	}
 	if err := l.checkFormat(); err != nil {
 		db.Close()
 		return nil, err
@@ -319,6 +344,10 @@ func (l *PebbleLog) DurableTime() uint64 {
 func (l *PebbleLog) enqueue(b Batch) (*pendingAppend, error) {
 	pb := l.db.NewBatch()
 	if err := encodeBatch(pb, b); err != nil {
+		pb.Close()
+		return nil, err
+	}
+	if err := l.space.admit(len(pb.Repr())); err != nil {
 		pb.Close()
 		return nil, err
 	}
@@ -702,6 +731,19 @@ func (l *PebbleLog) Close() error {
 	default:
 	}
 	<-l.committed
+	// Flush the memtables, so that after a clean shutdown everything is in
+	// checksummed table files and the WAL holds nothing needed: Pebble
+	// reads damage at the tail of the last WAL as a torn write (which a
+	// crash leaves) and stops there, so rot in a WAL that matters could go
+	// unnoticed. Skipped on a full disk (the WAL has it all anyway).
+	l.mu.Lock()
+	failed := l.mu.err != nil
+	l.mu.Unlock()
+	if !failed && l.space.admit(0) == nil {
+		if err := l.db.Flush(); err != nil {
+			l.logger.Warn("flushing the event log at close", "dir", l.dir, "err", err)
+		}
+	}
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("storage: closing %s: %w", l.dir, err)
 	}
@@ -829,6 +871,9 @@ func (l *PebbleLog) Compact(ctx context.Context, c CollectionID, since uint64) (
 	if failed != nil {
 		return CompactStats{}, failed
 	}
+	if err := l.space.admit(0); err != nil {
+		return CompactStats{}, err
+	}
 	var ups []*netted
 	var keys [][]byte
 	var lastT uint64
@@ -877,6 +922,9 @@ func (l *PebbleLog) DropCollection(ctx context.Context, c CollectionID) error {
 	if err := l.checkOpen(); err != nil {
 		return err
 	}
+	if err := l.space.admit(0); err != nil {
+		return err
+	}
 	lo, hi := updatesRange(c, 0, ^uint64(0))
 	b := l.db.NewBatch()
 	defer b.Close()
@@ -890,4 +938,18 @@ func (l *PebbleLog) DropCollection(ctx context.Context, c CollectionID) error {
 		return fmt.Errorf("storage: dropping collection %d of %s: %w", c, l.dir, err)
 	}
 	return nil
+}
+
+// CheckSpace returns ErrDiskFull (wrapped) while writes would be refused
+// for lack of disk space, so that a caller can refuse a statement before
+// changing anything.
+func (l *PebbleLog) CheckSpace() error { return l.space.admit(0) }
+
+// Flush writes Pebble's memtables to table files, so that what is durable
+// in the WAL is also in sstables (tests that damage table files use it).
+func (l *PebbleLog) Flush() error {
+	if err := l.checkOpen(); err != nil {
+		return err
+	}
+	return l.db.Flush()
 }
