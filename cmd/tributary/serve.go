@@ -44,6 +44,8 @@ every --checkpoint-interval or --checkpoint-rows written updates, whichever
 comes first, and at a clean shutdown, so that a restart reads the latest
 checkpoint and the log after it instead of the whole history. CHECKPOINT
 takes one at once; tb_catalog.checkpoints and tb_catalog.restart show them.
+Writes are refused with SQLSTATE 53100 (disk_full) while the disk has less
+free space than --min-free-disk, and resume when space returns.
 
 flags:
 `
@@ -64,6 +66,7 @@ func runServe(args []string) int {
 	ckptRows := fs.Int64("checkpoint-rows", 1_000_000, "with --data-dir: write a checkpoint once this many updates were written since the last one (0: never by volume)")
 	bootUser := fs.String("bootstrap-user", "tributary", "the superuser role --bootstrap-password-file creates")
 	tick := fs.Duration("tick-interval", time.Second, "how often the timeline advances with no writes, so that views with temporal filters (mz_now()) drop and add rows as time passes; 0 disables")
+	minFree := fs.Int64("min-free-disk", storage.DefaultMinFreeBytes, "with --data-dir: refuse writes (SQLSTATE 53100, reads keep working) while the data directory's disk has less free space than this many bytes; negative: never")
 	bootPwFile := fs.String("bootstrap-password-file", "", "file holding the password of --bootstrap-user; at start, that superuser login role is created if it does not exist (an existing role is left as is)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -110,7 +113,7 @@ func runServe(args []string) int {
 	if *dataDir != "" {
 		// Every acknowledged write is synced to the log in the data
 		// directory; opening it replays the log into the engine.
-		l, err := storage.OpenPebble(*dataDir, &storage.PebbleOptions{Logger: log})
+		l, err := storage.OpenPebble(*dataDir, &storage.PebbleOptions{Logger: log, MinFreeBytes: *minFree})
 		if err != nil {
 			log.Error("opening the data directory", "data_dir", *dataDir, "err", err)
 			return 1
