@@ -490,10 +490,21 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 	case n.GetCheckPointStmt() != nil:
 		return s.execCheckpoint(ctx)
 	}
-	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 {
-		return nil, pgerror.New(pgerror.FeatureNotSupported, "DDL inside a transaction that has written is not supported")
+	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 && !createsOnly(n) {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "DROP or ALTER inside a transaction that has written is not supported")
 	}
 	return s.e.execDDL(s, p.Stmt)
+}
+
+// createsOnly reports whether a DDL statement only adds objects (a table,
+// view, materialized view, index, sequence or schema). Such a statement may
+// follow writes in a transaction block (a migration that creates a table,
+// fills it and indexes it): the buffered writes reach the new indexes and
+// views when COMMIT applies them, as they reach every existing one. (DDL
+// itself is not transactional: ROLLBACK does not undo it.)
+func createsOnly(n *pg.Node) bool {
+	return n.GetCreateStmt() != nil || n.GetViewStmt() != nil || n.GetCreateTableAsStmt() != nil ||
+		n.GetIndexStmt() != nil || n.GetCreateSeqStmt() != nil || n.GetCreateSchemaStmt() != nil
 }
 
 // read runs a bound query at the current timestamp and returns its rows in
