@@ -177,3 +177,57 @@ func TestMigrationTools(t *testing.T) {
 		}
 	}
 }
+
+// TestAdvisoryLockOverTheWire: a session blocked in pg_advisory_lock does
+// not hold up others, a cancel request ends its wait with 57014, and the
+// lock goes when its holder disconnects.
+func TestAdvisoryLockOverTheWire(t *testing.T) {
+	addr := startEngineServer(t)
+	holder, waiter, other := connectEngine(t, addr), connectEngine(t, addr), connectEngine(t, addr)
+	ctx := testCtx(t)
+	mustExec(t, holder, "SELECT pg_advisory_lock(42)")
+	done := make(chan error, 1)
+	go func() {
+		_, err := waiter.Exec(ctx, "SELECT pg_advisory_lock(42)")
+		done <- err
+	}()
+	waitForWaiter := func() {
+		for {
+			var n int
+			if err := other.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 1 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the waiter never showed in pg_locks")
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	waitForWaiter()
+	mustExec(t, other, "CREATE TABLE t (x int)") // writers are not held up
+	if err := waiter.PgConn().CancelRequest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, <-done, "57014")
+
+	go func() {
+		_, err := waiter.Exec(ctx, "SELECT pg_advisory_lock(42)")
+		done <- err
+	}()
+	waitForWaiter()
+	holder.Close(ctx)
+	if err := <-done; err != nil {
+		t.Fatalf("lock after the holder disconnected: %v", err)
+	}
+	var holderPID int32
+	if err := other.QueryRow(ctx, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 42 AND granted").Scan(&holderPID); err != nil {
+		t.Fatal(err)
+	}
+	if holderPID != int32(waiter.PgConn().PID()) {
+		t.Fatalf("lock held by pid %d, want the waiter's %d", holderPID, waiter.PgConn().PID())
+	}
+}
