@@ -205,7 +205,10 @@ func (c *catalog) byID(id dataflow.CollectionID) *Object { return c.ids[id] }
 
 // pkKey encodes the primary-key columns of row.
 func (o *Object) pkKey(row types.Row) string {
-	var buf []byte
+	// Encoded on the stack for a typical key: the string is the one
+	// allocation (this runs twice per row written).
+	var scratch [64]byte
+	buf := scratch[:0]
 	for _, c := range o.PrimaryKey {
 		buf = types.AppendKey(buf, row[c])
 	}
@@ -224,8 +227,10 @@ type tableIndex struct {
 }
 
 func (x *tableIndex) add(ups []dataflow.Update) {
+	// Arrangement.Add encodes the key and does not keep it: one scratch
+	// row serves every update.
+	key := make(types.Row, len(x.cols))
 	for _, u := range ups {
-		key := make(types.Row, len(x.cols))
 		for i, c := range x.cols {
 			key[i] = u.Row[c]
 		}

@@ -58,6 +58,11 @@ type copyIn struct {
 	ended   bool   // end marker (\. or the binary trailer) seen: ignore the rest
 	rows    []types.Row
 	in      types.Row // scratch: the parsed input columns of a record
+	// fields and val are scratch for splitting a record: reused, so
+	// that a record costs one allocation per field (its string), not a
+	// growing slice per record and per field (BenchmarkDurableCopy).
+	fields []copyField
+	val    []byte
 	err     error     // sticky: the first error
 	closed  bool
 }
@@ -384,7 +389,8 @@ type copyField struct {
 // string is matched against a field's raw text, before de-escaping, as
 // PostgreSQL does (so \N is NULL but \\N is the string \N).
 func (h *copyIn) splitText(rec []byte) []copyField {
-	var fields []copyField
+	fields := h.fields[:0]
+	defer func() { h.fields = fields }()
 	start := 0
 	for i := 0; ; i++ {
 		if i < len(rec) && rec[i] == '\\' {
@@ -479,10 +485,11 @@ func hexVal(c byte) int {
 // unless FORCE_NULL names its column.
 func (h *copyIn) splitCSV(rec []byte) ([]copyField, error) {
 	q, esc, delim := h.opts.quote, h.opts.escape, h.opts.delim
-	var fields []copyField
+	fields := h.fields[:0]
+	defer func() { h.fields = fields }()
 	i := 0
 	for {
-		var val []byte
+		val := h.val[:0]
 		quoted, inq := false, false
 		start := i
 		for i < len(rec) {
@@ -512,6 +519,7 @@ func (h *copyIn) splitCSV(rec []byte) ([]copyField, error) {
 		if inq {
 			return nil, h.formatErr("unterminated CSV quoted field")
 		}
+		h.val = val
 		j := len(fields)
 		f := copyField{val: string(val)}
 		if j < len(h.target) {
