@@ -322,6 +322,12 @@ wait_read "$TPORT" "$first_read"
 report "tributary: restart, the same from a checkpoint + one UPDATE ($((2 * STATE_ROWS)) updates)" "$(elapsed "$t0")" "s"
 q "$TPORT" "SELECT 'restart', * FROM tb_catalog.restart" >&2
 stop_tributary TERM
+t0=$(now)
+start_tributary "$TMP/tdata-hist"
+wait_read "$TPORT" "$first_read"
+report "tributary: restart, the same after a clean shutdown (checkpoint, no tail)" "$(elapsed "$t0")" "s"
+q "$TPORT" "SELECT 'restart', * FROM tb_catalog.restart" >&2
+stop_tributary TERM
 
 if [ "$RESTART_STATE" = 1 ]; then
 restart_bench postgresql "$PPORT" "VIEW"
