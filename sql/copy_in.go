@@ -63,8 +63,8 @@ type copyIn struct {
 	// growing slice per record and per field (BenchmarkDurableCopy).
 	fields []copyField
 	val    []byte
-	err     error     // sticky: the first error
-	closed  bool
+	err    error // sticky: the first error
+	closed bool
 }
 
 func (h *copyIn) Columns() int { return len(h.target) }
