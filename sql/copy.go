@@ -379,7 +379,7 @@ func (s *Session) copyFrom(cs *pg.CopyStmt, opts copyOptions) (*Result, error) {
 	}
 	for i, c := range o.Columns {
 		if !inTarget[i] {
-			h.defaults = append(h.defaults, copyDefault{col: i, e: c.Default})
+			h.defaults = append(h.defaults, copyDefault{col: i, e: c.Default, late: c.Default != nil && isLateDefault(c.Default)})
 		}
 	}
 	h.ectx = s.evalCtx()

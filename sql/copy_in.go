@@ -31,6 +31,23 @@ var copyBinarySignature = []byte("PGCOPY\n\xff\r\n\x00")
 type copyDefault struct {
 	col int
 	e   expr.Expr // nil: NULL
+	// late defaults (nextval of a serial or identity column) read the
+	// engine's state: they are evaluated in Done, under the engine's write
+	// lock, not as the data arrives.
+	late bool
+}
+
+// isLateDefault reports whether a default calls a volatile function that
+// needs the engine (a sequence's nextval).
+func isLateDefault(e expr.Expr) bool {
+	late := false
+	expr.Walk(e, func(x expr.Expr) bool {
+		if c, ok := x.(*expr.Call); ok && c.Fn.Volatile {
+			late = true
+		}
+		return !late
+	})
+	return late
 }
 
 // copyIn is the CopyInHandler of COPY ... FROM STDIN. Data parses every
@@ -134,7 +151,8 @@ func (h *copyIn) done() (*Result, error) {
 	}
 	s := h.s
 	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
+	s.holdsWriteLock = true
+	defer func() { s.holdsWriteLock = false; s.e.mu.Unlock() }()
 	o, ok := s.e.mu.cat.lookup(h.table.Schema, h.table.Name)
 	if !ok || o.ID != h.table.ID || len(o.Columns) != len(h.table.Columns) {
 		return nil, pgerror.New(pgerror.UndefinedTable, "relation %q was dropped or altered during COPY", h.table.Name)
@@ -142,6 +160,18 @@ func (h *copyIn) done() (*Result, error) {
 	res := &Result{Tag: fmt.Sprintf("COPY %d", len(h.rows))}
 	if len(h.rows) == 0 {
 		return res, nil
+	}
+	for _, def := range h.defaults {
+		if !def.late {
+			continue
+		}
+		for _, r := range h.rows {
+			d, err := def.e.Eval(h.ectx, nil)
+			if err != nil {
+				return nil, err
+			}
+			r[def.col] = d
+		}
 	}
 	changes := make([]dataflow.Update, len(h.rows))
 	for i, r := range h.rows {
@@ -344,6 +374,16 @@ func (h *copyIn) matchHeader(fields []copyField) error {
 	return nil
 }
 
+// lateCol reports whether column i is filled by a late default.
+func (h *copyIn) lateCol(i int) bool {
+	for _, d := range h.defaults {
+		if d.col == i && d.late {
+			return true
+		}
+	}
+	return false
+}
+
 // addRow turns the parsed input columns into a table row: modifiers,
 // defaults for the columns not listed, NOT NULL.
 func (h *copyIn) addRow() error {
@@ -364,6 +404,9 @@ func (h *copyIn) addRow() error {
 			row[def.col] = types.Null(h.table.Columns[def.col].Type)
 			continue
 		}
+		if def.late {
+			continue
+		}
 		d, err := def.e.Eval(h.ectx, nil)
 		if err != nil {
 			return h.lineErr(pgerror.CodeOf(err), err.Error())
@@ -371,7 +414,7 @@ func (h *copyIn) addRow() error {
 		row[def.col] = d
 	}
 	for i, c := range h.table.Columns {
-		if c.NotNull && row[i].IsNull() {
+		if c.NotNull && row[i].IsNull() && !h.lateCol(i) {
 			return h.lineErr(pgerror.NotNullViolation, fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", c.Name, h.table.Name))
 		}
 	}
