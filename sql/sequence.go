@@ -58,10 +58,13 @@ type sequence struct {
 // engine's write lock.
 type needWriteLock struct{}
 
-func (needWriteLock) Error() string { return "the statement needs the write lock" }
+func (needWriteLock) Error() string {
+	return "nextval and setval cannot be used in this statement (they must log the sequence's new state)"
+}
 
-// SQLState makes a stray needWriteLock an internal error.
-func (needWriteLock) SQLState() string { return string(pgerror.InternalError) }
+// SQLState: a needWriteLock that reaches a client (a statement that cannot
+// be run again under the write lock) is a feature not supported there.
+func (needWriteLock) SQLState() string { return string(pgerror.FeatureNotSupported) }
 
 // beyond reports whether v lies past the reservation r.
 func (q *sequence) beyond(v, r int64) bool {
