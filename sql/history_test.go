@@ -426,3 +426,38 @@ func TestAsOfTemporalAndWindowClose(t *testing.T) {
 	}
 	ts.wantError(fmt.Sprintf("SELECT * FROM w AS OF %d", t1), pgerror.FeatureNotSupported, "EMIT ON WINDOW CLOSE")
 }
+
+// BenchmarkAsOf reads an aggregate view over a table whose log holds 100k
+// rows in 100 batches (and 20k of them deleted again), at the latest time:
+// as a plain read of the maintained view, AS OF (the view inlined and the
+// table read from the log), and AS OF after compaction:
+//
+//	timeout 900 go test -run XXX -bench AsOf -benchtime 20x ./sql/
+func BenchmarkAsOf(b *testing.B) {
+	ts := openBenchEngine(b, b.TempDir())
+	ts.mustExec("CREATE TABLE t (id int8, k int, v text)")
+	ts.mustExec("CREATE MATERIALIZED VIEW agg AS SELECT k, count(*) AS n, sum(id) AS s FROM t GROUP BY k")
+	for i := 0; i < 100; i++ {
+		ts.mustExec(fmt.Sprintf("INSERT INTO t SELECT g, g %% 10, 'row ' || g FROM generate_series(%d, %d) g", i*1000, i*1000+999))
+	}
+	ts.mustExec("DELETE FROM t WHERE id % 5 = 0")
+	want := ts.mustQuery2("SELECT * FROM agg")
+	run := func(b *testing.B, q string) {
+		for i := 0; i < b.N; i++ {
+			if got := ts.mustQuery2(q); got != want {
+				b.Fatalf("%s: %q, want %q", q, got, want)
+			}
+		}
+	}
+	b.Run("view", func(b *testing.B) { run(b, "SELECT * FROM agg") })
+	b.Run("as-of", func(b *testing.B) { run(b, "SELECT * FROM agg AS OF mz_now()") })
+	b.Run("as-of-compacted", func(b *testing.B) {
+		b.StopTimer()
+		id := ts.e.mu.cat.byName[objKey("public", "t")].ID
+		if _, err := ts.e.log.Compact(context.Background(), uint64(id), ts.e.log.LastTime()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		run(b, "SELECT * FROM agg AS OF mz_now()")
+	})
+}

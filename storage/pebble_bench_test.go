@@ -50,3 +50,46 @@ func BenchmarkPebbleAppend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPebbleCompact compacts a collection whose history is 100k
+// updates in 1000 batches: 60k insertions and 40k retractions of them, so
+// that 80k cancel and 20k live rows remain:
+//
+//	timeout 900 go test -run XXX -bench PebbleCompact -benchtime 3x ./storage/
+func BenchmarkPebbleCompact(b *testing.B) {
+	const batches, per = 1000, 100
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		l, err := OpenPebble(b.TempDir(), &PebbleOptions{Logger: quietPebble.l})
+		if err != nil {
+			b.Fatal(err)
+		}
+		next := int64(0)
+		for t := 1; t <= batches; t++ {
+			var es []Entry
+			for j := 0; j < per; j++ {
+				if j%5 < 3 { // 3 of 5 insert a new row
+					next++
+					es = append(es, Entry{Collection: 1, Row: types.Row{types.NewInt8(next), types.NewText("a row of some length")}, Diff: 1})
+				} else { // 2 of 5 retract an earlier one
+					es = append(es, Entry{Collection: 1, Row: types.Row{types.NewInt8(next - 1), types.NewText("a row of some length")}, Diff: -1})
+					next-- // retract the latest row still there, keep the count exact
+				}
+			}
+			if err := l.Append(ctx, Batch{Time: uint64(t), Entries: es}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		st, err := l.Compact(ctx, 1, batches)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if st.Read != batches*per || st.Removed != 80_000 {
+			b.Fatalf("compaction read %d and removed %d updates", st.Read, st.Removed)
+		}
+		l.Close()
+	}
+	b.ReportMetric(float64(batches*per*b.N)/b.Elapsed().Seconds(), "updates/s")
+}
