@@ -268,7 +268,7 @@ func (s *Session) execSelectAsOf(ctx context.Context, p *Prepared, params []type
 			return nil
 		})
 		if err != nil {
-			return nil, e.storageError(err)
+			return nil, e.nameCorruptionLocked(err)
 		}
 		ups = dataflow.Consolidate(ups)
 		snapshots[g.ID] = ups
@@ -317,11 +317,17 @@ func (e *Engine) checkReadableLocked(names map[string]bool, t uint64, since func
 		Hint:    "Read AS OF a later time, or keep more history with WITH (retain_history = '…') on the table or a materialized view over it."}
 }
 
-// storageError gives a storage failure its SQLSTATE.
-func (e *Engine) storageError(err error) error {
-	var c *storage.CorruptionError
-	if errors.As(err, &c) {
-		return &pgerror.Error{Code: pgerror.DataCorrupted, Message: err.Error()}
+
+// nameCorruptionLocked names the table whose log a CorruptionError is in,
+// when the catalog knows it.
+// REQUIRES: mu held.
+func (e *Engine) nameCorruptionLocked(err error) error {
+	var ce *storage.CorruptionError
+	if !errors.As(err, &ce) || ce.Collection == 0 {
+		return err
+	}
+	if o := e.mu.cat.byID(dataflow.CollectionID(ce.Collection)); o != nil {
+		return fmt.Errorf("reading the log of %s %s.%s: %w", o.Kind, o.Schema, o.Name, err)
 	}
 	return err
 }
@@ -559,7 +565,7 @@ func (e *Engine) Maintain(ctx context.Context) (MaintenanceStats, error) {
 	if ck, ok := e.log.(storage.Checkpoints); ok {
 		cp, err := ck.LatestCheckpoint()
 		if err != nil {
-			return st, e.storageError(err)
+			return st, err
 		}
 		if cp != nil {
 			for i := range jobs {
@@ -569,7 +575,7 @@ func (e *Engine) Maintain(ctx context.Context) (MaintenanceStats, error) {
 	}
 	for _, id := range dropped {
 		if err := e.log.DropCollection(ctx, uint64(id)); err != nil {
-			return st, e.storageError(err)
+			return st, err
 		}
 		st.Dropped++
 	}
@@ -586,7 +592,7 @@ func (e *Engine) Maintain(ctx context.Context) (MaintenanceStats, error) {
 		}
 		cs, err := e.log.Compact(ctx, uint64(j.id), since)
 		if err != nil {
-			return st, e.storageError(err)
+			return st, err
 		}
 		st.Compacted++
 		st.Removed += cs.Removed
@@ -708,7 +714,7 @@ func (e *Engine) loadSinceLocked() error {
 		}
 		s, err := e.log.Since(uint64(id))
 		if err != nil {
-			return e.storageError(err)
+			return err
 		}
 		if s > 0 {
 			e.hist.mu.since[id] = s
@@ -740,7 +746,7 @@ func (e *Engine) rebuildExpiryLocked(ctx context.Context, t uint64) error {
 			return nil
 		})
 		if err != nil {
-			return e.storageError(err)
+			return err
 		}
 		if len(ups) > 0 {
 			o.hist.expiry.track(at, ups)

@@ -127,7 +127,7 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 		return nil
 	})
 	if err != nil {
-		return err
+		return e.nameCorruptionLocked(err)
 	}
 	if !loaded {
 		if e.mu.cat.hasWindowClose() {

@@ -62,6 +62,19 @@ var ErrOutOfOrder = errors.New("storage: batch appended out of time order")
 type CorruptionError struct {
 	Range string
 	Err   error
+	// Collection is the collection whose updates were being read, 0 when
+	// the damage is elsewhere (the catalog, the metadata) or unknown; the
+	// coordinator names its table.
+	Collection CollectionID
+}
+
+// tagCollection sets Collection on a CorruptionError err (of a read of c).
+func tagCollection(err error, c CollectionID) error {
+	var ce *CorruptionError
+	if errors.As(err, &ce) && ce.Collection == 0 {
+		ce.Collection = c
+	}
+	return err
 }
 
 func (e *CorruptionError) Error() string {
@@ -523,8 +536,9 @@ func (l *PebbleLog) replay(ctx context.Context, after uint64, f func(Batch) erro
 		}
 		cur, err := l.newCursor(snap, lo, hi, fmt.Sprintf("the updates of collection %d", c))
 		if err != nil {
-			return err
+			return tagCollection(err, c)
 		}
+		cur.coll = c
 		cursors = append(cursors, cur)
 	}
 	h := &cursorHeap{}
@@ -541,7 +555,7 @@ func (l *PebbleLog) replay(ctx context.Context, after uint64, f func(Batch) erro
 		for h.len() > 0 && h.min().time == b.Time {
 			c := h.pop()
 			if err := c.readBatch(&b); err != nil {
-				return err
+				return tagCollection(err, c.coll)
 			}
 			if c.valid {
 				h.push(c)
@@ -589,7 +603,8 @@ type cursor struct {
 	l       *PebbleLog
 	it      *pebble.Iterator
 	catalog bool
-	name    string // the key range, for errors
+	name    string       // the key range, for errors
+	coll    CollectionID // the collection read, 0 for the catalog
 	valid   bool
 	time    uint64 // the time of the current key, when valid
 }
@@ -794,7 +809,8 @@ func (l *PebbleLog) checkOpen() error {
 }
 
 // ReadUpdates implements History: one bounded scan of c's key range.
-func (l *PebbleLog) ReadUpdates(ctx context.Context, c CollectionID, upTo uint64, f func(uint64, Entry) error) error {
+func (l *PebbleLog) ReadUpdates(ctx context.Context, c CollectionID, upTo uint64, f func(uint64, Entry) error) (err error) {
+	defer func() { err = tagCollection(err, c) }()
 	if err := l.checkOpen(); err != nil {
 		return err
 	}

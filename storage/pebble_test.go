@@ -330,8 +330,12 @@ func TestPebbleCorruptValue(t *testing.T) {
 	}
 	err := l.Replay(ctx, func(Batch) error { return nil })
 	var ce *CorruptionError
-	if !errors.As(err, &ce) || !strings.Contains(ce.Range, "collection 7") {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Range, "collection 7") || ce.Collection != 7 {
 		t.Fatalf("replaying a bad value: %v, want a CorruptionError naming collection 7", err)
+	}
+	err = l.ReadUpdates(ctx, 7, 100, func(uint64, Entry) error { return nil })
+	if !errors.As(err, &ce) || ce.Collection != 7 || ce.SQLState() != "XX001" {
+		t.Fatalf("reading a bad value AS OF: %v, want a CorruptionError of collection 7", err)
 	}
 	l.Close()
 }
