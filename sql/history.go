@@ -317,7 +317,6 @@ func (e *Engine) checkReadableLocked(names map[string]bool, t uint64, since func
 		Hint:    "Read AS OF a later time, or keep more history with WITH (retain_history = '…') on the table or a materialized view over it."}
 }
 
-
 // nameCorruptionLocked names the table whose log a CorruptionError is in,
 // when the catalog knows it.
 // REQUIRES: mu held.
