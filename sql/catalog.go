@@ -128,6 +128,8 @@ type catalog struct {
 	status *durabilityStatus
 	// fresh are the objects added since the last stampCreated.
 	fresh []*Object
+	// hist is the engine's history bookkeeping, for tb_catalog.history.
+	hist *history
 }
 
 // stampCreated sets Created on the objects added since it last ran: the

@@ -605,6 +605,11 @@ func (e *Engine) Maintain(ctx context.Context) (MaintenanceStats, error) {
 // history must stay (an EMIT ON WINDOW CLOSE view reads it).
 // REQUIRES: e.mu held.
 func (e *Engine) historyWindowLocked(o *Object) (w time.Duration, ok bool) {
+	return historyWindow(e.mu.cat, o)
+}
+
+// historyWindow is historyWindowLocked over a catalog.
+func historyWindow(cat *catalog, o *Object) (w time.Duration, ok bool) {
 	w, ok = DefaultRetainHistory, true
 	if o.hist != nil && o.hist.retainHistory > 0 {
 		w = o.hist.retainHistory
@@ -612,7 +617,7 @@ func (e *Engine) historyWindowLocked(o *Object) (w time.Duration, ok bool) {
 	seen := map[*Object]bool{}
 	var walk func(o *Object)
 	walk = func(o *Object) {
-		for _, d := range e.mu.cat.dependents(o) {
+		for _, d := range cat.dependents(o) {
 			if seen[d] || d.Kind == KindIndex {
 				continue
 			}
@@ -752,4 +757,20 @@ func (e *Engine) rebuildExpiryLocked(ctx context.Context, t uint64) error {
 		}
 	}
 	return nil
+}
+
+// objectSince is the oldest time o can be read AS OF: a table's creation or
+// its log's compaction frontier (since), a view's creation or the latest
+// since of what it reads. since gives the tables' frontiers.
+func objectSince(cat *catalog, o *Object, since func(dataflow.CollectionID) uint64) uint64 {
+	s := o.Created
+	if o.Kind == KindTable {
+		return max(s, since(o.ID))
+	}
+	for _, key := range o.DependsOn {
+		if d, ok := cat.byName[key]; ok && d != o {
+			s = max(s, objectSince(cat, d, since))
+		}
+	}
+	return s
 }

@@ -178,6 +178,9 @@ func TestAsOf(t *testing.T) {
 			if since < t4 {
 				t.Fatalf("since %d did not move past the writes of an hour ago", since)
 			}
+			if got := ts.mustQuery2("SELECT (extract(epoch FROM since) * 1000)::int8 FROM tb_catalog.history WHERE object = 't'"); got != fmt.Sprint(since) {
+				t.Fatalf("tb_catalog.history says t's since is %s, want %d", got, since)
+			}
 			want[since] = want[t4]
 			check("after compaction", since)
 			ts.wantError(fmt.Sprintf("SELECT * FROM mv AS OF %d", t4), pgerror.InvalidParameterValue, "oldest readable time")

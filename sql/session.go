@@ -102,13 +102,13 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock}
 	e.hist.init()
 	e.mu.cat = newCatalog()
-	e.mu.cat.status = &e.ckpt.status
+	e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
 	err := e.restore(context.Background())
 	if errors.Is(err, errReplayWholeLog) {
 		// EMIT ON WINDOW CLOSE views cannot be rebuilt from a checkpoint
 		// (windowclose.go): start over from the beginning of the log.
 		e.mu.cat = newCatalog()
-		e.mu.cat.status = &e.ckpt.status
+		e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
 		e.mu.lastTime, e.mu.catalogTime = 0, 0
 		e.ignoreCheckpoints = true
 		err = e.restore(context.Background())
