@@ -8,5 +8,11 @@
 // its lock and wait for the shared sync (group commit) after releasing it.
 // Restart replays the catalog, then each collection's updates in order.
 //
+// PebbleLog also keeps checkpoints (the Checkpoints interface,
+// checkpoint.go): the contents of the tables at one time, written in chunks
+// and made current by one synced manifest, so that a restart reads them and
+// only the log after them (ReplayAfter). The on-disk layout of everything is
+// in format.md.
+//
 // storage imports sql/types only.
 package storage
