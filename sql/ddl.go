@@ -41,6 +41,11 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 		return nil, err
 	}
 	if err := e.appendCatalogLocked(rec); err != nil {
+		// The catalog changed but its record is not in the log: put the
+		// engine back to what the log holds (history.go).
+		if rerr := e.resyncLocked(); rerr != nil {
+			return nil, rerr
+		}
 		return nil, err
 	}
 	e.mu.cat.stampCreated(e.mu.catalogTime)

@@ -774,3 +774,32 @@ func objectSince(cat *catalog, o *Object, since func(dataflow.CollectionID) uint
 	}
 	return s
 }
+
+// resyncLocked rebuilds the catalog, the tables and the views from the log,
+// after a change was applied in memory whose log record was refused (a DDL
+// whose catalog record could not be appended): what clients can see must
+// be what the log holds. It costs a restart's work (a checkpoint and the
+// log after it), and happens only on that failure. Times never go back.
+// REQUIRES: mu held for writing.
+func (e *Engine) resyncLocked() error {
+	last := e.mu.lastTime
+	e.logger.Warn("the log refused a catalog record; rebuilding the engine's state from the log")
+	reset := func() {
+		e.mu.cat = newCatalog()
+		e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
+		e.mu.catalogTime, e.mu.droppedTables = 0, nil
+	}
+	reset()
+	err := e.restoreLocked(context.Background())
+	if errors.Is(err, errReplayWholeLog) {
+		reset()
+		e.ignoreCheckpoints = true
+		err = e.restoreLocked(context.Background())
+	}
+	e.mu.lastTime = max(e.mu.lastTime, last)
+	if err != nil {
+		e.logger.Error("rebuilding the engine's state from the log failed", "err", err)
+		return fmt.Errorf("rebuilding the engine's state from the log: %w", err)
+	}
+	return nil
+}

@@ -31,7 +31,14 @@ const restoreProgressEvery = 2 * time.Second
 // The timestamp oracle resumes after the latest time in the log, so that
 // times never go backwards across a restart. Progress is logged every few
 // seconds and kept for tb_catalog.restart.
-func (e *Engine) restore(ctx context.Context) (err error) {
+func (e *Engine) restore(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.restoreLocked(ctx)
+}
+
+// restoreLocked is restore with mu held for writing.
+func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 	st := &restartStatus{phase: "replaying the catalog", started: time.Now()}
 	lastLog := st.started
 	progress := func() {
@@ -42,8 +49,6 @@ func (e *Engine) restore(ctx context.Context) (err error) {
 				"elapsed", now.Sub(st.started).Round(time.Millisecond))
 		}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	s := e.NewSession(SessionOptions{ApplicationName: "restore"})
 	s.replaying = true
 	var current *storage.Batch
