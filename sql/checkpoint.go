@@ -183,7 +183,11 @@ func (e *Engine) Checkpoint(ctx context.Context) (*storage.Checkpoint, error) {
 		}
 		snap := o.Data.Clone()
 		rows += snap.Len()
-		sources = append(sources, storage.CheckpointSource{ID: uint64(o.ID), Scan: func(emit func(types.Row, int64) bool) {
+		var meta []byte
+		if o.Watermark != nil {
+			meta = o.Watermark.checkpointState()
+		}
+		sources = append(sources, storage.CheckpointSource{ID: uint64(o.ID), Meta: meta, Scan: func(emit func(types.Row, int64) bool) {
 			snap.Scan(emit)
 		}})
 	}
@@ -247,6 +251,15 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	})
 	if err != nil {
 		return err
+	}
+	for _, c := range cp.Collections {
+		o := e.mu.cat.byID(dataflow.CollectionID(c.ID))
+		if o == nil || o.Watermark == nil || c.Meta == nil {
+			continue
+		}
+		if err := o.Watermark.restoreCheckpointState(c.Meta); err != nil {
+			return pgerror.New(pgerror.DataCorrupted, "the checkpoint valid at %d holds a %v for table %s", cp.Time, err, o.Name)
+		}
 	}
 	if err := e.rebuildExpiryLocked(ctx, cp.Time); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"encoding/binary"
+	"fmt"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -13,9 +15,10 @@ import (
 
 // Watermark is a table's (later a source's) WATERMARK FOR col AS col -
 // delay: how late its events may be. Its value is the greatest event time
-// seen (over inserted rows) minus the delay; it never moves backwards. It is
-// not persisted: replaying the log re-applies every row, which recomputes
-// it. Event time is data (a column), not the system timestamp.
+// seen (over inserted rows) minus the delay; it never moves backwards.
+// Replaying the log re-applies every row, which recomputes it; a checkpoint
+// saves it (the rows it holds may no longer include the greatest event
+// time seen). Event time is data (a column), not the system timestamp.
 type Watermark struct {
 	// Col is the time column (timestamp or timestamptz).
 	Col int
@@ -41,6 +44,32 @@ func (w *Watermark) observe(ups []dataflow.Update) {
 			w.maxEvent, w.seen = t, true
 		}
 	}
+}
+
+// checkpointState is the watermark's state for a checkpoint (format.md,
+// "Checkpoints"): a flag byte, then the greatest event time seen.
+func (w *Watermark) checkpointState() []byte {
+	if !w.seen {
+		return []byte{0}
+	}
+	return binary.BigEndian.AppendUint64([]byte{1}, uint64(w.maxEvent))
+}
+
+// restoreCheckpointState raises the watermark to what a checkpoint saved.
+// The rows loaded with the checkpoint may have advanced it less (the row
+// with the greatest event time may have been deleted before it), and a
+// watermark never moves back.
+func (w *Watermark) restoreCheckpointState(b []byte) error {
+	switch {
+	case len(b) == 1 && b[0] == 0:
+		return nil
+	case len(b) == 9 && b[0] == 1:
+		if t := int64(binary.BigEndian.Uint64(b[1:])); !w.seen || t > w.maxEvent {
+			w.maxEvent, w.seen = t, true
+		}
+		return nil
+	}
+	return fmt.Errorf("bad watermark state of %d bytes", len(b))
 }
 
 // Value is the current watermark (micros since 2000); ok is false until

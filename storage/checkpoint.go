@@ -31,6 +31,9 @@ type CheckpointCollection struct {
 	ID CollectionID
 	// Rows is the number of distinct rows (entries) written.
 	Rows uint64
+	// Meta is the caller's state of the collection that its rows do not
+	// hold (a table's watermark), opaque to the log; nil for none.
+	Meta []byte
 }
 
 // CheckpointSource is one collection's contents for WriteCheckpoint. Scan
@@ -41,6 +44,8 @@ type CheckpointCollection struct {
 type CheckpointSource struct {
 	ID   CollectionID
 	Scan func(emit func(row types.Row, count int64) bool)
+	// Meta is kept with the checkpoint as CheckpointCollection.Meta.
+	Meta []byte
 }
 
 // Checkpoints is implemented by a log that keeps checkpoints (PebbleLog).
@@ -67,7 +72,9 @@ type Checkpoints interface {
 var _ Checkpoints = (*PebbleLog)(nil)
 
 // checkpointManifestVersion is the first byte of the checkpoint manifest.
-const checkpointManifestVersion = 1
+// Version 2 added each collection's Meta; version 1 manifests (no Meta)
+// are still read.
+const checkpointManifestVersion = 2
 
 // checkpointChunkBytes bounds one Pebble batch of a checkpoint being
 // written, so that a large checkpoint neither sits in memory whole nor
@@ -100,15 +107,18 @@ func encodeManifest(cp *Checkpoint) []byte {
 	for _, c := range cp.Collections {
 		v = binary.BigEndian.AppendUint64(v, c.ID)
 		v = binary.AppendUvarint(v, c.Rows)
+		v = binary.AppendUvarint(v, uint64(len(c.Meta)))
+		v = append(v, c.Meta...)
 	}
 	return v
 }
 
 func decodeManifest(v []byte) (*Checkpoint, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: checkpoint manifest: %s", errBadRow, what) }
-	if len(v) < 17 || v[0] != checkpointManifestVersion {
+	if len(v) < 17 || v[0] < 1 || v[0] > checkpointManifestVersion {
 		return nil, bad("unknown version or short")
 	}
+	withMeta := v[0] >= 2
 	cp := &Checkpoint{Time: binary.BigEndian.Uint64(v[1:9]), CatalogTime: binary.BigEndian.Uint64(v[9:17])}
 	v = v[17:]
 	n, k := binary.Uvarint(v)
@@ -126,8 +136,18 @@ func decodeManifest(v []byte) (*Checkpoint, error) {
 			return nil, bad("bad row count")
 		}
 		c.Rows = rows
-		cp.Collections = append(cp.Collections, c)
 		v = v[8+k:]
+		if withMeta {
+			m, k := binary.Uvarint(v)
+			if k <= 0 || m > uint64(len(v)-k) {
+				return nil, bad("bad collection state")
+			}
+			if m > 0 {
+				c.Meta = slices.Clone(v[k : k+int(m)])
+			}
+			v = v[k+int(m):]
+		}
+		cp.Collections = append(cp.Collections, c)
 	}
 	if len(v) != 0 {
 		return nil, bad("trailing bytes")
@@ -205,7 +225,7 @@ func (l *PebbleLog) WriteCheckpoint(ctx context.Context, t, catalogTime uint64, 
 			l.abandonCheckpoint(t)
 			return nil, fmt.Errorf("storage: writing the checkpoint at %d to %s: %w", t, l.dir, werr)
 		}
-		cp.Collections = append(cp.Collections, CheckpointCollection{ID: src.ID, Rows: seq})
+		cp.Collections = append(cp.Collections, CheckpointCollection{ID: src.ID, Rows: seq, Meta: src.Meta})
 	}
 	if err := b.Set(keyCheckpoint, encodeManifest(cp), nil); err != nil {
 		return nil, err

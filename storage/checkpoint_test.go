@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -200,5 +201,36 @@ func TestFormatVersion1Upgrades(t *testing.T) {
 	defer closer.Close()
 	if got, _ := binary.Uvarint(v); got != FormatVersion {
 		t.Fatalf("format version after opening a version 1 directory: %d", got)
+	}
+}
+
+// TestManifestMeta round-trips a manifest with per-collection state and
+// still reads a version 1 manifest, which has none.
+func TestManifestMeta(t *testing.T) {
+	cp := &Checkpoint{Time: 9, CatalogTime: 3, Collections: []CheckpointCollection{
+		{ID: 1, Rows: 5, Meta: []byte{1, 2, 3}}, {ID: 4, Rows: 0},
+	}}
+	got, err := decodeManifest(encodeManifest(cp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, cp) {
+		t.Fatalf("round trip: got %+v, want %+v", got, cp)
+	}
+	v1 := []byte{1}
+	v1 = binary.BigEndian.AppendUint64(v1, 9)
+	v1 = binary.BigEndian.AppendUint64(v1, 3)
+	v1 = binary.AppendUvarint(v1, 1)
+	v1 = binary.BigEndian.AppendUint64(v1, 1)
+	v1 = binary.AppendUvarint(v1, 5)
+	got, err = decodeManifest(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (&Checkpoint{Time: 9, CatalogTime: 3, Collections: []CheckpointCollection{{ID: 1, Rows: 5}}}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("version 1: got %+v, want %+v", got, want)
+	}
+	if _, err := decodeManifest(append(encodeManifest(cp)[:len(encodeManifest(cp))-1], 0xff, 0xff)); err == nil {
+		t.Fatal("a manifest with a bad state length decoded")
 	}
 }
