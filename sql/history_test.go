@@ -3,12 +3,14 @@ package sql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
 	"github.com/tributary-db/tributary/storage"
 )
 
@@ -137,6 +139,26 @@ func TestAsOf(t *testing.T) {
 				}
 			}
 			ts.mustExec("RESET TimeZone")
+			// A parameter: prepared once, executed at two times.
+			sts, err := ts.s.ParseStatements("SELECT * FROM t AS OF $1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			prep, err := ts.s.Prepare(ts.ctx, sts[0], nil)
+			if err != nil || len(prep.ParamTypes) != 1 {
+				t.Fatalf("preparing AS OF $1: %v, %v", prep, err)
+			}
+			for _, at := range []uint64{t1, t3} {
+				res, err := ts.s.Execute(ts.ctx, prep, []types.Datum{types.NewText(fmt.Sprint(at))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := renderRows(res.Rows)
+				slices.Sort(got)
+				if strings.Join(got, "; ") != want[at][0] {
+					t.Fatalf("AS OF $1 = %d: %q", at, got)
+				}
+			}
 			// The current contents agree with AS OF now.
 			if got, now := ts.mustQuery2("SELECT * FROM mv"), ts.mustQuery2("SELECT * FROM mv AS OF now()"); got != now || got != want[t4][1] {
 				t.Fatalf("mv now %q, AS OF now() %q", got, now)

@@ -313,6 +313,12 @@ func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types
 	if err != nil {
 		return nil, pgerror.WithPosition(err, 0)
 	}
+	if st.asOf != nil {
+		// AS OF $1: the expression's parameters are the statement's too.
+		if _, err := b.bindExpr(st.asOf, &scope{}); err != nil {
+			return nil, err
+		}
+	}
 	for i, t := range b.params {
 		if t == types.Unknown {
 			b.params[i] = types.Text
