@@ -259,7 +259,7 @@ func (c *conn) open(minor uint32, params map[string]string) error {
 	// Protocol options (_pq_.*) are not supported; like PostgreSQL we tell
 	// the client which ones, and the newest minor version we speak.
 	var unrecognized []string
-	opts := sql.SessionOptions{User: user, Database: user, Params: make(map[string]string)}
+	opts := sql.SessionOptions{User: user, Database: user, Params: make(map[string]string), Statements: connStatements{c}}
 	for k, v := range params {
 		switch {
 		case strings.HasPrefix(k, "_pq_."):
@@ -677,4 +677,25 @@ func messageType(m pgproto3.FrontendMessage) byte {
 		return 0
 	}
 	return b[0]
+}
+
+// connStatements is the connection's named prepared statements as the
+// session sees them (sql.PreparedStatements): DEALLOCATE and DISCARD ALL
+// remove them. The unnamed statement is not among them.
+type connStatements struct{ c *conn }
+
+func (r connStatements) Deallocate(name string) bool {
+	if _, ok := r.c.stmts[name]; !ok || name == "" {
+		return false
+	}
+	delete(r.c.stmts, name)
+	return true
+}
+
+func (r connStatements) DeallocateAll() {
+	for name := range r.c.stmts {
+		if name != "" {
+			delete(r.c.stmts, name)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -188,7 +189,11 @@ type Session struct {
 	// invalid startup parameter (timezone.go).
 	loc        *time.Location
 	startupErr error
-	tzTx       *tzTxState
+	// resetSettings and resetLoc are the settings at connection start:
+	// what RESET and SET ... TO DEFAULT return to.
+	resetSettings map[string]string
+	resetLoc      *time.Location
+	tzTx          *tzTxState
 }
 
 // txn is an open transaction block: its writes are buffered here and
@@ -217,6 +222,10 @@ func (e *Engine) NewSession(opts SessionOptions) *Session {
 		s.settings[kv[0]] = kv[1]
 	}
 	s.applyStartupTimeZone()
+	// RESET returns a setting to its value at connection start (startup
+	// parameters included), as in PostgreSQL.
+	s.resetSettings = maps.Clone(s.settings)
+	s.resetLoc = s.loc
 	return s
 }
 
@@ -495,6 +504,10 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 		return s.closeCursor(n.GetClosePortalStmt())
 	case n.GetCheckPointStmt() != nil:
 		return s.execCheckpoint(ctx)
+	case n.GetDiscardStmt() != nil:
+		return s.execDiscard(n.GetDiscardStmt())
+	case n.GetDeallocateStmt() != nil:
+		return s.execDeallocate(n.GetDeallocateStmt())
 	}
 	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 && !createsOnly(n) {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DROP or ALTER inside a transaction that has written is not supported")
@@ -904,19 +917,13 @@ func (s *Session) execSet(vs *pg.VariableSetStmt) (*Result, error) {
 	}
 	switch vs.Kind {
 	case pg.VariableSetKind_VAR_RESET:
-		s.settings[name] = defaultSettings[name]
-		return &Result{Tag: "RESET"}, nil
+		return s.resetSetting(name, "RESET"), nil
 	case pg.VariableSetKind_VAR_RESET_ALL:
-		for k, v := range defaultSettings {
-			s.settings[k] = v
-		}
-		s.loc = nil
-		return &Result{Tag: "RESET"}, nil
+		return s.resetAllSettings()
 	case pg.VariableSetKind_VAR_SET_MULTI:
 		return &Result{Tag: "SET"}, nil
 	case pg.VariableSetKind_VAR_SET_DEFAULT:
-		s.settings[name] = defaultSettings[name]
-		return &Result{Tag: "SET"}, nil
+		return s.resetSetting(name, "SET"), nil
 	}
 	var parts []string
 	for _, a := range vs.Args {
@@ -953,6 +960,61 @@ func (s *Session) execSet(vs *pg.VariableSetStmt) (*Result, error) {
 	for _, r := range reportedSettings {
 		if strings.ToLower(r) == name {
 			res.ParameterStatus = append(res.ParameterStatus, [2]string{r, value})
+		}
+	}
+	return res, nil
+}
+
+// resetSetting returns one setting to its value at connection start.
+func (s *Session) resetSetting(name, tag string) *Result {
+	v, ok := s.resetSettings[name]
+	if !ok {
+		v, ok = defaultSettings[name]
+	}
+	if ok {
+		s.settings[name] = v
+	} else {
+		delete(s.settings, name)
+	}
+	res := &Result{Tag: tag}
+	for _, r := range reportedSettings {
+		if strings.ToLower(r) == name {
+			res.ParameterStatus = append(res.ParameterStatus, [2]string{r, s.settings[name]})
+		}
+	}
+	return res
+}
+
+// resetAllSettings is RESET ALL: every setting back to its value at
+// connection start, telling the client of each reported one that changed.
+// The read-only settings (server_version and the like) never change.
+func (s *Session) resetAllSettings() (*Result, error) {
+	before := maps.Clone(s.settings)
+	tz, err := s.execSetTimeZone(&pg.VariableSetStmt{Kind: pg.VariableSetKind_VAR_RESET})
+	if err != nil {
+		return nil, err
+	}
+	for k := range s.settings {
+		if _, ok := s.resetSettings[k]; !ok && k != "timezone" {
+			delete(s.settings, k)
+		}
+	}
+	for k, v := range s.resetSettings {
+		if k != "timezone" {
+			s.settings[k] = v
+		}
+	}
+	res := &Result{Tag: "RESET"}
+	for _, r := range reportedSettings {
+		k := strings.ToLower(r)
+		if k == "timezone" {
+			if before[k] != s.settings[k] {
+				res.ParameterStatus = append(res.ParameterStatus, tz.ParameterStatus...)
+			}
+			continue
+		}
+		if before[k] != s.settings[k] {
+			res.ParameterStatus = append(res.ParameterStatus, [2]string{r, s.settings[k]})
 		}
 	}
 	return res, nil

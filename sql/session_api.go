@@ -95,6 +95,10 @@ type SessionOptions struct {
 	BackendPID      int32
 	// Params are the other startup parameters (DateStyle, TimeZone, ...).
 	Params map[string]string
+	// Statements is the connection's registry of named prepared
+	// statements, for DEALLOCATE and DISCARD ALL (discard.go); nil for a
+	// session without one.
+	Statements PreparedStatements
 }
 
 // Prepared is a statement ready to execute: its parameter types (those the

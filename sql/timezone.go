@@ -61,8 +61,11 @@ func (s *Session) applyStartupTimeZone() {
 // execSetTimeZone is SET / RESET of TimeZone.
 func (s *Session) execSetTimeZone(vs *pg.VariableSetStmt) (*Result, error) {
 	tag := "SET"
-	var loc *time.Location
-	shown := defaultSettings["timezone"]
+	// RESET and SET ... TO DEFAULT return to the value at connection start.
+	loc, shown := s.resetLoc, s.resetSettings["timezone"]
+	if shown == "" {
+		shown = defaultSettings["timezone"]
+	}
 	switch vs.Kind {
 	case pg.VariableSetKind_VAR_RESET:
 		tag = "RESET"
