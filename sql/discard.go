@@ -22,10 +22,15 @@ type PreparedStatements interface {
 // execDeallocate runs DEALLOCATE [PREPARE] name | ALL.
 func (s *Session) execDeallocate(d *pg.DeallocateStmt) (*Result, error) {
 	if d.Isall {
+		s.sqlPrepared = nil
 		if s.opts.Statements != nil {
 			s.opts.Statements.DeallocateAll()
 		}
 		return &Result{Tag: "DEALLOCATE ALL"}, nil
+	}
+	if _, ok := s.sqlPrepared[d.Name]; ok {
+		delete(s.sqlPrepared, d.Name)
+		return &Result{Tag: "DEALLOCATE"}, nil
 	}
 	if s.opts.Statements == nil || !s.opts.Statements.Deallocate(d.Name) {
 		return nil, pgerror.New(pgerror.InvalidSqlStatementName, "prepared statement %q does not exist", d.Name)
@@ -62,6 +67,7 @@ func (s *Session) execDiscard(d *pg.DiscardStmt) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.sqlPrepared = nil
 	if s.opts.Statements != nil {
 		s.opts.Statements.DeallocateAll()
 	}

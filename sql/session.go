@@ -193,7 +193,9 @@ type Session struct {
 	// what RESET and SET ... TO DEFAULT return to.
 	resetSettings map[string]string
 	resetLoc      *time.Location
-	tzTx          *tzTxState
+	// sqlPrepared are the statements of SQL's PREPARE (prepare_sql.go).
+	sqlPrepared map[string]*Prepared
+	tzTx        *tzTxState
 }
 
 // txn is an open transaction block: its writes are buffered here and
@@ -360,6 +362,12 @@ func (s *Session) describe(b *binder, n *pg.Node) ([]Column, error) {
 			return nil, err
 		}
 		return c.cols, nil
+	case n.GetExecuteStmt() != nil:
+		prep, err := s.preparedByName(n.GetExecuteStmt().Name)
+		if err != nil {
+			return nil, err
+		}
+		return prep.Columns, nil
 	case n.GetVariableShowStmt() != nil:
 		name := n.GetVariableShowStmt().Name
 		if strings.EqualFold(name, "all") {
@@ -508,6 +516,10 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 		return s.execDiscard(n.GetDiscardStmt())
 	case n.GetDeallocateStmt() != nil:
 		return s.execDeallocate(n.GetDeallocateStmt())
+	case n.GetPrepareStmt() != nil:
+		return s.execPrepare(ctx, n.GetPrepareStmt(), p.Stmt)
+	case n.GetExecuteStmt() != nil:
+		return s.execExecute(ctx, n.GetExecuteStmt(), params)
 	}
 	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 && !createsOnly(n) {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DROP or ALTER inside a transaction that has written is not supported")
