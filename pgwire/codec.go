@@ -66,7 +66,7 @@ func AppendBinary(b []byte, t types.Type, d types.Datum) ([]byte, error) {
 		return binary.BigEndian.AppendUint64(b, math.Float64bits(d.AsFloat())), nil
 	case types.Numeric:
 		return appendNumeric(b, d.AsDecimal())
-	case types.Text, types.Varchar, types.Bpchar, types.Unknown:
+	case types.Text, types.Varchar, types.Bpchar, types.Name, types.Unknown:
 		if d.Type().Family() == types.FamString || d.Type() == types.Unknown {
 			return append(b, d.Str()...), nil
 		}
@@ -152,9 +152,12 @@ func DecodeBinary(t types.Type, b []byte) (types.Datum, error) {
 			return types.Datum{}, err
 		}
 		return types.NewNumeric(d), nil
-	case types.Text, types.Varchar, types.Bpchar, types.Unknown:
+	case types.Text, types.Varchar, types.Bpchar, types.Name, types.Unknown:
 		if !utf8.Valid(b) || strings.IndexByte(string(b), 0) >= 0 {
 			return types.Datum{}, pgerror.New(pgerror.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
+		}
+		if t == types.Name {
+			return types.NewName(string(b)), nil
 		}
 		return types.NewString(t, string(b)), nil
 	case types.Bytea:

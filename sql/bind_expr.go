@@ -855,6 +855,14 @@ func (b *binder) bindFuncCall(fc *pg.FuncCall, sc *scope) (expr.Expr, error) {
 		args[i] = e
 	}
 	switch name {
+	case "pg_typeof":
+		// The argument's type, known when binding. PostgreSQL returns a
+		// regtype, which prints as the type's name; Tributary has no
+		// regtype values (regtype casts give an oid), so the name is text.
+		if len(args) != 1 {
+			break
+		}
+		return &expr.Const{Val: types.NewText(args[0].Type().String())}, nil
 	case "coalesce":
 		args, t, err := b.unify(args, "COALESCE")
 		if err != nil {

@@ -20,6 +20,7 @@ var pgTypeName = map[types.Type]string{
 	types.Varchar: "varchar", types.Bpchar: "bpchar", types.Bytea: "bytea", types.Date: "date",
 	types.Time: "time", types.Timestamp: "timestamp", types.TimestampTZ: "timestamptz",
 	types.Interval: "interval", types.JSONB: "jsonb", types.UUID: "uuid", types.Oid: "oid",
+	types.Name: "name",
 }
 
 func typeCategory(t types.Type) string {
@@ -148,7 +149,7 @@ var btreeOpclass = map[types.Type]uint32{
 	types.Bool: 10003, types.Int2: 1979, types.Int4: 1978, types.Int8: 3124, types.Float4: 10012,
 	types.Float8: 3123, types.Numeric: 3125, types.Text: 3126, types.Varchar: 3126, types.Bpchar: 10004,
 	types.Bytea: 10006, types.Date: 3122, types.Time: 10038, types.Timestamp: 3128, types.TimestampTZ: 3127,
-	types.Interval: 10022, types.JSONB: 10088, types.UUID: 10065, types.Oid: 1981,
+	types.Interval: 10022, types.JSONB: 10088, types.UUID: 10065, types.Oid: 1981, types.Name: 1986,
 }
 
 // infoType is information_schema's data_type: the SQL name, with arrays

@@ -49,6 +49,7 @@ var typeCodes = map[types.Type]byte{
 	types.UUID:        18,
 	types.Oid:         19,
 	types.Void:        20,
+	types.Name:        21,
 }
 
 // codeTypes inverts typeCodes.

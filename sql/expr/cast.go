@@ -149,6 +149,8 @@ func castFromText(ctx *Ctx, d types.Datum, to types.Type) (types.Datum, error) {
 	switch to {
 	case types.Text, types.Varchar, types.Bpchar, types.Unknown:
 		return types.NewString(to, s), nil
+	case types.Name:
+		return types.NewName(s), nil
 	case types.Bool:
 		return parseBool(s)
 	case types.Numeric:

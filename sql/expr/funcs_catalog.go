@@ -720,7 +720,7 @@ var ioNames = map[types.Type]string{
 	types.Varchar: "varchar", types.Bpchar: "bpchar", types.Bytea: "bytea", types.Date: "date_",
 	types.Time: "time_", types.Timestamp: "timestamp_", types.TimestampTZ: "timestamptz_",
 	types.Interval: "interval_", types.JSONB: "jsonb_", types.UUID: "uuid_", types.Oid: "oid",
-	types.Void: "void_",
+	types.Void: "void_", types.Name: "name",
 }
 
 var ioProcs = sync.OnceValue(func() []IOProc {

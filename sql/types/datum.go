@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
 )
@@ -91,6 +92,23 @@ func NewNumeric(d *apd.Decimal) Datum {
 // NewString returns a value of a string type (Text, Varchar, Bpchar) or of
 // Bytea, JSONB (canonical text) or UUID (16 raw bytes).
 func NewString(t Type, s string) Datum { return Datum{typ: t, s: s} }
+
+// NameDataLen is PostgreSQL's NAMEDATALEN: a name holds at most
+// NameDataLen-1 bytes.
+const NameDataLen = 64
+
+// NewName returns a name value: s truncated to NameDataLen-1 bytes at a
+// character boundary, as PostgreSQL truncates identifiers.
+func NewName(s string) Datum {
+	if len(s) >= NameDataLen {
+		n := NameDataLen - 1
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	return Datum{typ: Name, s: s}
+}
 
 // NewText returns a text value.
 func NewText(s string) Datum { return Datum{typ: Text, s: s} }
@@ -240,7 +258,7 @@ func compareSame(a, b Datum) int {
 		return compareFloat(a.f, b.f)
 	case Numeric:
 		return a.d.Cmp(b.d)
-	case Text, Varchar, Bpchar, Bytea, JSONB, UUID, Unknown:
+	case Text, Varchar, Bpchar, Name, Bytea, JSONB, UUID, Unknown:
 		if a.typ == Bpchar {
 			return strings.Compare(strings.TrimRight(a.s, " "), strings.TrimRight(b.s, " "))
 		}

@@ -335,6 +335,8 @@ func ParseText(t Type, s string) (Datum, error) {
 		return NewNumeric(v), nil
 	case Text, Varchar, Bpchar, Unknown:
 		return NewString(t, s), nil
+	case Name:
+		return NewName(s), nil
 	case Bytea:
 		if strings.HasPrefix(s, `\x`) {
 			b, err := hex.DecodeString(s[2:])

@@ -35,6 +35,9 @@ const (
 	// Void is the result type of functions called for their effect
 	// (pg_advisory_lock): one value, which prints as the empty string.
 	Void
+	// Name is PostgreSQL's name: the type of identifiers in the system
+	// catalogs, a string of at most 63 bytes (longer input is truncated).
+	Name
 	numTypes
 )
 
@@ -67,6 +70,7 @@ var infos = [numTypes]typeInfo{
 	UUID:        {"uuid", 2950, 2951, 16},
 	Oid:         {"oid", 26, 1028, 4},
 	Void:        {"void", 2278, 0, 4},
+	Name:        {"name", 19, 1003, 64},
 }
 
 // String returns PostgreSQL's canonical name of the type.
@@ -127,6 +131,7 @@ var byName = map[string]Type{
 	"uuid": UUID,
 	"oid":  Oid, "regclass": Oid, "regtype": Oid, "regproc": Oid,
 	"void": Void,
+	"name": Name,
 }
 
 // FromName resolves a type name as written in SQL (any case, with or
@@ -162,7 +167,7 @@ func (t Type) Family() Family {
 		return FamBool
 	case Int2, Int4, Int8, Float4, Float8, Numeric, Oid:
 		return FamNumeric
-	case Text, Varchar, Bpchar:
+	case Text, Varchar, Bpchar, Name:
 		return FamString
 	case Bytea:
 		return FamBytes
@@ -249,7 +254,7 @@ func ImplicitCast(from, to Type) bool {
 	case FamNumeric:
 		return to.Family() == FamNumeric && numericRank(from) <= numericRank(to)
 	case FamString:
-		return to == Text || to == Varchar || (from != Text && to == Bpchar)
+		return to == Text || to == Varchar || to == Name || (from != Text && to == Bpchar)
 	case FamDateTime:
 		return (from == Date && (to == Timestamp || to == TimestampTZ)) || (from == Timestamp && to == TimestampTZ)
 	}
