@@ -8,8 +8,10 @@ import (
 	"github.com/tributary-db/tributary/sql/types"
 )
 
-// operator is one running node. step receives, for each input, the
-// consolidated change at the step's timestamp and returns its own change.
+// operator is one running node. step receives, for each input, the change
+// at the step's timestamp — consolidated if needsConsolidatedInput says so,
+// otherwise possibly with a row several times or cancelling pairs — and
+// returns its own change.
 // Inputs are owned by the operator for the duration of the call only; the
 // returned batch is owned by the caller. first is true on the first step of
 // the dataflow (when Get inputs carry snapshots and Constants emit).
