@@ -536,7 +536,7 @@ func (c *conn) readyForQuery() {
 // PostgreSQL.
 func (c *conn) sync() {
 	if c.sess.TxStatus() == sql.TxIdle {
-		clear(c.portals)
+		c.closeAllPortals()
 	}
 	c.readyForQuery()
 }
@@ -546,7 +546,7 @@ func (c *conn) sync() {
 func (c *conn) simpleQuery(query string) error {
 	// A simple query destroys the unnamed statement and portal.
 	delete(c.stmts, "")
-	delete(c.portals, "")
+	c.closePortal("")
 	var stmts []*sql.Statement
 	err := c.protect(func() (err error) {
 		stmts, err = c.sess.ParseStatements(query)
@@ -587,7 +587,10 @@ func (c *conn) simpleStatement(st *sql.Statement) error {
 		return c.copyIn(ctx, res)
 	}
 	if res.CopyOut != nil {
-		return c.copyOut(res)
+		return c.copyOut(ctx, res)
+	}
+	if res.Stream != nil {
+		return c.streamResult(ctx, res)
 	}
 	c.sendNotices(res.Notices)
 	if res.Empty {

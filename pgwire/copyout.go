@@ -1,11 +1,15 @@
 package pgwire
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
+	"io"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/tributary-db/tributary/sql"
+	"github.com/tributary-db/tributary/sql/types"
 )
 
 // COPY ... TO STDOUT: CopyOutResponse, one CopyData per row (the binary
@@ -22,8 +26,11 @@ func init() {
 // header extension length.
 var binaryCopyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
-func (c *conn) copyOut(res *sql.Result) error {
+func (c *conn) copyOut(ctx context.Context, res *sql.Result) error {
 	out := res.CopyOut
+	if out.Stream != nil {
+		defer out.Stream.Close()
+	}
 	c.sendNotices(res.Notices)
 	var format int16
 	if out.Binary {
@@ -39,7 +46,40 @@ func (c *conn) copyOut(res *sql.Result) error {
 	} else {
 		c.appendCopyData(func(b []byte) ([]byte, error) { return out.AppendHeader(b), nil })
 	}
-	for _, row := range out.Rows {
+	rows := out.Rows
+	for {
+		if out.Stream != nil {
+			// COPY (SUBSCRIBE ...): the rows as they come, each batch
+			// flushed, until UP TO ends it or the client cancels.
+			c.flush()
+			next, err := out.Stream.Next(ctx, 0, -1)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			rows = next
+		}
+		if err := c.copyRows(out, rows); err != nil {
+			return err
+		}
+		if out.Stream == nil {
+			break
+		}
+	}
+	if out.Binary {
+		c.appendCopyData(func(b []byte) ([]byte, error) { return append(b, 0xff, 0xff), nil })
+	}
+	c.send(&pgproto3.CopyDone{})
+	c.send(&pgproto3.CommandComplete{CommandTag: []byte(res.Tag)})
+	c.sendParameterStatus(res.ParameterStatus)
+	return nil
+}
+
+// copyRows sends rows as CopyData messages.
+func (c *conn) copyRows(out *sql.CopyOut, rows []types.Row) error {
+	for _, row := range rows {
 		var err error
 		if out.Binary {
 			err = c.appendCopyData(func(b []byte) ([]byte, error) {
@@ -68,12 +108,9 @@ func (c *conn) copyOut(res *sql.Result) error {
 			return err
 		}
 	}
-	if out.Binary {
-		c.appendCopyData(func(b []byte) ([]byte, error) { return append(b, 0xff, 0xff), nil })
+	if c.werr != nil {
+		return errCloseConn
 	}
-	c.send(&pgproto3.CopyDone{})
-	c.send(&pgproto3.CommandComplete{CommandTag: []byte(res.Tag)})
-	c.sendParameterStatus(res.ParameterStatus)
 	return nil
 }
 

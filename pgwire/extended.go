@@ -220,9 +220,9 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 		return nil
 	}
 	first := p.res == nil
+	ctx, release := c.stmtContext()
+	defer release()
 	if first {
-		ctx, release := c.stmtContext()
-		defer release()
 		res, err := c.sess.Execute(ctx, p.stmt.prep, p.params)
 		if err != nil {
 			return err
@@ -236,7 +236,7 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 			// A COPY TO sends all its rows at once: Execute's row limit
 			// does not apply, as in PostgreSQL.
 			p.done = true
-			return c.copyOut(res)
+			return c.copyOut(ctx, res)
 		}
 		c.sendNotices(res.Notices)
 		if res.Empty {
@@ -244,7 +244,7 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 			c.send(&pgproto3.EmptyQueryResponse{})
 			return nil
 		}
-	} else if p.res.Empty || p.res.CopyIn != nil || p.res.CopyOut != nil {
+	} else if p.res.Empty || p.res.CopyIn != nil || p.res.CopyOut != nil || (p.res.Stream != nil && p.done) {
 		c.send(&pgproto3.EmptyQueryResponse{})
 		return nil
 	}
@@ -254,6 +254,10 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 		// The statement learned its columns only by running; Bind had no
 		// columns to apply result formats to.
 		formats = nil
+	}
+	if p.res.Stream != nil {
+		// SUBSCRIBE: rows as they come, up to Execute's row limit.
+		return c.executeStream(ctx, p, cols, formats, int(m.MaxRows))
 	}
 	start := p.cursor
 	rows := p.res.Rows[p.cursor:]
@@ -292,7 +296,7 @@ func (c *conn) closeMsg(m *pgproto3.Close) error {
 	case 'S':
 		delete(c.stmts, m.Name)
 	case 'P':
-		delete(c.portals, m.Name)
+		c.closePortal(m.Name)
 	default:
 		return protocolViolation("invalid CLOSE message subtype %d", m.ObjectType)
 	}

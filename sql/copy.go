@@ -393,6 +393,20 @@ func quoteIdent(s string) string {
 
 // copyTo reads the rows of a table or a query at one timestamp.
 func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts copyOptions, p *Prepared, params []types.Datum) (*Result, error) {
+	if p.Stmt.subscribe != nil {
+		// COPY (SUBSCRIBE ...) TO STDOUT: the rows stream as they come.
+		sub, err := s.startSubscribe(ctx, p, params)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.copyOutResult(sub.Columns(), nil, opts)
+		if err != nil {
+			sub.Close()
+			return nil, err
+		}
+		res.CopyOut.Stream, res.Tag = sub, "SUBSCRIBE"
+		return res, nil
+	}
 	query := cs.Query
 	if query == nil {
 		// COPY t (cols) TO is SELECT cols FROM t, bound as a query so that
@@ -459,7 +473,12 @@ func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts copyOptions,
 	if err != nil {
 		return nil, err
 	}
-	out := &CopyOut{Columns: queryColumns(q), Rows: rows, opts: opts, loc: s.location()}
+	return s.copyOutResult(queryColumns(q), rows, opts)
+}
+
+// copyOutResult is the Result of a COPY TO STDOUT of rows.
+func (s *Session) copyOutResult(cols []Column, rows []types.Row, opts copyOptions) (*Result, error) {
+	out := &CopyOut{Columns: cols, Rows: rows, opts: opts, loc: s.location()}
 	out.Binary = opts.format == copyBinary
 	out.forceQuote = make([]bool, len(out.Columns))
 	for _, n := range opts.forceQuote {

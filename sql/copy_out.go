@@ -15,6 +15,10 @@ import (
 type CopyOut struct {
 	Columns []Column
 	Rows    []types.Row
+	// Stream, when set (COPY (SUBSCRIBE ...) TO STDOUT), supplies the rows
+	// instead of Rows, as they come, until it ends or fails; the protocol
+	// layer must Close it.
+	Stream *Subscription
 	// Binary is set for FORMAT binary; otherwise the data is text or CSV
 	// and AppendHeader / AppendRow encode it.
 	Binary bool

@@ -2,10 +2,14 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/tributary-db/tributary/sql/parser"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -18,6 +22,24 @@ type cursor struct {
 	rows []types.Row
 	pos  int
 	hold bool // WITH HOLD: survives the end of its transaction
+	// stream is set for DECLARE ... FOR SUBSCRIBE: FETCH takes its rows as
+	// they come (subscribe.go) instead of rows.
+	stream *Subscription
+}
+
+// close releases what the cursor holds.
+func (c *cursor) close() {
+	if c.stream != nil {
+		c.stream.Close()
+	}
+}
+
+// closeAllCursors closes every cursor (CLOSE ALL, DISCARD, end of session).
+func (s *Session) closeAllCursors() {
+	for _, c := range s.cursors {
+		c.close()
+	}
+	s.cursors = nil
 }
 
 // cursorOptHold is PostgreSQL's CURSOR_OPT_HOLD flag.
@@ -31,6 +53,20 @@ func (s *Session) declareCursor(ctx context.Context, dc *pg.DeclareCursorStmt, p
 	name := strings.ToLower(dc.Portalname)
 	if _, ok := s.cursors[name]; ok {
 		return nil, pgerror.New(pgerror.DuplicateCursor, "cursor %q already exists", dc.Portalname)
+	}
+	if p.Stmt.subscribe != nil {
+		if hold {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "DECLARE ... WITH HOLD FOR SUBSCRIBE is not supported")
+		}
+		sub, err := s.startSubscribe(ctx, p, params)
+		if err != nil {
+			return nil, err
+		}
+		if s.cursors == nil {
+			s.cursors = map[string]*cursor{}
+		}
+		s.cursors[name] = &cursor{cols: sub.Columns(), stream: sub}
+		return &Result{Tag: "DECLARE CURSOR"}, nil
 	}
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
@@ -59,10 +95,17 @@ func (s *Session) cursor(name string) (*cursor, error) {
 }
 
 // fetch runs FETCH or MOVE with PostgreSQL's cursor movement rules.
-func (s *Session) fetch(fs *pg.FetchStmt) (*Result, error) {
+func (s *Session) fetch(ctx context.Context, fs *pg.FetchStmt, opts *parser.FetchOptions) (*Result, error) {
 	c, err := s.cursor(fs.Portalname)
 	if err != nil {
 		return nil, err
+	}
+	timeout, err := fetchTimeout(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.stream != nil {
+		return s.fetchStream(ctx, c, fs, timeout)
 	}
 	n := len(c.rows)
 	var out []types.Row
@@ -110,12 +153,14 @@ func (s *Session) fetch(fs *pg.FetchStmt) (*Result, error) {
 
 func (s *Session) closeCursor(cp *pg.ClosePortalStmt) (*Result, error) {
 	if cp.Portalname == "" { // CLOSE ALL
-		s.cursors = nil
+		s.closeAllCursors()
 		return &Result{Tag: "CLOSE CURSOR ALL"}, nil
 	}
-	if _, err := s.cursor(cp.Portalname); err != nil {
+	c, err := s.cursor(cp.Portalname)
+	if err != nil {
 		return nil, err
 	}
+	c.close()
 	delete(s.cursors, strings.ToLower(cp.Portalname))
 	return &Result{Tag: "CLOSE CURSOR"}, nil
 }
@@ -125,6 +170,7 @@ func (s *Session) closeCursor(cp *pg.ClosePortalStmt) (*Result, error) {
 func (s *Session) endTransactionCursors() {
 	for name, c := range s.cursors {
 		if !c.hold {
+			c.close()
 			delete(s.cursors, name)
 		}
 	}
@@ -138,4 +184,28 @@ func (s *Session) CursorColumns(name string) ([]Column, bool) {
 		return nil, false
 	}
 	return c.cols, true
+}
+
+// fetchStream is FETCH on a SUBSCRIBE cursor, as in Materialize: it returns
+// up to the count of rows available, waiting until there is at least one
+// (or, WITH (TIMEOUT), at most that long: then possibly none).
+func (s *Session) fetchStream(ctx context.Context, c *cursor, fs *pg.FetchStmt, timeout time.Duration) (*Result, error) {
+	if fs.Direction != pg.FetchDirection_FETCH_FORWARD {
+		return nil, pgerror.New(pgerror.FeatureNotSupported, "a SUBSCRIBE cursor can only FETCH forward")
+	}
+	n := fs.HowMany
+	if n <= 0 || n > 1<<30 {
+		n = 0 // FETCH ALL: every row available
+	}
+	rows, err := c.stream.Next(ctx, int(n), timeout)
+	if errors.Is(err, io.EOF) {
+		rows, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fs.Ismove {
+		return &Result{Tag: fmt.Sprintf("MOVE %d", len(rows))}, nil
+	}
+	return &Result{Columns: c.cols, Rows: rows, Tag: fmt.Sprintf("FETCH %d", len(rows))}, nil
 }

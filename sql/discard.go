@@ -62,7 +62,7 @@ func (s *Session) execDiscard(d *pg.DiscardStmt) (*Result, error) {
 	if s.tx != nil && s.tx.explicit {
 		return nil, pgerror.New(pgerror.ActiveSqlTransaction, "DISCARD ALL cannot run inside a transaction block")
 	}
-	s.cursors = nil
+	s.closeAllCursors()
 	res, err := s.execSet(&pg.VariableSetStmt{Kind: pg.VariableSetKind_VAR_RESET_ALL})
 	if err != nil {
 		return nil, err

@@ -43,6 +43,10 @@ type EngineOptions struct {
 	// log compacted (sql/history.go); 0 means DefaultMaintenanceInterval,
 	// a negative value none in the background (call Maintain).
 	MaintenanceInterval time.Duration
+	// SubscribeBufferRows bounds the rows a SUBSCRIBE may have waiting for
+	// its client before it is ended (53200); 0 means
+	// DefaultSubscribeBufferRows.
+	SubscribeBufferRows int
 }
 
 // Engine is one Tributary database: the catalog and the coordinator that
@@ -73,6 +77,7 @@ type Engine struct {
 	stopTicker, tickerDone chan struct{}
 	// ignoreCheckpoints makes restore replay the whole log (windowclose.go).
 	ignoreCheckpoints bool
+	subs              subscriptions // running SUBSCRIBEs (subscribe.go)
 	mu                struct {
 		sync.RWMutex
 		cat      *catalog
@@ -102,6 +107,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	}
 	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock}
 	e.hist.init()
+	e.subs.bound = opts.SubscribeBufferRows
 	e.mu.cat = newCatalog()
 	e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
 	err := e.restore(context.Background())
@@ -158,6 +164,10 @@ type Statement struct {
 	offset int // the statement's position in the query string it came from
 	// asOf is a SELECT's AS OF expression (history.go), nil if none.
 	asOf *pg.Node
+	// subscribe is a SUBSCRIBE, bare (ast nil) or inside COPY or DECLARE;
+	// fetch is FETCH's WITH (TIMEOUT) (subscribe.go).
+	subscribe *parser.Subscribe
+	fetch     *parser.FetchOptions
 	// streaming holds WATERMARK / EMIT ON WINDOW CLOSE clauses, nil if none.
 	streaming *parser.Streaming
 }
@@ -290,6 +300,7 @@ func (s *Session) Close() {
 	s.e.locks.unlockAll(s, true)
 	s.e.locks.unlockAll(s, false)
 	s.lockUndo = nil
+	s.closeAllCursors()
 }
 
 // ParseStatements splits a query string into statements and parses each
@@ -301,7 +312,7 @@ func (s *Session) ParseStatements(query string) ([]*Statement, error) {
 	}
 	out := make([]*Statement, 0, len(parsed))
 	for _, p := range parsed {
-		out = append(out, &Statement{sql: p.SQL, ast: p.AST, ext: p.Ext, offset: p.Offset, streaming: p.Streaming, asOf: p.AsOf})
+		out = append(out, &Statement{sql: p.SQL, ast: p.AST, ext: p.Ext, offset: p.Offset, streaming: p.Streaming, asOf: p.AsOf, subscribe: p.Subscribe, fetch: p.Fetch})
 	}
 	return out, nil
 }
@@ -314,11 +325,15 @@ func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types
 		p.Columns = extColumns(st.ext)
 		return p, nil
 	}
-	if st.ast == nil {
+	if st.ast == nil && st.subscribe == nil {
 		return p, nil
 	}
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
+	if st.ast == nil {
+		p.Columns, err = s.subscribeColumns(p)
+		return p, err
+	}
 	b := s.newBinder(p.ParamTypes, nil)
 	cols, err := s.describe(b, st.ast)
 	if err != nil {
@@ -402,7 +417,7 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 		}
 		return s.execExt(p.Stmt.ext)
 	}
-	if p.Stmt.ast == nil {
+	if p.Stmt.ast == nil && p.Stmt.subscribe == nil {
 		return &Result{Empty: true}, nil
 	}
 	n := p.Stmt.ast
@@ -488,6 +503,8 @@ func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
 func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
 	n := p.Stmt.ast
 	switch {
+	case n == nil:
+		return s.execSubscribe(ctx, p, params)
 	case n.GetSelectStmt() != nil && p.Stmt.asOf != nil:
 		return s.execSelectAsOf(ctx, p, params)
 	case n.GetSelectStmt() != nil:
@@ -507,7 +524,7 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 	case n.GetDeclareCursorStmt() != nil:
 		return s.declareCursor(ctx, n.GetDeclareCursorStmt(), p, params)
 	case n.GetFetchStmt() != nil:
-		return s.fetch(n.GetFetchStmt())
+		return s.fetch(ctx, n.GetFetchStmt(), p.Stmt.fetch)
 	case n.GetClosePortalStmt() != nil:
 		return s.closeCursor(n.GetClosePortalStmt())
 	case n.GetCheckPointStmt() != nil:
@@ -837,6 +854,7 @@ func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Up
 			changes[mv.ID] = out
 		}
 	}
+	e.stepSubscriptionsLocked(ctx, changes)
 }
 
 // rebuildLocked recomputes a failed materialized view from its inputs'

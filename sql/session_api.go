@@ -45,6 +45,10 @@ type Result struct {
 	// CopyOut is set when the statement is COPY ... TO STDOUT: the protocol
 	// layer runs the copy-out sub-protocol with its data (copy_out.go).
 	CopyOut *CopyOut
+	// Stream is set for SUBSCRIBE: the protocol layer sends Columns, then
+	// the stream's rows as they come (Stream.Next) until it ends (io.EOF:
+	// then Tag) or fails; it must Close the stream when done.
+	Stream *Subscription
 	// ParameterStatus lists run-time parameters the statement changed that
 	// the client is told about (SET application_name, SET TimeZone, ...).
 	ParameterStatus [][2]string

@@ -27,6 +27,11 @@ type Statement struct {
 	// Streaming holds the streaming clauses of a statement of PostgreSQL's
 	// grammar (WATERMARK, EMIT ON WINDOW CLOSE: streaming.go), nil if none.
 	Streaming *Streaming
+	// Subscribe is set for SUBSCRIBE (AST nil), COPY (SUBSCRIBE ...) TO
+	// and DECLARE ... FOR SUBSCRIBE (subscribe.go).
+	Subscribe *Subscribe
+	// Fetch holds FETCH's WITH (TIMEOUT = ...), nil if none.
+	Fetch *FetchOptions
 }
 
 // Ext is a Tributary extension statement.
@@ -60,6 +65,21 @@ func Parse(query string) ([]Statement, error) {
 		st := Statement{SQL: strings.TrimRight(text, " \t\r\n"), Offset: int(toks[0].Start)}
 		if ext := parseExt(query, toks); ext != nil {
 			st.Ext = ext
+		} else if parseText, sub, fetch, ok, err := tributaryClauses(query, toks, int(toks[0].Start), end); ok {
+			if err != nil {
+				return err
+			}
+			st.Subscribe, st.Fetch = sub, fetch
+			if parseText != "" {
+				res, err := pg.Parse(parseText)
+				if err != nil {
+					return syntaxError(err, st.Offset)
+				}
+				if len(res.Stmts) != 1 {
+					return pgerror.New(pgerror.SyntaxError, "syntax error: one statement expected")
+				}
+				st.AST = res.Stmts[0].Stmt
+			}
 		} else if ast, asOf, selEnd, ok := splitAsOf(query, toks); ok {
 			st.AST, st.AsOf = ast, asOf
 			st.SQL = strings.TrimRight(query[toks[0].Start:selEnd], " \t\r\n")

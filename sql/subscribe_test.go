@@ -1,0 +1,294 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
+	"github.com/tributary-db/tributary/storage"
+)
+
+// subscribeDeadline bounds how long a test waits for rows that must come.
+const subscribeDeadline = 20 * time.Second
+
+func newSubscribeSession(t *testing.T, opts EngineOptions) (*testSession, *testClock) {
+	t.Helper()
+	clk := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	opts.Log, opts.Clock, opts.MaintenanceInterval, opts.TickInterval = storage.NewMemLog(), clk.now, -1, -1
+	e, err := NewEngine(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return &testSession{t: t, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}, clk
+}
+
+// subscribe starts a bare SUBSCRIBE and returns its stream.
+func (ts *testSession) subscribe(q string) *Subscription {
+	ts.t.Helper()
+	res := ts.mustExec(q)
+	if res.Stream == nil {
+		ts.t.Fatalf("%s: no stream", q)
+	}
+	ts.t.Cleanup(res.Stream.Close)
+	return res.Stream
+}
+
+// takeRows waits (with a deadline) for exactly n rows and renders them
+// with mz_timestamp relative to base ("+ms").
+func takeRows(t *testing.T, sub *Subscription, n int, base uint64) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), subscribeDeadline)
+	defer cancel()
+	var rows []types.Row
+	for len(rows) < n {
+		got, err := sub.Next(ctx, n-len(rows), -1)
+		if err != nil {
+			t.Fatalf("after %d of %d rows (%v): %v", len(rows), n, renderSub(rows, base), err)
+		}
+		rows = append(rows, got...)
+	}
+	// Nothing more may be buffered.
+	if extra, err := sub.Next(context.Background(), 0, 0); err == nil && len(extra) > 0 {
+		t.Fatalf("unexpected rows after %v: %v", renderSub(rows, base), renderSub(extra, base))
+	}
+	return renderSub(rows, base)
+}
+
+func renderSub(rows []types.Row, base uint64) []string {
+	out := renderRows(rows)
+	for i, r := range out {
+		ts, rest, _ := strings.Cut(r, " | ")
+		n, _ := strconv.ParseUint(ts, 10, 64)
+		out[i] = fmt.Sprintf("+%d | %s", n-base, rest)
+	}
+	return out
+}
+
+func wantRows(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func (ts *testSession) lastTime() uint64 {
+	ts.e.mu.RLock()
+	defer ts.e.mu.RUnlock()
+	return ts.e.mu.lastTime
+}
+
+func TestSubscribeMaterializedView(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE t (k int, v int)`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW m AS SELECT k, sum(v) AS s FROM t GROUP BY k`)
+	ts.mustExec(`INSERT INTO t VALUES (1, 10), (1, 5), (2, 1)`)
+	clk.advance(time.Second)
+	ts.e.Tick() // the timeline at the clock: later writes come 1000 ms apart
+	sub := ts.subscribe(`SUBSCRIBE TO m WITH (PROGRESS)`)
+	cols := []string{}
+	for _, c := range sub.Columns() {
+		cols = append(cols, c.Name+" "+c.Type.String())
+	}
+	if got := strings.Join(cols, ", "); got != "mz_timestamp numeric, mz_progressed boolean, mz_diff bigint, k integer, s bigint" {
+		t.Fatalf("columns: %s", got)
+	}
+	t0 := ts.lastTime()
+	wantRows(t, takeRows(t, sub, 3, t0),
+		"+0 | f | 1 | 1 | 15", "+0 | f | 1 | 2 | 1", "+1 | t | NULL | NULL | NULL")
+
+	// One transaction: all of its changes at one timestamp, consolidated.
+	clk.advance(time.Second)
+	ts.mustExec(`BEGIN; INSERT INTO t VALUES (1, 1); INSERT INTO t VALUES (3, 3); INSERT INTO t VALUES (4, 4); DELETE FROM t WHERE k = 4; COMMIT`)
+	wantRows(t, takeRows(t, sub, 4, t0),
+		"+1000 | f | -1 | 1 | 15", "+1000 | f | 1 | 1 | 16", "+1000 | f | 1 | 3 | 3", "+1001 | t | NULL | NULL | NULL")
+
+	// A write that does not change the view, and a tick: progress only.
+	clk.advance(time.Second)
+	ts.mustExec(`INSERT INTO t VALUES (2, 0)`)
+	clk.advance(time.Second)
+	ts.e.Tick()
+	wantRows(t, takeRows(t, sub, 2, t0), "+2001 | t | NULL | NULL | NULL", "+3001 | t | NULL | NULL | NULL")
+
+	// Two writes: two timestamps, in order.
+	clk.advance(time.Second)
+	ts.mustExec(`DELETE FROM t WHERE k = 3`)
+	ts.mustExec(`UPDATE t SET v = 2 WHERE k = 2 AND v = 1`)
+	wantRows(t, takeRows(t, sub, 5, t0),
+		"+4000 | f | -1 | 3 | 3", "+4001 | t | NULL | NULL | NULL",
+		"+4001 | f | -1 | 2 | 1", "+4001 | f | 1 | 2 | 2", "+4002 | t | NULL | NULL | NULL")
+
+	// Dropping the view ends the subscription with an error.
+	sub.Close()
+	sub2 := ts.subscribe(`SUBSCRIBE m WITH (SNAPSHOT = false)`)
+	ts.mustExec(`DROP MATERIALIZED VIEW m`)
+	if _, err := sub2.Next(context.Background(), 0, 0); errCode(err) != pgerror.UndefinedTable {
+		t.Fatalf("after DROP: %v", err)
+	}
+	ts.mustExec(`INSERT INTO t VALUES (9, 9)`)
+	if n := len(ts.e.subs.list); n != 0 {
+		t.Fatalf("%d subscriptions still stepped after they ended", n)
+	}
+}
+
+func TestSubscribeQueryUpTo(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE t (k int, v int)`)
+	ts.mustExec(`CREATE VIEW big AS SELECT k, v FROM t WHERE v > 2`)
+	ts.mustExec(`INSERT INTO t VALUES (1, 1), (2, 5), (2, 5)`)
+	clk.advance(time.Second)
+	ts.e.Tick()
+	t0 := ts.lastTime()
+	// A plain view: a private dataflow; a duplicate row is one row with
+	// mz_diff 2.
+	sub := ts.subscribe(fmt.Sprintf(`SUBSCRIBE (SELECT v, k FROM big) UP TO %d`, t0+1500))
+	wantRows(t, takeRows(t, sub, 1, t0), "+0 | 2 | 5 | 2")
+	clk.advance(time.Second)
+	ts.mustExec(`INSERT INTO t VALUES (3, 7), (4, 1)`)
+	wantRows(t, takeRows(t, sub, 1, t0), "+1000 | 1 | 7 | 3")
+	clk.advance(time.Second)
+	ts.mustExec(`INSERT INTO t VALUES (5, 9)`) // at +2000: past UP TO
+	if rows, err := sub.Next(context.Background(), 0, 0); !errors.Is(err, io.EOF) {
+		t.Fatalf("after UP TO: %v, %v", renderSub(rows, t0), err)
+	}
+	// A snapshot without changes still counts: a subscription on a plain
+	// view sees the view's definition.
+	sub2 := ts.subscribe(`SUBSCRIBE big WITH (SNAPSHOT = false, PROGRESS)`)
+	t1 := ts.lastTime()
+	wantRows(t, takeRows(t, sub2, 1, t1), "+1 | t | NULL | NULL | NULL")
+}
+
+func TestSubscribeAsOf(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE t (k int)`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n FROM t`)
+	clk.advance(time.Second)
+	ts.mustExec(`INSERT INTO t VALUES (1)`)
+	t1 := ts.lastTime()
+	clk.advance(time.Second)
+	ts.mustExec(`INSERT INTO t VALUES (2)`)
+	clk.advance(time.Second)
+	ts.mustExec(`DELETE FROM t WHERE k = 1`)
+	clk.advance(time.Second)
+	sub := ts.subscribe(fmt.Sprintf(`SUBSCRIBE c AS OF %d`, t1))
+	wantRows(t, takeRows(t, sub, 5, t1),
+		"+0 | 1 | 1", "+1000 | -1 | 1", "+1000 | 1 | 2", "+2000 | 1 | 1", "+2000 | -1 | 2")
+	clk.advance(time.Second)
+	ts.mustExec(`INSERT INTO t VALUES (3)`)
+	wantRows(t, takeRows(t, sub, 2, t1), "+4000 | -1 | 1", "+4000 | 1 | 2")
+	ts.wantError(fmt.Sprintf(`SUBSCRIBE c AS OF %d`, t1+100_000), pgerror.InvalidParameterValue, "in the future")
+}
+
+func TestSubscribeEmitOnWindowClose(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE bids (k int, price int, ts timestamp, WATERMARK FOR ts AS ts - INTERVAL '3 seconds')`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW tumb AS SELECT window_end, k, count(*) AS n FROM TUMBLE(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, k EMIT ON WINDOW CLOSE`)
+	sub := ts.subscribe(`SUBSCRIBE tumb`)
+	t0 := ts.lastTime()
+	clk.advance(time.Second)
+	ts.mustExec(`INSERT INTO bids VALUES (1, 5, '2026-01-01 00:00:01'), (1, 6, '2026-01-01 00:00:02')`)
+	ts.mustExec(`UPDATE bids SET price = 7 WHERE price = 5`)
+	ts.mustExec(`INSERT INTO bids VALUES (2, 1, '2026-01-01 00:00:12')`)
+	// The windows close when the watermark (25 s - 3 s) passes their end:
+	// each is emitted once, as an insertion, never retracted.
+	ts.mustExec(`INSERT INTO bids VALUES (1, 1, '2026-01-01 00:00:14'), (1, 1, '2026-01-01 00:00:25')`)
+	got := takeRows(t, sub, 3, t0)
+	for _, r := range got {
+		if !strings.Contains(r, " | 1 | ") {
+			t.Fatalf("an EMIT ON WINDOW CLOSE subscription emitted a non-insertion: %v", got)
+		}
+	}
+	for i := range got {
+		got[i] = got[i][strings.Index(got[i], " | "):]
+	}
+	wantRows(t, got, " | 1 | 2026-01-01 00:00:10 | 1 | 2", " | 1 | 2026-01-01 00:00:20 | 1 | 1", " | 1 | 2026-01-01 00:00:20 | 2 | 1")
+}
+
+func TestSubscribeCursor(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE t (k int)`)
+	ts.mustExec(`INSERT INTO t VALUES (1), (2)`)
+	clk.advance(time.Second)
+	ts.e.Tick()
+	t0 := ts.lastTime()
+	ts.wantError(`DECLARE c CURSOR FOR SUBSCRIBE t`, pgerror.NoActiveSqlTransaction, "transaction blocks")
+	ts.mustExec(`BEGIN`)
+	ts.mustExec(`DECLARE c CURSOR FOR SUBSCRIBE t`)
+	res := ts.mustExec(`FETCH 1 c`)
+	if res.Tag != "FETCH 1" {
+		t.Fatalf("tag %q", res.Tag)
+	}
+	wantRows(t, renderSub(res.Rows, t0), "+0 | 1 | 1")
+	res = ts.mustExec(`FETCH ALL c`)
+	wantRows(t, renderSub(res.Rows, t0), "+0 | 1 | 2")
+	// Nothing available: an empty answer once the timeout passes.
+	res = ts.mustExec(`FETCH ALL c WITH (timeout = '0s')`)
+	if res.Tag != "FETCH 0" || len(res.Rows) != 0 {
+		t.Fatalf("FETCH with timeout: %s %v", res.Tag, res.Rows)
+	}
+	// Another session writes; FETCH without timeout waits for it.
+	other := ts.session()
+	done := make(chan error, 1)
+	go func() {
+		clk.advance(time.Second)
+		_, err := other.exec(`INSERT INTO t VALUES (3)`)
+		done <- err
+	}()
+	res = ts.mustExec(`FETCH 10 c`)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	wantRows(t, renderSub(res.Rows, t0), "+1000 | 1 | 3")
+	ts.wantError(`FETCH 1 c WITH (timeout = 'soon')`, pgerror.InvalidParameterValue, "timeout")
+	ts.mustExec(`ROLLBACK`)
+	// The transaction's end closed the cursor and its subscription.
+	ts.mustExec(`INSERT INTO t VALUES (4)`)
+	if n := len(ts.e.subs.list); n != 0 {
+		t.Fatalf("%d subscriptions left after the cursor closed", n)
+	}
+}
+
+func TestSubscribeFallsBehind(t *testing.T) {
+	ts, _ := newSubscribeSession(t, EngineOptions{SubscribeBufferRows: 5})
+	ts.mustExec(`CREATE TABLE t (k int)`)
+	sub := ts.subscribe(`SUBSCRIBE t`)
+	for i := range 6 {
+		ts.mustExec(fmt.Sprintf(`INSERT INTO t VALUES (%d)`, i))
+	}
+	_, err := sub.Next(context.Background(), 0, 0)
+	if errCode(err) != pgerror.OutOfMemory {
+		t.Fatalf("a subscription past its buffer: %v", err)
+	}
+	// Writers went on and the subscription is gone.
+	ts.mustExec(`INSERT INTO t VALUES (7)`)
+	if n := len(ts.e.subs.list); n != 0 {
+		t.Fatalf("%d subscriptions left", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sub2 := ts.subscribe(`SUBSCRIBE t WITH (SNAPSHOT false)`)
+	if _, err := sub2.Next(ctx, 0, -1); errCode(err) != pgerror.QueryCanceled {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestSubscribeErrors(t *testing.T) {
+	ts, _ := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE t (k int)`)
+	ts.wantError(`SUBSCRIBE nope`, pgerror.UndefinedTable, "nope")
+	ts.wantError(`SUBSCRIBE t WITH (FOO)`, pgerror.SyntaxError, "FOO")
+	ts.wantError(`SUBSCRIBE t WITH (PROGRESS = maybe)`, pgerror.InvalidParameterValue, "Boolean")
+	ts.wantError(`SUBSCRIBE (INSERT INTO t VALUES (1))`, pgerror.SyntaxError, "SELECT")
+	ts.wantError(`SUBSCRIBE t junk`, pgerror.SyntaxError, "junk")
+	ts.wantError(`SUBSCRIBE (SELECT random() FROM t)`, pgerror.FeatureNotSupported, "")
+	ts.mustExec(`BEGIN; INSERT INTO t VALUES (1)`)
+	ts.wantError(`SUBSCRIBE t`, pgerror.FeatureNotSupported, "written")
+	ts.mustExec(`ROLLBACK`)
+}
