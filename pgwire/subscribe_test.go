@@ -107,7 +107,7 @@ func TestSubscribeExtendedProtocol(t *testing.T) {
 		if err := rows.Scan(&ts, &diff, &k10); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, strconv.FormatInt(diff, 10) + "|" + strconv.FormatInt(k10, 10))
+		got = append(got, strconv.FormatInt(diff, 10)+"|"+strconv.FormatInt(k10, 10))
 		if len(got) == 1 {
 			mustExec(t, writer, `INSERT INTO t VALUES (2)`)
 		}
