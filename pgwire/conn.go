@@ -154,6 +154,7 @@ func (c *conn) serve() {
 	c.srv.register(c)
 	go c.readLoop()
 	c.run()
+	c.closeAllPortals() // a suspended SUBSCRIBE portal's subscription ends
 	c.sess.Close()
 	c.cancel()
 	c.nc.Close()

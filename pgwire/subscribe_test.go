@@ -97,7 +97,7 @@ func TestSubscribeExtendedProtocol(t *testing.T) {
 	mustExec(t, writer, `CREATE TABLE t (k int)`)
 	mustExec(t, writer, `INSERT INTO t VALUES (1)`)
 	ctx := subscribeCtx(t)
-	rows, err := sub.Query(ctx, `SUBSCRIBE (SELECT k * 10 AS k10 FROM t)`)
+	rows, err := sub.Query(ctx, `SUBSCRIBE (SELECT k * 10 AS k10 FROM t WHERE k > $1)`, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,4 +219,24 @@ func TestCopySubscribeToStdout(t *testing.T) {
 	if got := strings.Join(tail, ","); got != "1|1|a b,1|2|x,1|3|x" {
 		t.Fatalf("rows %s", got)
 	}
+}
+
+func TestSubscribeCursorOverTheWire(t *testing.T) {
+	addr := startEngineServer(t)
+	conn := connectEngine(t, addr)
+	mustExec(t, conn, `CREATE TABLE t (k int)`)
+	mustExec(t, conn, `INSERT INTO t VALUES (1), (2)`)
+	mustExec(t, conn, `BEGIN`)
+	mustExec(t, conn, `DECLARE c CURSOR FOR SUBSCRIBE t`)
+	var got []string
+	for _, r := range queryText(t, conn, `FETCH ALL c`) {
+		got = append(got, r[strings.Index(r, "|"):])
+	}
+	if strings.Join(got, ",") != "|1|1,|1|2" {
+		t.Fatalf("FETCH ALL: %v", got)
+	}
+	if rows := queryText(t, conn, `FETCH 5 c WITH (timeout = '10ms')`); len(rows) != 0 {
+		t.Fatalf("FETCH with nothing new: %v", rows)
+	}
+	mustExec(t, conn, `COMMIT`)
 }

@@ -77,6 +77,8 @@ type Subscription struct {
 	// last is the latest timestamp emitted (data or progress).
 	last  uint64
 	bound int
+	// paramTypes are the query's parameter types as bound (Prepare).
+	paramTypes []types.Type
 
 	mu       sync.Mutex
 	batches  []subBatch // REQUIRES: mu
@@ -444,6 +446,7 @@ func (s *Session) bindSubscribeLocked(p *Prepared, params []types.Datum, inline 
 		if q, err = b.bindSelectStmt(query, nil); err != nil {
 			return nil, nil, nil, err
 		}
+		sub.paramTypes = b.params
 		deps = b.deps
 		cols = queryColumns(q)
 		for i := range cols {
@@ -607,6 +610,12 @@ func (s *Session) subscribeColumns(p *Prepared) ([]Column, error) {
 	sub, _, _, err := s.bindSubscribeLocked(p, nil, p.Stmt.subscribe.AsOf != nil)
 	if err != nil {
 		return nil, err
+	}
+	p.ParamTypes = sub.paramTypes
+	for i, t := range p.ParamTypes {
+		if t == types.Unknown {
+			p.ParamTypes[i] = types.Text
+		}
 	}
 	return sub.cols, nil
 }

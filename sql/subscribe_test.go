@@ -292,3 +292,20 @@ func TestSubscribeErrors(t *testing.T) {
 	ts.wantError(`SUBSCRIBE t`, pgerror.FeatureNotSupported, "written")
 	ts.mustExec(`ROLLBACK`)
 }
+
+func TestSubscribeTemporalFilterTicks(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE ev (id int, at timestamptz)`)
+	ts.mustExec(`INSERT INTO ev VALUES (1, '2026-03-01 12:00:00+00'), (2, '2026-03-01 12:00:05+00')`)
+	// A query with a temporal filter: its private dataflow releases the
+	// retractions as ticks move the timeline, with no writes.
+	sub := ts.subscribe(`SUBSCRIBE (SELECT id FROM ev WHERE mz_now() < at + INTERVAL '3 seconds')`)
+	t0 := uint64(clk.now().UnixMilli())
+	wantRows(t, takeRows(t, sub, 2, t0), "+2 | 1 | 1", "+2 | 1 | 2")
+	clk.advance(4 * time.Second)
+	ts.e.Tick()
+	wantRows(t, takeRows(t, sub, 1, t0), "+4000 | -1 | 1")
+	clk.advance(4 * time.Second)
+	ts.e.Tick()
+	wantRows(t, takeRows(t, sub, 1, t0), "+8000 | -1 | 2")
+}
