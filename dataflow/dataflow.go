@@ -72,20 +72,31 @@ func build(p Plan, once bool, shared SharedArrangements) (*Dataflow, error) {
 	// output batch is read by every consumer (operators never modify their
 	// inputs).
 	memo := map[Plan]int{}
+	refs := consumers(p)
 	var add func(p Plan) (int, error)
 	add = func(p Plan) (int, error) {
 		if i, ok := memo[p]; ok {
 			return i, nil
 		}
+		// A Map fused into the operator before or after it (fuse) runs
+		// as that operator's node.
+		built, fused := fuse(p, refs, once, shared)
+		ins := p.Inputs()
+		if fused != nil {
+			ins = fused.Inputs()
+		}
 		var inputs []int
-		for _, in := range p.Inputs() {
+		for _, in := range ins {
 			i, err := add(in)
 			if err != nil {
 				return 0, err
 			}
 			inputs = append(inputs, i)
 		}
-		op, err := buildOp(p, once, shared)
+		op, err := built, error(nil)
+		if op == nil {
+			op, err = buildOp(p, once, shared)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -111,6 +122,65 @@ func build(p Plan, once bool, shared SharedArrangements) (*Dataflow, error) {
 		}
 	}
 	return d, nil
+}
+
+// consumers counts, for every node of the DAG p, the edges that read it.
+func consumers(p Plan) map[Plan]int {
+	refs := map[Plan]int{}
+	seen := map[Plan]bool{}
+	var walk func(p Plan)
+	walk = func(p Plan) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		for _, in := range p.Inputs() {
+			refs[in]++
+			walk(in)
+		}
+	}
+	walk(p)
+	return refs
+}
+
+// fuse builds a Map together with its neighbour when the Map's output or
+// input has no other reader: a Map over a Join evaluates its expressions on
+// the joined row as the join produces it, and a Reduce over a Map evaluates
+// them on each input row as it accumulates it (every aggregate's input is a
+// Map: the group keys and arguments). Either way the intermediate batch —
+// 1M joined rows of every column — is never built; on the initial build of
+// a view over 1M rows it was most of the allocations. fuse returns the
+// operator for p and the plan node whose inputs become its inputs, or nil
+// if p is built alone.
+func fuse(p Plan, refs map[Plan]int, once bool, shared SharedArrangements) (operator, Plan) {
+	switch p := p.(type) {
+	case *Map:
+		j, ok := p.Input.(*Join)
+		if !ok || refs[j] != 1 {
+			return nil, nil
+		}
+		op, err := buildOp(j, once, shared)
+		if err != nil {
+			return nil, nil
+		}
+		op.(*joinOp).project = p.Exprs
+		return op, j
+	case *Reduce:
+		m, ok := p.Input.(*Map)
+		if !ok || refs[m] != 1 || p.Close != nil {
+			return nil, nil
+		}
+		if _, overJoin := m.Input.(*Join); overJoin && refs[m.Input] == 1 {
+			return nil, nil // the Map goes with the Join
+		}
+		op, err := buildOp(p, once, shared)
+		if err != nil {
+			return nil, nil
+		}
+		op.(*reduceOp).pre = p.Input.(*Map).Exprs
+		return op, m
+	}
+	return nil, nil
 }
 
 // Plan returns the plan the dataflow runs.

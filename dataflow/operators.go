@@ -212,6 +212,60 @@ type joinOp struct {
 	// query): the right side's arrangement would never be read, so it is
 	// not built.
 	once bool
+	// project, when set, is a Map fused into the join (fuse): each output
+	// row is these expressions over the joined row.
+	project []expr.Expr
+	joined  types.Row // scratch for the joined row when projecting
+	slab    rowSlab
+}
+
+// rowSlab hands out rows carved from chunks of datums, so an operator
+// emitting many rows allocates once per chunk instead of once per row.
+// Chunks double from one row's worth up to rowSlabMaxChunk within a step
+// (reset starts over), so a step that emits one row allocates one row and
+// at most half of a step's last chunk is left unused.
+type rowSlab struct {
+	free []types.Datum
+	next int // datums in the next chunk
+}
+
+// rowSlabMaxChunk is the largest chunk, in datums (~230 KB).
+const rowSlabMaxChunk = 4096
+
+// reset forgets the current chunk (its rows stay valid).
+func (s *rowSlab) reset() { s.free, s.next = nil, 0 }
+
+// row returns a zeroed row of n datums. It shares its chunk's backing
+// array with other rows, never its cells; the chunk lives as long as any
+// of its rows.
+func (s *rowSlab) row(n int) types.Row {
+	if n > len(s.free) {
+		s.next = min(max(2*s.next, n), rowSlabMaxChunk)
+		s.free = make([]types.Datum, max(s.next, n))
+	}
+	r := s.free[:n:n]
+	s.free = s.free[n:]
+	return r
+}
+
+// output appends the join of l and r with diff to out: the concatenated
+// row, or the fused projection of it.
+func (o *joinOp) output(ctx *expr.Ctx, out []Update, l, r types.Row, diff int64) ([]Update, error) {
+	if o.project == nil {
+		row := o.slab.row(len(l) + len(r))
+		copy(row[copy(row, l):], r)
+		return append(out, Update{Row: row, Diff: diff}), nil
+	}
+	o.joined = append(append(o.joined[:0], l...), r...)
+	row := o.slab.row(len(o.project))
+	for i, e := range o.project {
+		d, err := e.Eval(ctx, o.joined)
+		if err != nil {
+			return out, err
+		}
+		row[i] = d
+	}
+	return append(out, Update{Row: row, Diff: diff}), nil
 }
 
 type keyed struct {
@@ -242,12 +296,17 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.slab.reset()
 	var out []Update
 	// A join can produce far more rows than it reads: check for a cancel
-	// every few thousand output rows.
+	// every few thousand output rows. canceled also holds the first error
+	// of a fused projection.
 	var canceled error
-	emit := func(u Update) {
-		out = append(out, u)
+	emit := func(l, r types.Row, diff int64) {
+		if canceled != nil {
+			return
+		}
+		out, canceled = o.output(ctx, out, l, r, diff)
 		if len(out)&4095 == 0 && canceled == nil {
 			canceled = ctx.Canceled()
 		}
@@ -258,7 +317,7 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 				return
 			}
 			o.right.Lookup(l.key, func(r types.Row, n int64) {
-				emit(Update{Row: concatRows(l.u.Row, r), Diff: l.u.Diff * n})
+				emit(l.u.Row, r, l.u.Diff*n)
 			})
 		}
 	}
@@ -268,7 +327,7 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 				return
 			}
 			o.left.Lookup(r.key, func(l types.Row, n int64) {
-				emit(Update{Row: concatRows(l, r.u.Row), Diff: n * r.u.Diff})
+				emit(l, r.u.Row, n*r.u.Diff)
 			})
 		}
 	}
@@ -304,7 +363,7 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 		}
 		for _, r := range dr {
 			delta.Lookup(r.key, func(l types.Row, n int64) {
-				out = append(out, Update{Row: concatRows(l, r.u.Row), Diff: -n * r.u.Diff})
+				emit(l, r.u.Row, -n*r.u.Diff)
 			})
 		}
 	default:
@@ -330,6 +389,11 @@ type reduceOp struct {
 	buf    []byte
 	// closing is set for EMIT ON WINDOW CLOSE (windowclose.go).
 	closing *closing
+	// pre, when set, is the Map before the Reduce fused into it (fuse):
+	// each input row is first replaced by these expressions over it, in a
+	// scratch row (the groups copy the datums they keep).
+	pre    []expr.Expr
+	preRow types.Row
 }
 
 type group struct {
@@ -371,7 +435,26 @@ func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, er
 		touched = append(touched, g)
 	}
 	var args []types.Datum
-	for _, u := range ins[0] {
+	for i, u := range ins[0] {
+		if o.pre != nil {
+			if i&4095 == 4095 {
+				if err := ctx.Canceled(); err != nil {
+					return nil, err
+				}
+			}
+			if cap(o.preRow) < len(o.pre) {
+				o.preRow = make(types.Row, len(o.pre))
+			}
+			row := o.preRow[:len(o.pre)]
+			for j, e := range o.pre {
+				d, err := e.Eval(ctx, u.Row)
+				if err != nil {
+					return nil, err
+				}
+				row[j] = d
+			}
+			u.Row = row
+		}
 		o.buf = o.buf[:0]
 		for _, k := range o.keys {
 			o.buf = types.AppendKey(o.buf, u.Row[k])
@@ -658,9 +741,4 @@ func evalKey(ctx *expr.Ctx, key []expr.Expr, row types.Row, nullEq bool) (types.
 		k[i] = d
 	}
 	return k, true, nil
-}
-
-func concatRows(l, r types.Row) types.Row {
-	out := make(types.Row, 0, len(l)+len(r))
-	return append(append(out, l...), r...)
 }
