@@ -42,8 +42,9 @@ import (
 //     its own timestamp, before it goes live. UP TO t ends the subscription
 //     before the first timestamp ≥ t (exclusive, as in Materialize).
 //   - Rows wait in a per-subscription buffer until the client takes them; a
-//     subscription that falls more than SubscribeBufferRows behind is ended
-//     with 53200 instead of holding back writers or growing without bound.
+//     subscription that falls more than SubscribeBufferRows behind (on top
+//     of its snapshot, which is in memory anyway) is ended with 53200
+//     instead of holding back writers or growing without bound.
 //   - A row is handed to the client only once the write it comes from is
 //     durable (the same rule as every statement: waitDurable).
 
@@ -233,8 +234,10 @@ func (sub *Subscription) emit(t uint64, changes []dataflow.Update, durable uint6
 	rows := make([]types.Row, 0, n)
 	if len(changes) > 0 {
 		ts := types.NewNumeric(apd.New(int64(t), 0))
-		for _, u := range changes {
-			row := make(types.Row, 0, len(sub.cols))
+		// One allocation for the values of every row of the timestamp.
+		backing := make([]types.Datum, len(changes)*len(sub.cols))
+		for i, u := range changes {
+			row := backing[i*len(sub.cols) : i*len(sub.cols) : (i+1)*len(sub.cols)]
 			row = append(row, ts)
 			if sub.progress {
 				row = append(row, types.NewBool(false))
@@ -392,6 +395,8 @@ func (s *Session) startSubscribe(ctx context.Context, p *Prepared, params []type
 	if !ps.Snapshot {
 		snapshot = nil
 	}
+	// The snapshot is in memory already: the buffer's bound is on top of it.
+	sub.bound += len(snapshot)
 	if sub.emit(t, sortedChanges(snapshot), e.applied.Load()) {
 		e.subs.mu.Lock()
 		e.subs.list = append(e.subs.list, sub)
@@ -560,6 +565,9 @@ func (s *Session) startSubscribeAsOf(ctx context.Context, p *Prepared, params []
 		out = nil
 	}
 	durable := e.applied.Load()
+	// What the start computes is in memory already: the buffer's bound is
+	// on top of it.
+	sub.bound += len(out)
 	live := sub.emit(t, sortedChanges(out), durable)
 	times := slices.Sorted(func(yield func(uint64) bool) {
 		for at := range later {
@@ -579,11 +587,12 @@ func (s *Session) startSubscribeAsOf(ctx context.Context, p *Prepared, params []
 		if out, err = sub.flow.Step(stepCtx(at), ch); err != nil {
 			return nil, err
 		}
-		if len(out) > 0 || sub.progress {
+		if len(out) > 0 || sub.progress || (sub.hasUpTo && at >= sub.upTo) {
+			sub.bound += len(out)
 			live = sub.emit(at, sortedChanges(out), durable)
 		}
 	}
-	if live && sub.progress && last > sub.last {
+	if live && last > sub.last && (sub.progress || (sub.hasUpTo && last >= sub.upTo)) {
 		live = sub.emit(last, nil, durable)
 	}
 	if live {

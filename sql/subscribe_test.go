@@ -258,8 +258,14 @@ func TestSubscribeCursor(t *testing.T) {
 func TestSubscribeFallsBehind(t *testing.T) {
 	ts, _ := newSubscribeSession(t, EngineOptions{SubscribeBufferRows: 5})
 	ts.mustExec(`CREATE TABLE t (k int)`)
+	ts.mustExec(`INSERT INTO t SELECT generate_series(1, 8)`)
+	// A snapshot larger than the bound is fine: the bound is on the rows
+	// buffered after it.
 	sub := ts.subscribe(`SUBSCRIBE t`)
-	for i := range 6 {
+	if rows, err := sub.Next(context.Background(), 0, 0); err != nil || len(rows) != 8 {
+		t.Fatalf("snapshot: %d rows, %v", len(rows), err)
+	}
+	for i := range 14 {
 		ts.mustExec(fmt.Sprintf(`INSERT INTO t VALUES (%d)`, i))
 	}
 	_, err := sub.Next(context.Background(), 0, 0)
