@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -92,6 +93,9 @@ type conn struct {
 
 	stmtMu     sync.Mutex
 	stmtCancel context.CancelFunc // REQUIRES: stmtMu held; nil when idle
+	// streaming is set while a SUBSCRIBE streams; terminating once the
+	// reader saw Terminate, which ends such a stream (subscribe.go).
+	streaming, terminating atomic.Bool
 
 	// Processor state.
 	wbuf           []byte
@@ -335,6 +339,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		if _, ok := msg.(*pgproto3.Terminate); ok {
+			c.terminateStream()
 			return
 		}
 	}

@@ -47,6 +47,13 @@ func (c *conn) copyOut(ctx context.Context, res *sql.Result) error {
 		c.appendCopyData(func(b []byte) ([]byte, error) { return out.AppendHeader(b), nil })
 	}
 	rows := out.Rows
+	if out.Stream != nil {
+		c.streaming.Store(true)
+		defer c.streaming.Store(false)
+		if c.terminating.Load() {
+			return errCloseConn
+		}
+	}
 	for {
 		if out.Stream != nil {
 			// COPY (SUBSCRIBE ...): the rows as they come, each batch

@@ -19,6 +19,11 @@ import (
 // streamRows sends a subscription's rows until it ends (true) or, when max
 // > 0, until max rows were sent (false: the portal is suspended).
 func (c *conn) streamRows(ctx context.Context, sub *sql.Subscription, cols []sql.Column, formats []int16, max int) (ended bool, err error) {
+	c.streaming.Store(true)
+	defer c.streaming.Store(false)
+	if c.terminating.Load() {
+		return false, errCloseConn
+	}
 	sent := 0
 	for max <= 0 || sent < max {
 		want := 0
@@ -99,4 +104,16 @@ func (c *conn) executeStream(ctx context.Context, p *portal, cols []sql.Column, 
 	p.res.Stream.Close()
 	c.send(&pgproto3.CommandComplete{CommandTag: []byte(p.res.Tag)})
 	return nil
+}
+
+// terminateStream ends a running SUBSCRIBE when the client sends Terminate:
+// the processor, blocked waiting for rows, would otherwise not read it
+// until the next change. Other statements run to completion, as in
+// PostgreSQL. (The reader calls this; streamRows checks terminating after
+// setting streaming, so one of the two always sees the other.)
+func (c *conn) terminateStream() {
+	c.terminating.Store(true)
+	if c.streaming.Load() {
+		c.cancelStatement()
+	}
 }

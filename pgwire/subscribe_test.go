@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/tributary-db/tributary/sql/pgerror"
 )
@@ -239,4 +241,40 @@ func TestSubscribeCursorOverTheWire(t *testing.T) {
 		t.Fatalf("FETCH with nothing new: %v", rows)
 	}
 	mustExec(t, conn, `COMMIT`)
+}
+
+// TestSubscribeEndsOnTerminate: a client that sends Terminate while a
+// SUBSCRIBE streams (with no change coming) gets its connection closed;
+// the processor does not wait for a row to notice.
+func TestSubscribeEndsOnTerminate(t *testing.T) {
+	addr := startEngineServer(t)
+	writer := connectEngine(t, addr)
+	mustExec(t, writer, `CREATE TABLE t (k int)`)
+	mustExec(t, writer, `INSERT INTO t VALUES (1)`)
+	_, fe := rawStartup(t, addr)
+	fe.Send(&pgproto3.Query{String: `SUBSCRIBE t`})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := msg.(*pgproto3.DataRow); ok {
+			break
+		}
+	}
+	fe.Send(&pgproto3.Terminate{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := fe.Receive(); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("want the server to close the connection, got %v", err)
+			}
+			return
+		}
+	}
 }
