@@ -31,6 +31,9 @@ func (o *joinOp) stateRows() int {
 func (a *Arrangement) rows() int {
 	n := 0
 	for _, k := range a.keys {
+		if k.rows == nil {
+			n++ // the one row kept inline
+		}
 		n += len(k.rows)
 	}
 	return n

@@ -78,9 +78,10 @@ type Object struct {
 
 	// Contents of a table or the output of a materialized view.
 	Data *dataflow.Index
-	// keys counts the rows per primary-key value (tables with a primary
-	// key), so that uniqueness checks are lookups, not scans.
-	keys map[string]int64
+	// pk is the primary key's index (tables with a primary key): it also
+	// answers how many rows hold a key value (pkCount), so that uniqueness
+	// checks are lookups, not scans. It lives as long as the table.
+	pk *tableIndex
 	// indexes arrange the contents by some columns, for lookups by ad-hoc
 	// queries, UPDATEs and DELETEs (the primary key's, and CREATE INDEX's).
 	indexes []*tableIndex
@@ -291,7 +292,7 @@ func (o *Object) indexFor(cols []int) *tableIndex {
 }
 
 // apply adds a consolidated batch to a table's or view's contents and keeps
-// its primary-key counts and indexes current.
+// its indexes (the primary key's among them) current.
 func (o *Object) apply(ups []dataflow.Update) {
 	o.Data.Apply(ups)
 	if o.Watermark != nil {
@@ -303,20 +304,14 @@ func (o *Object) apply(ups []dataflow.Update) {
 	for _, u := range o.uniques {
 		u.apply(ups)
 	}
-	if len(o.PrimaryKey) == 0 {
-		return
+}
+
+// pkCount is the number of rows whose primary key's encoding (pkKey) is k.
+func (o *Object) pkCount(k string) int64 {
+	if o.pk == nil {
+		return 0
 	}
-	if o.keys == nil {
-		o.keys = map[string]int64{}
-	}
-	for _, u := range ups {
-		k := o.pkKey(u.Row)
-		if n := o.keys[k] + u.Diff; n == 0 {
-			delete(o.keys, k)
-		} else {
-			o.keys[k] = n
-		}
-	}
+	return o.pk.arr.CountEncoded(k)
 }
 
 // sharedIndex is one index a materialized view's dataflow reads.

@@ -80,6 +80,10 @@ type copyIn struct {
 	// growing slice per record and per field (BenchmarkDurableCopy).
 	fields []copyField
 	val    []byte
+	ends   []int // splitCSV: where each field's bytes end in val
+	// slab holds the datums of rows not yet handed out (addRow): rows
+	// are carved from chunks instead of allocated one by one.
+	slab   []types.Datum
 	err    error // sticky: the first error
 	closed bool
 }
@@ -384,10 +388,19 @@ func (h *copyIn) lateCol(i int) bool {
 	return false
 }
 
+// copyRowChunk is the number of rows whose datums addRow allocates at once
+// (a chunk lives as long as any of its rows in the table).
+const copyRowChunk = 128
+
 // addRow turns the parsed input columns into a table row: modifiers,
 // defaults for the columns not listed, NOT NULL.
 func (h *copyIn) addRow() error {
-	row := make(types.Row, len(h.table.Columns))
+	n := len(h.table.Columns)
+	if len(h.slab) < n {
+		h.slab = make([]types.Datum, n*copyRowChunk)
+	}
+	row := types.Row(h.slab[:n:n])
+	h.slab = h.slab[n:]
 	for j, idx := range h.target {
 		d := h.in[j]
 		if h.conv[j] != nil && !d.IsNull() {
@@ -530,9 +543,15 @@ func (h *copyIn) splitCSV(rec []byte) ([]copyField, error) {
 	q, esc, delim := h.opts.quote, h.opts.escape, h.opts.delim
 	fields := h.fields[:0]
 	defer func() { h.fields = fields }()
+	// Every field's de-quoted bytes go into val, one after the other; one
+	// string of all of them is made at the end and each field is a slice
+	// of it: one allocation per record, not one per field.
+	val := h.val[:0]
+	defer func() { h.val = val }()
+	ends := h.ends[:0]
+	defer func() { h.ends = ends }()
 	i := 0
 	for {
-		val := h.val[:0]
 		quoted, inq := false, false
 		start := i
 		for i < len(rec) {
@@ -562,24 +581,38 @@ func (h *copyIn) splitCSV(rec []byte) ([]copyField, error) {
 		if inq {
 			return nil, h.formatErr("unterminated CSV quoted field")
 		}
-		h.val = val
 		j := len(fields)
-		f := copyField{val: string(val)}
+		f := copyField{}
 		if j < len(h.target) {
 			switch {
 			case h.forceNotNull[j]:
 			case !quoted && string(rec[start:i]) == h.opts.null:
 				f = copyField{null: true}
-			case quoted && h.forceNull[j] && f.val == h.opts.null:
+			case quoted && h.forceNull[j] && string(val[fieldStart(ends, j):]) == h.opts.null:
 				f = copyField{null: true}
 			}
 		}
 		fields = append(fields, f)
+		ends = append(ends, len(val))
 		if i >= len(rec) {
+			all := string(val)
+			for j := range fields {
+				if !fields[j].null {
+					fields[j].val = all[fieldStart(ends, j):ends[j]]
+				}
+			}
 			return fields, nil
 		}
 		i++ // the delimiter
 	}
+}
+
+// fieldStart is where field j's bytes start in splitCSV's buffer.
+func fieldStart(ends []int, j int) int {
+	if j == 0 {
+		return 0
+	}
+	return ends[j-1]
 }
 
 // consumeBinary handles the binary format: a header, then tuples of an

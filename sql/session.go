@@ -752,7 +752,7 @@ func (e *Engine) validateLocked(writes map[dataflow.CollectionID][]dataflow.Upda
 			}
 		}
 		for k, d := range keys {
-			if d > 0 && o.keys[k]+d > 1 {
+			if d > 0 && o.pkCount(k)+d > 1 {
 				return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey")}
 			}
 		}
