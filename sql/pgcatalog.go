@@ -229,6 +229,7 @@ type catalogView struct {
 	settings map[string]string
 	cursors  map[string]*cursor
 	locks    *advisoryTable
+	subs     *subscriptions
 	path     []string // the session's search path
 	// rels and byOID are computed on first use; once guards them because
 	// evaluation may call the catalog functions from several goroutines.
@@ -240,7 +241,7 @@ type catalogView struct {
 func (b *binder) catalogView() *catalogView { return b.s.catalogView(b.cat) }
 
 func (s *Session) catalogView(cat *catalog) *catalogView {
-	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings, cursors: s.cursors, locks: &s.e.locks, path: s.pathSchemas()}
+	return &catalogView{cat: cat, user: s.user(), database: s.database(), pid: s.opts.BackendPID, settings: s.settings, cursors: s.cursors, locks: &s.e.locks, subs: &s.e.subs, path: s.pathSchemas()}
 }
 
 func (s *Session) database() string {

@@ -80,6 +80,12 @@ type Subscription struct {
 	bound int
 	// paramTypes are the query's parameter types as bound (Prepare).
 	paramTypes []types.Type
+	// pid is the subscribing session's backend pid; what its relation
+	// name (empty for a query), start its start time
+	// (tb_catalog.subscriptions).
+	pid   int32
+	what  string
+	start uint64
 
 	mu       sync.Mutex
 	batches  []subBatch // REQUIRES: mu
@@ -397,6 +403,7 @@ func (s *Session) startSubscribe(ctx context.Context, p *Prepared, params []type
 	}
 	// The snapshot is in memory already: the buffer's bound is on top of it.
 	sub.bound += len(snapshot)
+	sub.start = t
 	if sub.emit(t, sortedChanges(snapshot), e.applied.Load()) {
 		e.subs.mu.Lock()
 		e.subs.list = append(e.subs.list, sub)
@@ -410,7 +417,7 @@ func (s *Session) startSubscribe(ctx context.Context, p *Prepared, params []type
 // the returned query is set otherwise. REQUIRES: e.mu held.
 func (s *Session) bindSubscribeLocked(p *Prepared, params []types.Datum, inline bool) (*Subscription, *boundQuery, map[string]bool, error) {
 	ps := p.Stmt.subscribe
-	sub := &Subscription{e: s.e, progress: ps.Progress, wake: make(chan struct{}, 1), bound: s.e.subs.bound}
+	sub := &Subscription{e: s.e, progress: ps.Progress, wake: make(chan struct{}, 1), bound: s.e.subs.bound, pid: s.opts.BackendPID}
 	if sub.bound <= 0 {
 		sub.bound = DefaultSubscribeBufferRows
 	}
@@ -430,6 +437,7 @@ func (s *Session) bindSubscribeLocked(p *Prepared, params []types.Datum, inline 
 		if !ok || o.Kind == KindIndex {
 			return nil, nil, nil, errAt(pgerror.New(pgerror.UndefinedTable, "relation %q does not exist", relationName(rv.Schemaname, rv.Relname)), rv.Location)
 		}
+		sub.what = o.Schema + "." + o.Name
 		if !inline && (o.Kind == KindTable || o.Kind == KindMatView) {
 			sub.target = o
 			for _, c := range o.Columns {
@@ -568,6 +576,7 @@ func (s *Session) startSubscribeAsOf(ctx context.Context, p *Prepared, params []
 	// What the start computes is in memory already: the buffer's bound is
 	// on top of it.
 	sub.bound += len(out)
+	sub.start = t
 	live := sub.emit(t, sortedChanges(out), durable)
 	times := slices.Sorted(func(yield func(uint64) bool) {
 		for at := range later {
@@ -644,4 +653,34 @@ func fetchTimeout(f *parser.FetchOptions) (time.Duration, error) {
 		return 0, pgerror.New(pgerror.InvalidParameterValue, "FETCH timeout must not be negative")
 	}
 	return time.Duration(us) * time.Microsecond, nil
+}
+
+func init() {
+	// tb_catalog.subscriptions: the running SUBSCRIBEs, how far each has
+	// got and how many of its rows wait for its client (Materialize has
+	// mz_internal.mz_subscriptions).
+	defineSys("tb_catalog", "subscriptions", "pid:int4 relation:text started_at:tstz emitted_at:tstz buffered_rows:int8 buffer_limit:int8", func(c *catalogView) [][]any {
+		if c.subs == nil {
+			return nil
+		}
+		c.subs.mu.Lock()
+		list := slices.Clone(c.subs.list)
+		c.subs.mu.Unlock()
+		var out [][]any
+		for _, sub := range list {
+			sub.mu.Lock()
+			buffered, over := sub.buffered, sub.closed || sub.err != nil || sub.ended
+			sub.mu.Unlock()
+			if over {
+				continue
+			}
+			var what any
+			if sub.what != "" {
+				what = sub.what
+			}
+			out = append(out, []any{sub.pid, what, types.NewTimestamp(types.TimestampTZ, systemMicros(sub.start)),
+				types.NewTimestamp(types.TimestampTZ, systemMicros(sub.last)), int64(buffered), int64(sub.bound)})
+		}
+		return out
+	})
 }

@@ -418,3 +418,19 @@ func TestSubscribeProperty(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscriptionsCatalog(t *testing.T) {
+	ts, _ := newSubscribeSession(t, EngineOptions{SubscribeBufferRows: 100})
+	ts.mustExec(`CREATE TABLE t (k int)`)
+	ts.mustExec(`INSERT INTO t VALUES (1), (2)`)
+	sub := ts.subscribe(`SUBSCRIBE t`)
+	q := ts.subscribe(`SUBSCRIBE (SELECT k FROM t WHERE k > 1)`)
+	ts.mustExec(`INSERT INTO t VALUES (3)`)
+	const list = `SELECT relation, buffered_rows, buffer_limit, emitted_at >= started_at FROM tb_catalog.subscriptions`
+	wantRows(t, ts.mustQuery(list), "NULL | 2 | 101 | t", "public.t | 3 | 102 | t")
+	if _, err := sub.Next(context.Background(), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	wantRows(t, ts.mustQuery(list), "public.t | 0 | 102 | t")
+}
