@@ -36,7 +36,8 @@ import (
 //   - A subscription to a table or materialized view reads the change the
 //     step already computed (no work of its own); to a plain view or a query
 //     it runs a private dataflow, built and stepped as a materialized view's.
-//   - AS OF t starts at a past time: the dataflow (views inlined down to the
+//   - AS OF t starts at a past time (AS OF AT LEAST t: or at the oldest
+//     readable time, when t's history is gone): the dataflow (views inlined down to the
 //     tables, as an AS OF read binds them) is hydrated from the tables'
 //     contents at t and stepped through every logged write after t, each at
 //     its own timestamp, before it goes live. UP TO t ends the subscription
@@ -525,6 +526,9 @@ func (s *Session) startSubscribeAsOf(ctx context.Context, p *Prepared, params []
 		return nil, err
 	}
 	release, err := e.hist.lease(t, func(since func(dataflow.CollectionID) uint64) error {
+		if ps.AtLeast {
+			t = max(t, e.oldestReadableLocked(deps, since))
+		}
 		return e.checkReadableLocked(deps, t, since)
 	})
 	if err != nil {
@@ -683,4 +687,20 @@ func init() {
 		}
 		return out
 	})
+}
+
+// oldestReadableLocked is the oldest time at which every object named (a
+// query's transitive dependencies) can be read AS OF (AS OF AT LEAST).
+// REQUIRES: e.mu held; since is the history's, under its lock.
+func (e *Engine) oldestReadableLocked(names map[string]bool, since func(dataflow.CollectionID) uint64) uint64 {
+	var t uint64
+	for key := range names {
+		if o, ok := e.mu.cat.byName[key]; ok {
+			t = max(t, o.Created)
+			if o.Kind == KindTable {
+				t = max(t, since(o.ID))
+			}
+		}
+	}
+	return t
 }

@@ -186,6 +186,18 @@ func TestSubscribeAsOf(t *testing.T) {
 	ts.mustExec(`INSERT INTO t VALUES (3)`)
 	wantRows(t, takeRows(t, sub, 2, t1), "+4000 | -1 | 1", "+4000 | 1 | 2")
 	ts.wantError(fmt.Sprintf(`SUBSCRIBE c AS OF %d`, t1+100_000), pgerror.InvalidParameterValue, "in the future")
+	// Before the table existed: an error, or with AT LEAST the oldest
+	// readable time (the view's creation: count 0).
+	ts.wantError(fmt.Sprintf(`SUBSCRIBE c AS OF %d`, t1-10_000), pgerror.InvalidParameterValue, "oldest readable time")
+	least := ts.subscribe(fmt.Sprintf(`SUBSCRIBE c WITH (PROGRESS) AS OF AT LEAST %d UP TO %d`, t1-10_000, t1+1))
+	rows := takeRows(t, least, 5, t1)
+	if !strings.HasSuffix(rows[0], " | f | 1 | 0") || rows[2] != "+0 | f | -1 | 0" || rows[3] != "+0 | f | 1 | 1" || rows[4] != "+1 | t | NULL | NULL" {
+		t.Fatalf("AS OF AT LEAST: %v", rows)
+	}
+	// UP TO passed during the replay: the stream is over.
+	if _, err := least.Next(context.Background(), 0, 0); !errors.Is(err, io.EOF) {
+		t.Fatalf("after UP TO: %v", err)
+	}
 }
 
 func TestSubscribeEmitOnWindowClose(t *testing.T) {

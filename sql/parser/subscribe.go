@@ -10,7 +10,7 @@ import (
 // SUBSCRIBE (Materialize's change stream), not PostgreSQL grammar:
 //
 //	SUBSCRIBE [TO] name | (select)
-//	    [WITH (SNAPSHOT [= bool], PROGRESS [= bool])] [AS OF expr] [UP TO expr]
+//	    [WITH (SNAPSHOT [= bool], PROGRESS [= bool])] [AS OF [AT LEAST] expr] [UP TO expr]
 //
 // It stands alone, or inside two statements of PostgreSQL's grammar:
 //
@@ -33,6 +33,9 @@ type Subscribe struct {
 	Progress bool
 	// AsOf and UpTo are the AS OF and UP TO expressions, nil if absent.
 	AsOf, UpTo *pg.Node
+	// AtLeast is AS OF AT LEAST: start at the AS OF time or, when its
+	// history is gone, at the oldest time still readable.
+	AtLeast bool
 }
 
 // FetchOptions are Materialize's options of FETCH.
@@ -261,8 +264,12 @@ func parseSubscribe(query string, toks []*pg.ScanToken) (*Subscribe, error) {
 		return len(toks)
 	}
 	if i+1 < len(toks) && w[i] == "as" && w[i+1] == "of" {
-		to := upTo(i + 2)
-		x, err := parseExpr(i+2, to)
+		from := i + 2
+		if from+1 < len(toks) && w[from] == "at" && w[from+1] == "least" {
+			sub.AtLeast, from = true, from+2
+		}
+		to := upTo(from)
+		x, err := parseExpr(from, to)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ func TestSubscribe(t *testing.T) {
 		{"SUBSCRIBE v WITH (snapshot false) AS OF 5 UP TO 7", "v false false true true", ""},
 		{"SUBSCRIBE (SELECT a FROM t WHERE b IN (SELECT 1)) UP TO mz_now() + INTERVAL '1s'", "query true false false true", ""},
 		{"SUBSCRIBE v AS OF now() - INTERVAL '1 minute'", "v true false true false", ""},
+		{"SUBSCRIBE v AS OF AT LEAST 5 UP TO 6", "v true false true true", ""},
 		{"COPY (SUBSCRIBE v WITH (PROGRESS)) TO STDOUT WITH (FORMAT csv)", "v true true false false", "copy"},
 		{"DECLARE c CURSOR FOR SUBSCRIBE (SELECT 1) AS OF 3", "query true false true false", "declare"},
 	} {
