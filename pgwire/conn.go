@@ -285,6 +285,12 @@ func (c *conn) open(minor uint32, params map[string]string) error {
 		c.send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: protocolMinor, UnrecognizedOptions: unrecognized})
 	}
 
+	if f := c.srv.opts.Unavailable; f != nil {
+		if err := f(); err != nil {
+			c.srv.refused.Add(1)
+			return fatalError{err}
+		}
+	}
 	if err := c.authenticate(user); err != nil {
 		return err
 	}

@@ -61,6 +61,12 @@ type Options struct {
 	// connection over TLS with this configuration (tls.go); without it
 	// SSLRequest is answered 'N'.
 	TLS *tls.Config
+	// Unavailable, when set, is asked after each startup packet (before
+	// authentication): a non-nil error refuses the connection with it as
+	// a FATAL error, as PostgreSQL refuses connections during recovery
+	// with 57P03 (cannot_connect_now). serve uses it while the engine
+	// restores; NewSession and Roles are not called meanwhile.
+	Unavailable func() error
 }
 
 // Server accepts PostgreSQL connections and serves each one on its own
@@ -71,6 +77,9 @@ type Server struct {
 	nextPID atomic.Uint32
 	mockKey []byte         // salts the mock SCRAM verifiers of unknown users (auth.go)
 	wg      sync.WaitGroup // one per live connection
+	// accepted counts connections served; refused those turned away by
+	// Options.Unavailable (Stats).
+	accepted, refused atomic.Uint64
 
 	mu struct {
 		sync.Mutex
@@ -160,6 +169,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.mu.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.accepted.Add(1)
 	defer s.wg.Done()
 	c.serve()
 	s.mu.Lock()
@@ -168,6 +178,21 @@ func (s *Server) ServeConn(nc net.Conn) {
 		delete(s.mu.byPID, c.pid)
 	}
 	s.mu.Unlock()
+}
+
+// Stats are the server's connection counts, for monitoring.
+type Stats struct {
+	Open     int    // connections being served now
+	Accepted uint64 // connections served since start
+	Refused  uint64 // connections refused by Options.Unavailable
+}
+
+// Stats returns the connection counts.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.mu.conns)
+	s.mu.Unlock()
+	return Stats{Open: n, Accepted: s.accepted.Load(), Refused: s.refused.Load()}
 }
 
 func (s *Server) isClosed() bool {

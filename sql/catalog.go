@@ -87,6 +87,10 @@ type Object struct {
 	indexes []*tableIndex
 	// Flow maintains a materialized view.
 	Flow *dataflow.Dataflow
+	// steps and stepNanos count a materialized view's dataflow steps and
+	// their total time (observe.go); written and read under Engine.mu.
+	steps     uint64
+	stepNanos int64
 	// Err is set when a materialized view's dataflow failed; reads return it.
 	Err error
 	// errInherited marks an Err that came from a failed input view.

@@ -232,8 +232,8 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 		return errCheckpointCatalog(cp, e.mu.catalogTime)
 	}
 	start := time.Now()
-	st.phase, st.checkpointTime = "loading the checkpoint", cp.Time
-	progress()
+	st.checkpointTime = cp.Time
+	e.enterPhase(st, PhaseLoadingCheckpoint)
 	var ups []dataflow.Update
 	err := ck.ReadCheckpoint(ctx, cp, func(c storage.CollectionID, entries []storage.Entry) error {
 		o := e.mu.cat.byID(dataflow.CollectionID(c))
@@ -267,8 +267,7 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	st.tablesLoaded = len(cp.Collections)
 	st.loadElapsed = time.Since(start)
 	start = time.Now()
-	st.phase = "recomputing materialized views"
-	progress()
+	e.enterPhase(st, PhaseRecomputingViews)
 	// Views are recomputed as of the checkpoint's time (temporal filters
 	// compare with it).
 	if e.mu.lastTime < cp.Time {

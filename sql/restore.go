@@ -39,9 +39,14 @@ func (e *Engine) restore(ctx context.Context) error {
 
 // restoreLocked is restore with mu held for writing.
 func (e *Engine) restoreLocked(ctx context.Context) (err error) {
-	st := &restartStatus{phase: "replaying the catalog", started: time.Now()}
+	st := &restartStatus{started: time.Now()}
+	e.enterPhase(st, PhaseReplayingCatalog)
 	lastLog := st.started
+	// progress publishes the counters for readers (RestoreProgress: a
+	// short uncontended lock, once per batch or chunk) and logs them
+	// every few seconds.
 	progress := func() {
+		e.progress.publish(st)
 		if now := time.Now(); now.Sub(lastLog) >= restoreProgressEvery {
 			lastLog = now
 			e.logger.Info("restoring", "phase", st.phase, "catalog_records", st.catalogRecords, "rows_loaded", st.rowsLoaded,
@@ -81,7 +86,7 @@ func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 	}
 	loaded := cp == nil
 	if loaded {
-		st.phase = "replaying the log"
+		e.enterPhase(st, PhaseReplayingLog)
 	}
 	err = replay(ctx, func(b storage.Batch) error {
 		current = &b
@@ -93,7 +98,7 @@ func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 				return err
 			}
 			loaded = true
-			st.phase = "replaying the log"
+			e.enterPhase(st, PhaseReplayingLog)
 		}
 		if b.Catalog != nil {
 			if err := e.replayCatalogLocked(s, string(b.Catalog)); err != nil {
@@ -155,7 +160,8 @@ func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 	// Bring the views from the last logged time to the present.
 	e.nextTimeLocked()
 	e.stepViewsLocked(map[dataflow.CollectionID][]dataflow.Update{})
-	st.phase, st.elapsed = "done", time.Since(st.started)
+	st.elapsed = time.Since(st.started)
+	e.enterPhase(st, PhaseDone)
 	e.ckpt.status.mu.Lock()
 	e.ckpt.status.restart = *st
 	e.ckpt.status.mu.Unlock()

@@ -47,6 +47,13 @@ type EngineOptions struct {
 	// its client before it is ended (53200); 0 means
 	// DefaultSubscribeBufferRows.
 	SubscribeBufferRows int
+	// Progress, when set, receives the restore's progress while NewEngine
+	// runs (observe.go), so that a caller can report it meanwhile.
+	Progress *RestoreProgress
+	// RestorePhaseHook, when set, is called as the restore enters each
+	// phase (RestorePhases), with the engine's lock held; tests use it to
+	// hold a restore at a phase.
+	RestorePhaseHook func(phase string)
 }
 
 // Engine is one Tributary database: the catalog and the coordinator that
@@ -78,7 +85,12 @@ type Engine struct {
 	// ignoreCheckpoints makes restore replay the whole log (windowclose.go).
 	ignoreCheckpoints bool
 	subs              subscriptions // running SUBSCRIBEs (subscribe.go)
-	mu                struct {
+	// progress is the restore's progress, counters the monitoring
+	// counters (observe.go); restoreHook is EngineOptions.RestorePhaseHook.
+	progress    *RestoreProgress
+	counters    engineCounters
+	restoreHook func(phase string)
+	mu          struct {
 		sync.RWMutex
 		cat      *catalog
 		lastTime uint64 // the timestamp of the latest write
@@ -105,7 +117,10 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	if opts.TickInterval == 0 {
 		opts.TickInterval = time.Second
 	}
-	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock}
+	if opts.Progress == nil {
+		opts.Progress = &RestoreProgress{}
+	}
+	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock, progress: opts.Progress, restoreHook: opts.RestorePhaseHook}
 	e.hist.init()
 	e.subs.bound = opts.SubscribeBufferRows
 	e.mu.cat = newCatalog()
@@ -308,6 +323,7 @@ func (s *Session) Close() {
 func (s *Session) ParseStatements(query string) ([]*Statement, error) {
 	parsed, err := parser.Parse(query)
 	if err != nil {
+		s.e.counters.noteInvalid(err)
 		return nil, err
 	}
 	out := make([]*Statement, 0, len(parsed))
@@ -319,6 +335,7 @@ func (s *Session) ParseStatements(query string) ([]*Statement, error) {
 
 // Prepare binds a statement to learn its parameter and result types.
 func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types.Type) (p *Prepared, err error) {
+	defer s.e.counters.notePrepareError(st, &err)
 	defer s.recoverPanic(st, &err)
 	p = &Prepared{Stmt: st, ParamTypes: append([]types.Type(nil), paramTypes...)}
 	if st.ext != nil {
@@ -409,6 +426,7 @@ func queryColumns(q *boundQuery) []Column {
 
 // Execute runs a prepared statement with its parameters.
 func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum) (res *Result, err error) {
+	defer s.e.counters.noteStatement(p.Stmt, &err)
 	defer s.recoverPanic(p.Stmt, &err)
 	defer s.e.waitDurable(&res, &err)
 	if p.Stmt.ext != nil {
@@ -790,6 +808,8 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 	}
 	e.applied.Store(t)
 	e.ckpt.noteWrite(len(batch.Entries))
+	e.counters.commits.Add(1)
+	e.counters.rowsWritten.Add(uint64(len(batch.Entries)))
 	for id, ups := range changes {
 		if o := e.mu.cat.byID(id); o != nil {
 			o.applyAt(t, ups)
@@ -843,7 +863,10 @@ func (e *Engine) stepViewsLocked(changes map[dataflow.CollectionID][]dataflow.Up
 		if !relevant && !e.viewDueLocked(mv) {
 			continue
 		}
+		t0 := time.Now()
 		out, err := mv.Flow.Step(ctx, changes)
+		mv.steps++
+		mv.stepNanos += int64(time.Since(t0))
 		if err != nil {
 			mv.Err, mv.errInherited = err, false
 			e.logger.Warn("materialized view failed", "view", mv.Name, "err", err)

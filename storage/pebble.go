@@ -102,6 +102,11 @@ type PebbleOptions struct {
 	// on may be (it is also re-read after 8 MiB of writes); 0 means one
 	// second, a negative value re-reads it on every write (tests).
 	DiskCheckInterval time.Duration
+	// OnSync, when set, is called by the commit pipeline after each group
+	// commit with the number of batches it made durable and how long the
+	// commit (its one WAL sync) took; monitoring records them. It runs on
+	// the committer goroutine, so it must be quick.
+	OnSync func(batches int, d time.Duration, err error)
 }
 
 // PebbleLog is a durable Log in a Pebble database (format.md).
@@ -119,6 +124,7 @@ type PebbleLog struct {
 	wake      chan struct{} // a token when the queue may be non-empty
 	committed chan struct{} // closed when the committer has exited
 	syncs     atomic.Int64  // group commits done, for tests and metrics
+	onSync    func(batches int, d time.Duration, err error) // PebbleOptions.OnSync
 	space     spaceGuard    // refuses writes on a full disk (space.go)
 
 	mu struct {
@@ -189,7 +195,7 @@ func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
 		}
 		return nil, fmt.Errorf("storage: opening %s: %w", dir, err)
 	}
-	l := &PebbleLog{db: db, dir: dir, logger: o.Logger, wake: make(chan struct{}, 1), committed: make(chan struct{})}
+	l := &PebbleLog{db: db, dir: dir, logger: o.Logger, wake: make(chan struct{}, 1), committed: make(chan struct{}), onSync: o.OnSync}
 	l.space = spaceGuard{fs: popts.FS, dir: dir, every: cmp.Or(o.DiskCheckInterval, spaceCheckEvery)}
 	switch {
 	case o.MinFreeBytes == 0:
@@ -465,7 +471,11 @@ func (l *PebbleLog) commitGroup(group []*pendingAppend) {
 			err = b.Set(keyLastTime, binary.BigEndian.AppendUint64(nil, group[len(group)-1].time), nil)
 		}
 		if err == nil {
+			start := time.Now()
 			err = b.Commit(pebble.Sync)
+			if l.onSync != nil {
+				l.onSync(len(group), time.Since(start), err)
+			}
 		}
 		l.syncs.Add(1)
 		l.mu.Lock()

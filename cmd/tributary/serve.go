@@ -8,20 +8,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/tributary-db/tributary/metrics"
 	"github.com/tributary-db/tributary/pgwire"
 	"github.com/tributary-db/tributary/sql"
+	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/storage"
 )
 
 func init() { commands["serve"] = runServe }
 
-const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR]
+const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR] [--metrics-listen HOST:PORT]
                        [--checkpoint-interval D] [--checkpoint-rows N]
                        [--auth trust|password|scram-sha-256] [--tls-cert FILE --tls-key FILE]
 
@@ -47,6 +51,13 @@ takes one at once; tb_catalog.checkpoints and tb_catalog.restart show them.
 Writes are refused with SQLSTATE 53100 (disk_full) while the disk has less
 free space than --min-free-disk, and resume when space returns.
 
+Clients may connect at once: while the engine restores its log they are
+refused with SQLSTATE 57P03 ("the database system is starting up", with the
+restore's progress in the DETAIL), as PostgreSQL does during recovery.
+--metrics-listen serves Prometheus metrics on /metrics, liveness on /healthz
+and readiness on /readyz (503 with the restore's progress as JSON while it
+restores); docs/operations.md lists the metrics.
+
 flags:
 `
 
@@ -58,6 +69,7 @@ func runServe(args []string) int {
 		fs.PrintDefaults()
 	}
 	listen := fs.String("listen", "127.0.0.1:6877", "address to accept PostgreSQL connections on")
+	metricsListen := fs.String("metrics-listen", "", "address (e.g. 127.0.0.1:9187) to serve Prometheus metrics on /metrics, /healthz and /readyz over HTTP; empty: off")
 	dataDir := fs.String("data-dir", "", "directory of the durable event log (created if missing); without it, data lives in memory")
 	authFlag := fs.String("auth", "trust", "client authentication: trust (loopback only), password or scram-sha-256")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate file; with --tls-key, clients may connect over TLS")
@@ -80,6 +92,8 @@ func runServe(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	auth, err := pgwire.ParseAuthMethod(*authFlag)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "tributary serve: --auth: %v\n", err)
@@ -106,78 +120,167 @@ func runServe(args []string) int {
 		}
 	}
 
-	opts := sql.EngineOptions{Logger: log, TickInterval: *tick}
-	if *tick <= 0 {
+	return serve(ctx, serveConfig{
+		listen: *listen, metricsListen: *metricsListen, dataDir: *dataDir, auth: auth, tls: tlsConfig,
+		checkpoints: sql.CheckpointOptions{Interval: *ckptInterval, Rows: *ckptRows}, tick: *tick, minFree: *minFree,
+		bootUser: *bootUser, bootPwFile: *bootPwFile,
+	}, log)
+}
+
+// serveConfig is serve's validated configuration.
+type serveConfig struct {
+	listen, metricsListen, dataDir string
+	auth                           pgwire.AuthMethod
+	tls                            *tls.Config
+	checkpoints                    sql.CheckpointOptions
+	tick                           time.Duration
+	minFree                        int64
+	bootUser, bootPwFile           string
+}
+
+// serveHooks let tests watch and steer serve; all nil in production.
+var serveHooks struct {
+	// restorePhase is the engine's RestorePhaseHook.
+	restorePhase func(phase string)
+	// listening is called once both listeners are open (metrics is nil
+	// without --metrics-listen), before the restore starts.
+	listening func(pg, metrics net.Addr)
+	// ready is called once connections are served normally.
+	ready func()
+}
+
+// serve runs the server until ctx is done. The listeners open before the
+// engine restores its log: meanwhile /readyz and the metrics report the
+// restore's progress and every client connection is refused with 57P03,
+// as PostgreSQL does while it recovers.
+func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) int {
+	progress := &sql.RestoreProgress{}
+	opts := sql.EngineOptions{Logger: log, TickInterval: cfg.tick, Progress: progress, RestorePhaseHook: serveHooks.restorePhase}
+	if cfg.tick <= 0 {
 		opts.TickInterval = -1
 	}
-	if *dataDir != "" {
+	var m *metrics.Metrics
+	if cfg.metricsListen != "" {
+		m = metrics.New(progress)
+	}
+
+	// The pgwire listener first, so that a taken port fails before the data
+	// directory is opened.
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		log.Error("listening", "addr", cfg.listen, "err", err)
+		return 1
+	}
+	if cfg.auth == pgwire.AuthTrust && !pgwire.TrustAllowed(ln.Addr()) {
+		// The name resolved to loopback above but the listener is not.
+		fmt.Fprintf(os.Stderr, "tributary serve: --auth trust is only allowed on a loopback address, not %s\n", ln.Addr())
+		ln.Close()
+		return 2
+	}
+	var metricsSrv *http.Server
+	var metricsAddr net.Addr
+	if m != nil {
+		mln, err := net.Listen("tcp", cfg.metricsListen)
+		if err != nil {
+			log.Error("listening for metrics", "addr", cfg.metricsListen, "err", err)
+			ln.Close()
+			return 1
+		}
+		metricsAddr = mln.Addr()
+		metricsSrv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("serving metrics", "err", err)
+			}
+		}()
+		defer metricsSrv.Close()
+		log.Info("metrics", "addr", "http://"+mln.Addr().String()+"/metrics")
+	}
+
+	if cfg.dataDir != "" {
 		// Every acknowledged write is synced to the log in the data
 		// directory; opening it replays the log into the engine.
-		l, err := storage.OpenPebble(*dataDir, &storage.PebbleOptions{Logger: log, MinFreeBytes: *minFree})
+		po := &storage.PebbleOptions{Logger: log, MinFreeBytes: cfg.minFree}
+		if m != nil {
+			po.OnSync = m.OnSync
+		}
+		l, err := storage.OpenPebble(cfg.dataDir, po)
 		if err != nil {
-			log.Error("opening the data directory", "data_dir", *dataDir, "err", err)
+			log.Error("opening the data directory", "data_dir", cfg.dataDir, "err", err)
+			ln.Close()
 			return 1
 		}
 		opts.Log = l
-		opts.Checkpoints = sql.CheckpointOptions{Interval: *ckptInterval, Rows: *ckptRows}
-		log.Info("durable storage", "data_dir", *dataDir, "checkpoint_interval", ckptInterval.String(), "checkpoint_rows", *ckptRows)
+		opts.Checkpoints = cfg.checkpoints
+		log.Info("durable storage", "data_dir", cfg.dataDir, "checkpoint_interval", cfg.checkpoints.Interval.String(), "checkpoint_rows", cfg.checkpoints.Rows)
 	} else {
 		log.Info("no --data-dir: data lives in memory and is lost at exit")
 	}
+	if cfg.auth == pgwire.AuthPassword && cfg.tls == nil {
+		log.Warn("--auth password without TLS: passwords cross the network in clear")
+	}
+
+	// ready holds the engine once it restored (and the bootstrap role is
+	// there); until then connections are refused with 57P03.
+	var ready atomic.Pointer[sql.Engine]
+	srv := pgwire.NewServer(pgwire.Options{
+		NewSession: func(o sql.SessionOptions) pgwire.Session { return ready.Load().NewSession(o) },
+		Logger:     log,
+		Auth:       cfg.auth,
+		Roles:      func(name string) (sql.LoginRole, bool) { return ready.Load().LoginRole(name) },
+		TLS:        cfg.tls,
+		Unavailable: func() error {
+			if ready.Load() != nil {
+				return nil
+			}
+			return &pgerror.Error{Code: pgerror.CannotConnectNow, Message: "the database system is starting up",
+				Detail: progress.Snapshot().Describe()}
+		},
+	})
+	if m != nil {
+		m.SetServer(srv)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("client authentication", "auth", string(cfg.auth), "tls", cfg.tls != nil)
+	log.Info("accepting connections; they are refused with 57P03 until the engine has restored its log", "addr", ln.Addr().String())
+	if serveHooks.listening != nil {
+		serveHooks.listening(ln.Addr(), metricsAddr)
+	}
+
 	eng, err := sql.NewEngine(opts)
 	if err != nil {
 		log.Error("opening the engine", "err", err)
+		srv.Close()
 		if opts.Log != nil {
 			opts.Log.Close()
 		}
 		return 1
 	}
-	if *bootPwFile != "" {
-		if err := bootstrapRole(eng, *bootUser, *bootPwFile, log); err != nil {
-			log.Error("creating the bootstrap role", "user", *bootUser, "err", err)
+	if cfg.bootPwFile != "" {
+		if err := bootstrapRole(eng, cfg.bootUser, cfg.bootPwFile, log); err != nil {
+			log.Error("creating the bootstrap role", "user", cfg.bootUser, "err", err)
+			srv.Close()
 			eng.Close()
 			return 1
 		}
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		log.Error("listening", "addr", *listen, "err", err)
-		eng.Close()
-		return 1
+	ready.Store(eng)
+	if m != nil {
+		m.SetEngine(eng)
 	}
-	if auth == pgwire.AuthTrust && !pgwire.TrustAllowed(ln.Addr()) {
-		// The name resolved to loopback above but the listener is not.
-		fmt.Fprintf(os.Stderr, "tributary serve: --auth trust is only allowed on a loopback address, not %s\n", ln.Addr())
-		ln.Close()
-		eng.Close()
-		return 2
-	}
-	if auth == pgwire.AuthPassword && tlsConfig == nil {
-		log.Warn("--auth password without TLS: passwords cross the network in clear")
-	}
-	srv := pgwire.NewServer(pgwire.Options{
-		NewSession: func(o sql.SessionOptions) pgwire.Session { return eng.NewSession(o) },
-		Logger:     log,
-		Auth:       auth,
-		Roles:      eng.LoginRole,
-		TLS:        tlsConfig,
-	})
-	log.Info("client authentication", "auth", string(auth), "tls", tlsConfig != nil)
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	log.Info("tributary is ready", "addr", ln.Addr().String())
+	if serveHooks.ready != nil {
+		serveHooks.ready()
+	}
 	fmt.Printf("connect with: psql \"host=%s port=%s user=tributary dbname=postgres\"\n", host, port)
 
 	code := 0
 	select {
-	case sig := <-sigs:
-		log.Info("shutting down", "signal", sig.String())
+	case <-ctx.Done():
+		log.Info("shutting down", "cause", context.Cause(ctx).Error())
 	case err := <-served:
 		// Serve only returns early on a listener failure.
 		log.Error("accepting connections", "err", err)
@@ -187,7 +290,7 @@ func runServe(args []string) int {
 		log.Error("closing the server", "err", err)
 		code = 1
 	}
-	if *dataDir != "" {
+	if cfg.dataDir != "" {
 		// The next start then has no log tail to replay.
 		if _, err := eng.Checkpoint(context.Background()); err != nil {
 			log.Error("the shutdown checkpoint failed; the next start replays the log after the previous one", "err", err)
