@@ -105,17 +105,20 @@ const (
 	StmtTransaction
 	StmtUtility // SET, SHOW, EXPLAIN, cursors, CHECKPOINT, PREPARE ...
 	StmtEmpty
-	StmtInvalid // did not parse
+	StmtInvalid   // did not parse
+	StmtSubscribe // SUBSCRIBE, bare or in COPY or DECLARE
 	numStmtKinds
 )
 
 // StatementKinds names the statement kinds, indexed by the Stmt constants.
-var StatementKinds = [numStmtKinds]string{"select", "insert", "update", "delete", "copy", "ddl", "transaction", "utility", "empty", "invalid"}
+var StatementKinds = [numStmtKinds]string{"select", "insert", "update", "delete", "copy", "ddl", "transaction", "utility", "empty", "invalid", "subscribe"}
 
 // stmtKind classifies a statement for the statement counters.
 func stmtKind(st *Statement) int {
 	n := st.ast
 	switch {
+	case st.subscribe != nil:
+		return StmtSubscribe
 	case st.ext != nil:
 		return StmtUtility
 	case n == nil:
