@@ -81,6 +81,9 @@ type Subscription struct {
 	bound int
 	// paramTypes are the query's parameter types as bound (Prepare).
 	paramTypes []types.Type
+	// order is WITHIN TIMESTAMP ORDER BY over the output columns (nil:
+	// by row).
+	order []dataflow.SortKey
 	// pid is the subscribing session's backend pid; what its relation
 	// name (empty for a query), start its start time
 	// (tb_catalog.subscriptions).
@@ -253,6 +256,9 @@ func (sub *Subscription) emit(t uint64, changes []dataflow.Update, durable uint6
 			row = append(row, u.Row[:len(sub.cols)-len(row)]...)
 			rows = append(rows, row)
 		}
+	}
+	if sub.order != nil {
+		sortRows(rows, sub.order)
 	}
 	if sub.progress {
 		row := make(types.Row, len(sub.cols))
@@ -468,6 +474,13 @@ func (s *Session) bindSubscribeLocked(p *Prepared, params []types.Datum, inline 
 		}
 	}
 	sub.cols = append(subscribeMetaColumns(ps.Progress), cols...)
+	for _, n := range ps.OrderBy {
+		key, err := subscribeSortKey(n.GetSortBy(), sub.cols)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sub.order = append(sub.order, key)
+	}
 	return sub, q, deps, nil
 }
 
@@ -703,4 +716,32 @@ func (e *Engine) oldestReadableLocked(names map[string]bool, since func(dataflow
 		}
 	}
 	return t
+}
+
+// subscribeSortKey resolves one WITHIN TIMESTAMP ORDER BY item: a column of
+// the output by name (mz_diff included), as ORDER BY orders it.
+func subscribeSortKey(sb *pg.SortBy, cols []Column) (dataflow.SortKey, error) {
+	key := dataflow.SortKey{Col: -1, Desc: sb.SortbyDir == pg.SortByDir_SORTBY_DESC}
+	key.NullsFirst = key.Desc
+	switch sb.SortbyNulls {
+	case pg.SortByNulls_SORTBY_NULLS_FIRST:
+		key.NullsFirst = true
+	case pg.SortByNulls_SORTBY_NULLS_LAST:
+		key.NullsFirst = false
+	}
+	cr := sb.Node.GetColumnRef()
+	if cr == nil || len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
+		return key, pgerror.New(pgerror.FeatureNotSupported, "WITHIN TIMESTAMP ORDER BY takes column names of the output")
+	}
+	name := cr.Fields[0].GetString_().Sval
+	for i, c := range cols {
+		if c.Name == name {
+			key.Col = i
+			break
+		}
+	}
+	if key.Col < 0 {
+		return key, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q does not exist", name), cr.Location)
+	}
+	return key, nil
 }

@@ -307,6 +307,9 @@ func TestSubscribeErrors(t *testing.T) {
 	ts.wantError(`SUBSCRIBE t WITH (PROGRESS = maybe)`, pgerror.InvalidParameterValue, "Boolean")
 	ts.wantError(`SUBSCRIBE (INSERT INTO t VALUES (1))`, pgerror.SyntaxError, "SELECT")
 	ts.wantError(`SUBSCRIBE t junk`, pgerror.SyntaxError, "junk")
+	ts.wantError(`SUBSCRIBE t ENVELOPE UPSERT (KEY (k))`, pgerror.FeatureNotSupported, "ENVELOPE")
+	ts.wantError(`SUBSCRIBE t WITHIN TIMESTAMP ORDER BY nope`, pgerror.UndefinedColumn, "nope")
+	ts.wantError(`SUBSCRIBE t WITHIN TIMESTAMP ORDER BY k + 1`, pgerror.FeatureNotSupported, "column names")
 	ts.wantError(`SUBSCRIBE (SELECT random() FROM t)`, pgerror.FeatureNotSupported, "")
 	ts.mustExec(`BEGIN; INSERT INTO t VALUES (1)`)
 	ts.wantError(`SUBSCRIBE t`, pgerror.FeatureNotSupported, "written")
@@ -445,4 +448,22 @@ func TestSubscriptionsCatalog(t *testing.T) {
 	}
 	q.Close()
 	wantRows(t, ts.mustQuery(list), "public.t | 0 | 102 | t")
+}
+
+func TestSubscribeWithinTimestampOrderBy(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE t (k int, v text)`)
+	ts.mustExec(`INSERT INTO t VALUES (1, 'a'), (2, NULL), (3, 'c')`)
+	clk.advance(time.Second)
+	ts.e.Tick()
+	t0 := ts.lastTime()
+	sub := ts.subscribe(`SUBSCRIBE t WITHIN TIMESTAMP ORDER BY v DESC NULLS LAST, k WITH (PROGRESS)`)
+	wantRows(t, takeRows(t, sub, 4, t0), "+0 | f | 1 | 3 | c", "+0 | f | 1 | 1 | a", "+0 | f | 1 | 2 | NULL", "+1 | t | NULL | NULL | NULL")
+	clk.advance(time.Second)
+	ts.mustExec(`UPDATE t SET v = 'b' WHERE k = 2`)
+	sub2 := ts.subscribe(`SUBSCRIBE t WITHIN TIMESTAMP ORDER BY mz_diff, k DESC`)
+	clk.advance(time.Second)
+	ts.mustExec(`UPDATE t SET v = 'z'`)
+	wantRows(t, takeRows(t, sub2, 9, t0)[3:],
+		"+2000 | -1 | 3 | c", "+2000 | -1 | 2 | b", "+2000 | -1 | 1 | a", "+2000 | 1 | 3 | z", "+2000 | 1 | 2 | z", "+2000 | 1 | 1 | z")
 }

@@ -9,7 +9,7 @@ import (
 
 // SUBSCRIBE (Materialize's change stream), not PostgreSQL grammar:
 //
-//	SUBSCRIBE [TO] name | (select)
+//	SUBSCRIBE [TO] name | (select) [WITHIN TIMESTAMP ORDER BY col [ASC|DESC] [NULLS FIRST|LAST], ...]
 //	    [WITH (SNAPSHOT [= bool], PROGRESS [= bool])] [AS OF [AT LEAST] expr] [UP TO expr]
 //
 // It stands alone, or inside two statements of PostgreSQL's grammar:
@@ -33,6 +33,9 @@ type Subscribe struct {
 	Progress bool
 	// AsOf and UpTo are the AS OF and UP TO expressions, nil if absent.
 	AsOf, UpTo *pg.Node
+	// OrderBy is WITHIN TIMESTAMP ORDER BY's sort list (SortBy nodes over
+	// the output's column names, mz_diff included), nil if none.
+	OrderBy []*pg.Node
 	// AtLeast is AS OF AT LEAST: start at the AS OF time or, when its
 	// history is gone, at the oldest time still readable.
 	AtLeast bool
@@ -188,6 +191,35 @@ func parseSubscribe(query string, toks []*pg.ScanToken) (*Subscribe, error) {
 		}
 		rv.Location = int32(toks[from].Start)
 		sub.Relation = rv
+	}
+	if i+3 < len(toks) && w[i] == "within" && w[i+1] == "timestamp" && w[i+2] == "order" && w[i+3] == "by" {
+		// WITHIN TIMESTAMP ORDER BY sort list: up to WITH, AS OF, UP TO.
+		from := i + 4
+		j := from
+		for d := 0; j < len(toks); j++ {
+			switch toks[j].Token {
+			case pg.Token_ASCII_40:
+				d++
+			case pg.Token_ASCII_41:
+				d--
+			}
+			if d == 0 && (w[j] == "with" || (j+1 < len(w) && ((w[j] == "as" && w[j+1] == "of") || (w[j] == "up" && w[j+1] == "to")))) {
+				break
+			}
+		}
+		if j == from {
+			return nil, errAt(j, "syntax error: expected a sort list after WITHIN TIMESTAMP ORDER BY")
+		}
+		res, err := pg.Parse("SELECT 1 ORDER BY " + query[toks[from].Start:toks[j-1].End])
+		if err != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
+			return nil, errAt(from, "syntax error in WITHIN TIMESTAMP ORDER BY")
+		}
+		sub.OrderBy = res.Stmts[0].Stmt.GetSelectStmt().SortClause
+		i = j
+	}
+	if i < len(toks) && (w[i] == "envelope" || (w[i] == "within" && i+1 < len(w) && w[i+1] == "timestamp")) {
+		return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported, Message: "SUBSCRIBE ... " + strings.ToUpper(w[i]) + " is not supported",
+			Hint: "Tributary's SUBSCRIBE emits (mz_timestamp, mz_diff, columns).", Position: int(toks[i].Start) + 1}
 	}
 	if i < len(toks) && w[i] == "with" {
 		if i+1 >= len(toks) || toks[i+1].Token != pg.Token_ASCII_40 {

@@ -18,6 +18,7 @@ func TestSubscribe(t *testing.T) {
 		{"SUBSCRIBE (SELECT a FROM t WHERE b IN (SELECT 1)) UP TO mz_now() + INTERVAL '1s'", "query true false false true", ""},
 		{"SUBSCRIBE v AS OF now() - INTERVAL '1 minute'", "v true false true false", ""},
 		{"SUBSCRIBE v AS OF AT LEAST 5 UP TO 6", "v true false true true", ""},
+		{"SUBSCRIBE v WITHIN TIMESTAMP ORDER BY a DESC, (b) WITH (PROGRESS) UP TO 6", "v true true false true", ""},
 		{"COPY (SUBSCRIBE v WITH (PROGRESS)) TO STDOUT WITH (FORMAT csv)", "v true true false false", "copy"},
 		{"DECLARE c CURSOR FOR SUBSCRIBE (SELECT 1) AS OF 3", "query true false true false", "declare"},
 	} {
@@ -53,7 +54,8 @@ func TestSubscribe(t *testing.T) {
 	for _, bad := range []string{
 		"SUBSCRIBE", "SUBSCRIBE v junk", "SUBSCRIBE (INSERT INTO t VALUES (1))", "SUBSCRIBE v WITH (FOO)",
 		"SUBSCRIBE v WITH (PROGRESS = 2)", "SUBSCRIBE v AS OF", "SUBSCRIBE v UP TO", "SUBSCRIBE ()",
-		"COPY (SUBSCRIBE v TO STDOUT", "FETCH 1 c WITH (wait = 1)",
+		"COPY (SUBSCRIBE v TO STDOUT", "FETCH 1 c WITH (wait = 1)", "SUBSCRIBE v WITHIN TIMESTAMP ORDER BY",
+		"SUBSCRIBE v WITHIN TIMESTAMP ORDER BY a,", "SUBSCRIBE v ENVELOPE UPSERT (KEY (a))",
 	} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("%s: parsed", bad)
