@@ -65,6 +65,13 @@
 // A Result with CopyOut is sent as CopyOutResponse, one CopyData per row,
 // CopyDone and CommandComplete "COPY n" (copyout.go).
 //
+// A Result with a Stream (SUBSCRIBE) sends RowDescription, then DataRows as
+// the stream yields them, flushed per batch, without end until UP TO ends it
+// (CommandComplete "SUBSCRIBE"), a CancelRequest (57014), a Terminate or a
+// closed socket; under Execute a row limit suspends it as any portal.
+// COPY (SUBSCRIBE ...) TO STDOUT streams CopyData the same way
+// (subscribe.go, copyout.go).
+//
 // # Invariants
 //
 //   - Only the processor goroutine touches the session, statements, portals

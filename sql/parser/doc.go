@@ -1,8 +1,9 @@
 // Package parser turns SQL text into statements: PostgreSQL's own grammar
 // (pg_query_go wraps PostgreSQL's parser) plus a thin layer for the
 // streaming statements PostgreSQL lacks (SHOW MATERIALIZED VIEWS, a trailing
-// `AS OF expr` on a SELECT, and later
-// CREATE SOURCE, SUBSCRIBE, EMIT ON WINDOW CLOSE).
+// `AS OF expr` on a SELECT, WATERMARK and EMIT ON WINDOW CLOSE
+// (streaming.go), SUBSCRIBE alone or inside COPY (...) TO and DECLARE ...
+// FOR, and FETCH ... WITH (TIMEOUT) (subscribe.go); later CREATE SOURCE).
 //
 // The layer works on pg_query's scanner tokens, so strings, comments,
 // dollar quoting and identifiers behave exactly as in PostgreSQL: a query is
