@@ -199,6 +199,7 @@ func TestServeDuringRestore(t *testing.T) {
 		!strings.Contains(pe.Detail, "recomputing materialized views") || !strings.Contains(pe.Detail, "300 rows of 1 tables loaded") {
 		t.Fatalf("connecting while restoring: %v (%#v)", err, pe)
 	}
+	t.Logf("pgx while restoring: %v; DETAIL: %s", err, pe.Detail)
 	if m := r.scrape(t); m["tributary_connections_refused_total"] < 1 {
 		t.Errorf("tributary_connections_refused_total = %v after a refused connection", m["tributary_connections_refused_total"])
 	}
