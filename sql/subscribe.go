@@ -84,6 +84,10 @@ type Subscription struct {
 	// order is WITHIN TIMESTAMP ORDER BY over the output columns (nil:
 	// by row).
 	order []dataflow.SortKey
+	// envelope is "upsert" or "debezium" (ENVELOPE), "" for diffs;
+	// keyCols and valCols index the relation's columns.
+	envelope         string
+	keyCols, valCols []int
 	// pid is the subscribing session's backend pid; what its relation
 	// name (empty for a query), start its start time
 	// (tb_catalog.subscriptions).
@@ -242,7 +246,9 @@ func (sub *Subscription) emit(t uint64, changes []dataflow.Update, durable uint6
 		n++
 	}
 	rows := make([]types.Row, 0, n)
-	if len(changes) > 0 {
+	if len(changes) > 0 && sub.envelope != "" {
+		rows = sub.envelopeRows(rows, types.NewNumeric(apd.New(int64(t), 0)), changes)
+	} else if len(changes) > 0 {
 		ts := types.NewNumeric(apd.New(int64(t), 0))
 		// One allocation for the values of every row of the timestamp.
 		backing := make([]types.Datum, len(changes)*len(sub.cols))
@@ -474,6 +480,11 @@ func (s *Session) bindSubscribeLocked(p *Prepared, params []types.Datum, inline 
 		}
 	}
 	sub.cols = append(subscribeMetaColumns(ps.Progress), cols...)
+	if ps.Envelope != "" {
+		if err := sub.envelopeColumns(ps, cols); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	for _, n := range ps.OrderBy {
 		key, err := subscribeSortKey(n.GetSortBy(), sub.cols)
 		if err != nil {
@@ -744,4 +755,123 @@ func subscribeSortKey(sb *pg.SortBy, cols []Column) (dataflow.SortKey, error) {
 		return key, errAt(pgerror.New(pgerror.UndefinedColumn, "column %q does not exist", name), cr.Location)
 	}
 	return key, nil
+}
+
+// envelopeColumns resolves ENVELOPE UPSERT | DEBEZIUM (KEY (...)) against
+// the relation's columns and sets the output columns: mz_timestamp,
+// [mz_progressed,] mz_state, the key columns, then the value columns
+// (DEBEZIUM: before_ and after_ each).
+func (sub *Subscription) envelopeColumns(ps *parser.Subscribe, cols []Column) error {
+	sub.envelope = ps.Envelope
+	isKey := make([]bool, len(cols))
+	for _, name := range ps.EnvelopeKey {
+		idx := -1
+		for i, c := range cols {
+			if c.Name == name {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			return pgerror.New(pgerror.UndefinedColumn, "column %q in ENVELOPE KEY does not exist", name)
+		}
+		if isKey[idx] {
+			return pgerror.New(pgerror.DuplicateColumn, "column %q appears twice in ENVELOPE KEY", name)
+		}
+		isKey[idx] = true
+		sub.keyCols = append(sub.keyCols, idx)
+	}
+	for i := range cols {
+		if !isKey[i] {
+			sub.valCols = append(sub.valCols, i)
+		}
+	}
+	out := subscribeMetaColumns(ps.Progress)
+	out[len(out)-1] = Column{Name: "mz_state", Type: types.Text}
+	for _, i := range sub.keyCols {
+		out = append(out, cols[i])
+	}
+	if sub.envelope == "debezium" {
+		for _, prefix := range []string{"before_", "after_"} {
+			for _, i := range sub.valCols {
+				out = append(out, Column{Name: prefix + cols[i].Name, Type: cols[i].Type})
+			}
+		}
+	} else {
+		for _, i := range sub.valCols {
+			out = append(out, cols[i])
+		}
+	}
+	sub.cols = out
+	return nil
+}
+
+// envelopeRows turns one timestamp's consolidated changes into upsert or
+// Debezium rows, one per key, in key order. Per key: an insertion alone
+// is an upsert (DEBEZIUM: insert), a deletion alone a delete, one deletion
+// and one insertion an upsert from the old value to the new; anything else
+// (several values for a key) is a key_violation with NULL values.
+func (sub *Subscription) envelopeRows(rows []types.Row, ts types.Datum, changes []dataflow.Update) []types.Row {
+	byKey := slices.Clone(changes)
+	cmpKey := func(a, b types.Row) int {
+		for _, k := range sub.keyCols {
+			if c := types.Compare(a[k], b[k]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
+	slices.SortFunc(byKey, func(a, b dataflow.Update) int {
+		if c := cmpKey(a.Row, b.Row); c != 0 {
+			return c
+		}
+		return int(a.Diff - b.Diff)
+	})
+	for lo := 0; lo < len(byKey); {
+		hi := lo + 1
+		for hi < len(byKey) && cmpKey(byKey[lo].Row, byKey[hi].Row) == 0 {
+			hi++
+		}
+		g := byKey[lo:hi]
+		var state string
+		var before, after types.Row
+		switch {
+		case len(g) == 1 && g[0].Diff == 1:
+			state, after = "upsert", g[0].Row
+			if sub.envelope == "debezium" {
+				state = "insert"
+			}
+		case len(g) == 1 && g[0].Diff == -1:
+			state, before = "delete", g[0].Row
+		case len(g) == 2 && g[0].Diff == -1 && g[1].Diff == 1:
+			state, before, after = "upsert", g[0].Row, g[1].Row
+		default:
+			state = "key_violation"
+		}
+		row := make(types.Row, 0, len(sub.cols))
+		row = append(row, ts)
+		if sub.progress {
+			row = append(row, types.NewBool(false))
+		}
+		row = append(row, types.NewText(state))
+		for _, k := range sub.keyCols {
+			row = append(row, g[0].Row[k])
+		}
+		values := func(from types.Row) {
+			for _, v := range sub.valCols {
+				if from == nil {
+					row = append(row, types.Null(sub.cols[len(row)].Type))
+				} else {
+					row = append(row, from[v])
+				}
+			}
+		}
+		if sub.envelope == "debezium" {
+			values(before)
+		}
+		values(after)
+		rows = append(rows, row)
+		lo = hi
+	}
+	return rows
 }

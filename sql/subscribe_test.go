@@ -307,7 +307,8 @@ func TestSubscribeErrors(t *testing.T) {
 	ts.wantError(`SUBSCRIBE t WITH (PROGRESS = maybe)`, pgerror.InvalidParameterValue, "Boolean")
 	ts.wantError(`SUBSCRIBE (INSERT INTO t VALUES (1))`, pgerror.SyntaxError, "SELECT")
 	ts.wantError(`SUBSCRIBE t junk`, pgerror.SyntaxError, "junk")
-	ts.wantError(`SUBSCRIBE t ENVELOPE UPSERT (KEY (k))`, pgerror.FeatureNotSupported, "ENVELOPE")
+	ts.wantError(`SUBSCRIBE t ENVELOPE UPSERT (KEY (nope))`, pgerror.UndefinedColumn, "nope")
+	ts.wantError(`SUBSCRIBE t ENVELOPE DEBEZIUM (KEY (k, k))`, pgerror.DuplicateColumn, "twice")
 	ts.wantError(`SUBSCRIBE t WITHIN TIMESTAMP ORDER BY nope`, pgerror.UndefinedColumn, "nope")
 	ts.wantError(`SUBSCRIBE t WITHIN TIMESTAMP ORDER BY k + 1`, pgerror.FeatureNotSupported, "column names")
 	ts.wantError(`SUBSCRIBE (SELECT random() FROM t)`, pgerror.FeatureNotSupported, "")
@@ -466,4 +467,44 @@ func TestSubscribeWithinTimestampOrderBy(t *testing.T) {
 	ts.mustExec(`UPDATE t SET v = 'z'`)
 	wantRows(t, takeRows(t, sub2, 9, t0)[3:],
 		"+2000 | -1 | 3 | c", "+2000 | -1 | 2 | b", "+2000 | -1 | 1 | a", "+2000 | 1 | 3 | z", "+2000 | 1 | 2 | z", "+2000 | 1 | 1 | z")
+}
+
+func TestSubscribeEnvelopes(t *testing.T) {
+	ts, clk := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE kv (key int, value int)`)
+	ts.mustExec(`INSERT INTO kv VALUES (1, 2), (2, 4)`)
+	clk.advance(time.Second)
+	ts.e.Tick()
+	t0 := ts.lastTime()
+	up := ts.subscribe(`SUBSCRIBE kv ENVELOPE UPSERT (KEY (key)) WITH (PROGRESS)`)
+	dbz := ts.subscribe(`SUBSCRIBE (SELECT value, key FROM kv) ENVELOPE DEBEZIUM (KEY (key))`)
+	names := func(sub *Subscription) string {
+		var out []string
+		for _, c := range sub.Columns() {
+			out = append(out, c.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(up) + " / " + names(dbz); got != "mz_timestamp,mz_progressed,mz_state,key,value / mz_timestamp,mz_state,key,before_value,after_value" {
+		t.Fatalf("columns %s", got)
+	}
+	write := func(q string) {
+		clk.advance(time.Second)
+		ts.mustExec(q)
+	}
+	write(`UPDATE kv SET value = 10 WHERE key = 1`)
+	write(`INSERT INTO kv VALUES (3, 6)`)
+	write(`DELETE FROM kv`)
+	write(`INSERT INTO kv VALUES (1, 1), (1, 2)`)
+	wantRows(t, takeRows(t, up, 13, t0),
+		"+0 | f | upsert | 1 | 2", "+0 | f | upsert | 2 | 4", "+1 | t | NULL | NULL | NULL",
+		"+1000 | f | upsert | 1 | 10", "+1001 | t | NULL | NULL | NULL",
+		"+2000 | f | upsert | 3 | 6", "+2001 | t | NULL | NULL | NULL",
+		"+3000 | f | delete | 1 | NULL", "+3000 | f | delete | 2 | NULL", "+3000 | f | delete | 3 | NULL", "+3001 | t | NULL | NULL | NULL",
+		"+4000 | f | key_violation | 1 | NULL", "+4001 | t | NULL | NULL | NULL")
+	wantRows(t, takeRows(t, dbz, 8, t0),
+		"+0 | insert | 1 | NULL | 2", "+0 | insert | 2 | NULL | 4",
+		"+1000 | upsert | 1 | 2 | 10", "+2000 | insert | 3 | NULL | 6",
+		"+3000 | delete | 1 | 10 | NULL", "+3000 | delete | 2 | 4 | NULL", "+3000 | delete | 3 | 6 | NULL",
+		"+4000 | key_violation | 1 | NULL | NULL")
 }

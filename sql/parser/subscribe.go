@@ -9,8 +9,12 @@ import (
 
 // SUBSCRIBE (Materialize's change stream), not PostgreSQL grammar:
 //
-//	SUBSCRIBE [TO] name | (select) [WITHIN TIMESTAMP ORDER BY col [ASC|DESC] [NULLS FIRST|LAST], ...]
+//	SUBSCRIBE [TO] name | (select)
+//	    [ENVELOPE UPSERT | DEBEZIUM (KEY (col, ...))]
+//	    [WITHIN TIMESTAMP ORDER BY col [ASC|DESC] [NULLS FIRST|LAST], ...]
 //	    [WITH (SNAPSHOT [= bool], PROGRESS [= bool])] [AS OF [AT LEAST] expr] [UP TO expr]
+//
+// (the clauses in any order, as Materialize accepts them)
 //
 // It stands alone, or inside two statements of PostgreSQL's grammar:
 //
@@ -36,6 +40,10 @@ type Subscribe struct {
 	// OrderBy is WITHIN TIMESTAMP ORDER BY's sort list (SortBy nodes over
 	// the output's column names, mz_diff included), nil if none.
 	OrderBy []*pg.Node
+	// Envelope is "upsert" or "debezium" (ENVELOPE ... (KEY (cols))), ""
+	// for none; EnvelopeKey its key columns' names.
+	Envelope    string
+	EnvelopeKey []string
 	// AtLeast is AS OF AT LEAST: start at the AS OF time or, when its
 	// history is gone, at the oldest time still readable.
 	AtLeast bool
@@ -192,80 +200,23 @@ func parseSubscribe(query string, toks []*pg.ScanToken) (*Subscribe, error) {
 		rv.Location = int32(toks[from].Start)
 		sub.Relation = rv
 	}
-	if i+3 < len(toks) && w[i] == "within" && w[i+1] == "timestamp" && w[i+2] == "order" && w[i+3] == "by" {
-		// WITHIN TIMESTAMP ORDER BY sort list: up to WITH, AS OF, UP TO.
-		from := i + 4
-		j := from
-		for d := 0; j < len(toks); j++ {
+	// The clauses, each at most once, in any order (Materialize's parser
+	// takes them so, and clients write AS OF before ENVELOPE).
+	// clauseEnd finds where a clause starting at from ends: the next
+	// top-level clause keyword.
+	clauseEnd := func(from int) int {
+		for j, d := from, 0; j < len(toks); j++ {
 			switch toks[j].Token {
 			case pg.Token_ASCII_40:
 				d++
 			case pg.Token_ASCII_41:
 				d--
 			}
-			if d == 0 && (w[j] == "with" || (j+1 < len(w) && ((w[j] == "as" && w[j+1] == "of") || (w[j] == "up" && w[j+1] == "to")))) {
-				break
+			if d == 0 && j > from && startsClause(w, j) != "" {
+				return j
 			}
 		}
-		if j == from {
-			return nil, errAt(j, "syntax error: expected a sort list after WITHIN TIMESTAMP ORDER BY")
-		}
-		res, err := pg.Parse("SELECT 1 ORDER BY " + query[toks[from].Start:toks[j-1].End])
-		if err != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
-			return nil, errAt(from, "syntax error in WITHIN TIMESTAMP ORDER BY")
-		}
-		sub.OrderBy = res.Stmts[0].Stmt.GetSelectStmt().SortClause
-		i = j
-	}
-	if i < len(toks) && (w[i] == "envelope" || (w[i] == "within" && i+1 < len(w) && w[i+1] == "timestamp")) {
-		return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported, Message: "SUBSCRIBE ... " + strings.ToUpper(w[i]) + " is not supported",
-			Hint: "Tributary's SUBSCRIBE emits (mz_timestamp, mz_diff, columns).", Position: int(toks[i].Start) + 1}
-	}
-	if i < len(toks) && w[i] == "with" {
-		if i+1 >= len(toks) || toks[i+1].Token != pg.Token_ASCII_40 {
-			return nil, errAt(i+1, "syntax error: expected ( after WITH")
-		}
-		c := matchParen(toks, i+1)
-		if c < 0 {
-			return nil, errAt(i+1, "syntax error: unbalanced parentheses")
-		}
-		for j := i + 2; j < c; {
-			name := w[j]
-			val, next := true, j+1
-			if next < c && w[next] == "=" {
-				if next+1 >= c {
-					return nil, errAt(next, "syntax error: expected a value after =")
-				}
-				next++
-			}
-			if next < c && toks[next].Token != pg.Token_ASCII_44 {
-				// NAME [=] value
-				switch unquote(w[next]) {
-				case "true", "on", "t", "1", "yes":
-				case "false", "off", "f", "0", "no":
-					val = false
-				default:
-					return nil, &pgerror.Error{Code: pgerror.InvalidParameterValue, Message: "option " + strings.ToUpper(name) + " requires a Boolean value", Position: int(toks[next].Start) + 1}
-				}
-				next++
-			}
-			switch name {
-			case "snapshot":
-				sub.Snapshot = val
-			case "progress":
-				sub.Progress = val
-			default:
-				return nil, &pgerror.Error{Code: pgerror.SyntaxError, Message: "unrecognized SUBSCRIBE option " + strings.ToUpper(name) + " (SNAPSHOT and PROGRESS are)", Position: int(toks[j].Start) + 1}
-			}
-			if next < c {
-				if toks[next].Token != pg.Token_ASCII_44 {
-					return nil, errAt(next, "syntax error in SUBSCRIBE options")
-				}
-				next++
-			}
-			j = next
-		}
-		i = c + 1
+		return len(toks)
 	}
 	parseExpr := func(from, to int) (*pg.Node, error) {
 		if from >= to {
@@ -281,41 +232,145 @@ func parseSubscribe(query string, toks []*pg.ScanToken) (*Subscribe, error) {
 		}
 		return sel.TargetList[0].GetResTarget().Val, nil
 	}
-	upTo := func(from int) int {
-		for j, d := from, 0; j < len(toks); j++ {
-			switch toks[j].Token {
-			case pg.Token_ASCII_40:
-				d++
-			case pg.Token_ASCII_41:
-				d--
+	seen := map[string]bool{}
+	for i < len(toks) {
+		clause := startsClause(w, i)
+		if clause == "" {
+			return nil, errAt(i, "syntax error at or near \""+query[toks[i].Start:toks[i].End]+"\"")
+		}
+		if seen[clause] {
+			return nil, errAt(i, "syntax error: "+strings.ToUpper(clause)+" given twice")
+		}
+		seen[clause] = true
+		switch clause {
+		case "within timestamp order by":
+			from := i + 4
+			j := clauseEnd(from)
+			if j == from {
+				return nil, errAt(j, "syntax error: expected a sort list after WITHIN TIMESTAMP ORDER BY")
 			}
-			if d == 0 && w[j] == "up" && j+1 < len(w) && w[j+1] == "to" {
-				return j
+			res, err := pg.Parse("SELECT 1 ORDER BY " + query[toks[from].Start:toks[j-1].End])
+			if err != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
+				return nil, errAt(from, "syntax error in WITHIN TIMESTAMP ORDER BY")
 			}
+			sub.OrderBy = res.Stmts[0].Stmt.GetSelectStmt().SortClause
+			i = j
+		case "envelope":
+			// ENVELOPE UPSERT | DEBEZIUM (KEY (col, ...))
+			j := clauseEnd(i + 1)
+			if j < i+7 || (w[i+1] != "upsert" && w[i+1] != "debezium") || w[i+2] != "(" || w[i+3] != "key" || w[i+4] != "(" || w[j-1] != ")" || w[j-2] != ")" {
+				return nil, errAt(i, "syntax error: expected ENVELOPE UPSERT (KEY (column, ...)) or ENVELOPE DEBEZIUM (KEY (column, ...))")
+			}
+			sub.Envelope = w[i+1]
+			for k := i + 5; k < j-2; k++ {
+				if toks[k].Token == pg.Token_ASCII_44 {
+					continue
+				}
+				name := query[toks[k].Start:toks[k].End]
+				if strings.HasPrefix(name, `"`) {
+					name = strings.ReplaceAll(name[1:len(name)-1], `""`, `"`)
+				} else {
+					name = strings.ToLower(name)
+				}
+				if k+1 < j-2 && toks[k+1].Token != pg.Token_ASCII_44 {
+					return nil, errAt(k+1, "syntax error in ENVELOPE KEY: column names separated by commas expected")
+				}
+				sub.EnvelopeKey = append(sub.EnvelopeKey, name)
+			}
+			if len(sub.EnvelopeKey) == 0 {
+				return nil, errAt(i+5, "syntax error: ENVELOPE needs at least one KEY column")
+			}
+			i = j
+		case "with":
+			if i+1 >= len(toks) || toks[i+1].Token != pg.Token_ASCII_40 {
+				return nil, errAt(i+1, "syntax error: expected ( after WITH")
+			}
+			c := matchParen(toks, i+1)
+			if c < 0 {
+				return nil, errAt(i+1, "syntax error: unbalanced parentheses")
+			}
+			for j := i + 2; j < c; {
+				name := w[j]
+				val, next := true, j+1
+				if next < c && w[next] == "=" {
+					if next+1 >= c {
+						return nil, errAt(next, "syntax error: expected a value after =")
+					}
+					next++
+				}
+				if next < c && toks[next].Token != pg.Token_ASCII_44 {
+					// NAME [=] value
+					switch unquote(w[next]) {
+					case "true", "on", "t", "1", "yes":
+					case "false", "off", "f", "0", "no":
+						val = false
+					default:
+						return nil, &pgerror.Error{Code: pgerror.InvalidParameterValue, Message: "option " + strings.ToUpper(name) + " requires a Boolean value", Position: int(toks[next].Start) + 1}
+					}
+					next++
+				}
+				switch name {
+				case "snapshot":
+					sub.Snapshot = val
+				case "progress":
+					sub.Progress = val
+				default:
+					return nil, &pgerror.Error{Code: pgerror.SyntaxError, Message: "unrecognized SUBSCRIBE option " + strings.ToUpper(name) + " (SNAPSHOT and PROGRESS are)", Position: int(toks[j].Start) + 1}
+				}
+				if next < c {
+					if toks[next].Token != pg.Token_ASCII_44 {
+						return nil, errAt(next, "syntax error in SUBSCRIBE options")
+					}
+					next++
+				}
+				j = next
+			}
+			i = c + 1
+		case "as of":
+			from := i + 2
+			if from+1 < len(toks) && w[from] == "at" && w[from+1] == "least" {
+				sub.AtLeast, from = true, from+2
+			}
+			to := clauseEnd(from)
+			x, err := parseExpr(from, to)
+			if err != nil {
+				return nil, err
+			}
+			sub.AsOf, i = x, to
+		case "up to":
+			to := clauseEnd(i + 2)
+			x, err := parseExpr(i+2, to)
+			if err != nil {
+				return nil, err
+			}
+			sub.UpTo, i = x, to
 		}
-		return len(toks)
 	}
-	if i+1 < len(toks) && w[i] == "as" && w[i+1] == "of" {
-		from := i + 2
-		if from+1 < len(toks) && w[from] == "at" && w[from+1] == "least" {
-			sub.AtLeast, from = true, from+2
-		}
-		to := upTo(from)
-		x, err := parseExpr(from, to)
-		if err != nil {
-			return nil, err
-		}
-		sub.AsOf, i = x, to
-	}
-	if i+1 < len(toks) && w[i] == "up" && w[i+1] == "to" {
-		x, err := parseExpr(i+2, len(toks))
-		if err != nil {
-			return nil, err
-		}
-		sub.UpTo, i = x, len(toks)
-	}
-	if i < len(toks) {
-		return nil, errAt(i, "syntax error at or near \""+query[toks[i].Start:toks[i].End]+"\"")
+	if sub.Envelope != "" && sub.OrderBy != nil {
+		return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported, Message: "SUBSCRIBE takes ENVELOPE or WITHIN TIMESTAMP ORDER BY, not both"}
 	}
 	return sub, nil
+}
+
+// startsClause names the SUBSCRIBE clause that starts at word i, or "".
+func startsClause(w []string, i int) string {
+	next := func(k int) string {
+		if i+k < len(w) {
+			return w[i+k]
+		}
+		return ""
+	}
+	switch {
+	case w[i] == "with" && next(1) == "(":
+		return "with"
+	case w[i] == "envelope":
+		return "envelope"
+	case w[i] == "within" && next(1) == "timestamp" && next(2) == "order" && next(3) == "by":
+		return "within timestamp order by"
+	case w[i] == "as" && next(1) == "of":
+		return "as of"
+	case w[i] == "up" && next(1) == "to":
+		return "up to"
+	}
+	return ""
 }

@@ -19,6 +19,8 @@ func TestSubscribe(t *testing.T) {
 		{"SUBSCRIBE v AS OF now() - INTERVAL '1 minute'", "v true false true false", ""},
 		{"SUBSCRIBE v AS OF AT LEAST 5 UP TO 6", "v true false true true", ""},
 		{"SUBSCRIBE v WITHIN TIMESTAMP ORDER BY a DESC, (b) WITH (PROGRESS) UP TO 6", "v true true false true", ""},
+		{"SUBSCRIBE v WITH (PROGRESS) UP TO 6 AS OF 5 WITHIN TIMESTAMP ORDER BY a", "v true true true true", ""}, // any order
+		{`DECLARE c CURSOR FOR SUBSCRIBE (SELECT 1 AS key) WITH(PROGRESS) AS OF AT LEAST TIMESTAMP '2026-01-01' ENVELOPE UPSERT (KEY ("key", b))`, "query true true true false", "declare"},
 		{"COPY (SUBSCRIBE v WITH (PROGRESS)) TO STDOUT WITH (FORMAT csv)", "v true true false false", "copy"},
 		{"DECLARE c CURSOR FOR SUBSCRIBE (SELECT 1) AS OF 3", "query true false true false", "declare"},
 	} {
@@ -35,6 +37,9 @@ func TestSubscribe(t *testing.T) {
 			what = strings.TrimPrefix(sub.Relation.Schemaname+"."+sub.Relation.Relname, ".")
 		}
 		got := strings.Join([]string{what, boolText(sub.Snapshot), boolText(sub.Progress), boolText(sub.AsOf != nil), boolText(sub.UpTo != nil)}, " ")
+		if sub.Envelope != "" && strings.Join(sub.EnvelopeKey, ",") != "key,b" {
+			t.Errorf("%s: envelope %s key %v", c.sql, sub.Envelope, sub.EnvelopeKey)
+		}
 		if got != c.want {
 			t.Errorf("%s: got %q, want %q", c.sql, got, c.want)
 		}
@@ -55,7 +60,9 @@ func TestSubscribe(t *testing.T) {
 		"SUBSCRIBE", "SUBSCRIBE v junk", "SUBSCRIBE (INSERT INTO t VALUES (1))", "SUBSCRIBE v WITH (FOO)",
 		"SUBSCRIBE v WITH (PROGRESS = 2)", "SUBSCRIBE v AS OF", "SUBSCRIBE v UP TO", "SUBSCRIBE ()",
 		"COPY (SUBSCRIBE v TO STDOUT", "FETCH 1 c WITH (wait = 1)", "SUBSCRIBE v WITHIN TIMESTAMP ORDER BY",
-		"SUBSCRIBE v WITHIN TIMESTAMP ORDER BY a,", "SUBSCRIBE v ENVELOPE UPSERT (KEY (a))",
+		"SUBSCRIBE v WITHIN TIMESTAMP ORDER BY a,", "SUBSCRIBE v ENVELOPE UPSERT (KEY ())",
+		"SUBSCRIBE v ENVELOPE UPSERT (KEY (a b))", "SUBSCRIBE v ENVELOPE FOO (KEY (a))", "SUBSCRIBE v UP TO 1 UP TO 2",
+		"SUBSCRIBE v ENVELOPE UPSERT (KEY (a)) WITHIN TIMESTAMP ORDER BY a",
 	} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("%s: parsed", bad)
