@@ -311,7 +311,8 @@ func (s RestoreSnapshot) Describe() string {
 	}
 	fmt.Fprintf(&b, "; %d catalog records replayed", s.CatalogRecords)
 	if s.CheckpointTime != 0 {
-		fmt.Fprintf(&b, ", %d rows of %d tables loaded, %d materialized views recomputed", s.RowsLoaded, s.TablesLoaded, s.ViewsRecomputed)
+		fmt.Fprintf(&b, ", %d rows loaded into %d %s, %d materialized views recomputed", s.RowsLoaded, s.TablesLoaded,
+			map[bool]string{true: "table", false: "tables"}[s.TablesLoaded == 1], s.ViewsRecomputed)
 	}
 	fmt.Fprintf(&b, ", %d write batches (%d updates) replayed; %s elapsed.", s.TailBatches, s.TailUpdates, s.Elapsed.Round(time.Millisecond))
 	return b.String()

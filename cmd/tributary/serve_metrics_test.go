@@ -196,7 +196,7 @@ func TestServeDuringRestore(t *testing.T) {
 	_, err := r.connect(ctx)
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "57P03" || pe.Severity != "FATAL" || pe.Message != "the database system is starting up" ||
-		!strings.Contains(pe.Detail, "recomputing materialized views") || !strings.Contains(pe.Detail, "300 rows of 1 tables loaded") {
+		!strings.Contains(pe.Detail, "recomputing materialized views") || !strings.Contains(pe.Detail, "300 rows loaded into 1 table,") {
 		t.Fatalf("connecting while restoring: %v (%#v)", err, pe)
 	}
 	t.Logf("pgx while restoring: %v; DETAIL: %s", err, pe.Detail)
