@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/btree"
 	"github.com/tributary-db/tributary/sql/expr"
@@ -572,29 +573,47 @@ type topGroup struct {
 	touched bool
 }
 
-func (o *topKOp) less(a, b *indexEntry) bool {
+func (o *topKOp) less(a, b *indexEntry) bool { return o.cmp(a.row, b.row) < 0 }
+
+// cmp orders rows by the ORDER BY keys, then by the whole row.
+func (o *topKOp) cmp(a, b types.Row) int {
 	for _, k := range o.plan.Order {
-		x, y := a.row[k.Col], b.row[k.Col]
+		x, y := a[k.Col], b[k.Col]
 		if x.IsNull() != y.IsNull() {
 			// NULLs sort last ascending and first descending, unless overridden.
-			nullFirst := k.NullsFirst
-			return x.IsNull() == nullFirst
+			if x.IsNull() == k.NullsFirst {
+				return -1
+			}
+			return 1
 		}
 		c := types.Compare(x, y)
 		if k.Desc {
 			c = -c
 		}
 		if c != 0 {
-			return c < 0
+			return c
 		}
 	}
-	return types.CompareRows(a.row, b.row) < 0
+	return types.CompareRows(a, b)
 }
+
+// topKSortAbove is the batch size from which topKOp sorts a batch before
+// adding it to its trees.
+const topKSortAbove = 1024
 
 func (o *topKOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	var touched []*topGroup
 	var keys []string
-	for _, u := range ins[0] {
+	in := ins[0]
+	if len(in) > topKSortAbove {
+		// Added in the trees' order, a large batch (a snapshot) follows
+		// one hot path down each tree instead of a cold descent per row:
+		// 1M rows in random order took 2.2 s. Sorted as a whole, each
+		// group's rows are in order too.
+		in = slices.Clone(in)
+		slices.SortFunc(in, func(a, b Update) int { return o.cmp(a.Row, b.Row) })
+	}
+	for _, u := range in {
 		o.buf = o.buf[:0]
 		for _, k := range o.plan.Group {
 			o.buf = types.AppendKey(o.buf, u.Row[k])
