@@ -43,7 +43,15 @@ func init() {
 	for _, name := range []string{"min", "max"} {
 		isMax := name == "max"
 		RegisterAggregate(name, &Aggregate{Args: []types.Type{types.Unknown}, Ret: types.Unknown,
-			New: func(args []types.Type) AggState { return &minMaxState{max: isMax, set: newMultisetCmp(compareFirst)} }})
+			New: func(args []types.Type) AggState {
+				// The result's type is the argument's, also for an empty
+				// group (NULL of that type), whatever was added before.
+				st := &minMaxState{max: isMax, set: newMultisetCmp(compareFirst)}
+				if len(args) == 1 {
+					st.typ = args[0]
+				}
+				return st
+			}})
 	}
 	for _, name := range []string{"bool_and", "every", "bool_or"} {
 		or := name == "bool_or"
