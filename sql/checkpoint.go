@@ -170,7 +170,9 @@ func (e *Engine) Checkpoint(ctx context.Context) (*storage.Checkpoint, error) {
 	// refused, so the state at t is the state at lastTime.
 	t := max(e.applied.Load(), e.mu.catalogTime)
 	catalogTime := e.mu.catalogTime
-	if t == 0 || (latest != nil && latest.Time >= t) {
+	// A transaction block's uncommitted DDL is in the catalog (txddl.go):
+	// the previous checkpoint stays the latest.
+	if t == 0 || (latest != nil && latest.Time >= t) || e.gate.owned() {
 		e.mu.Unlock()
 		return latest, nil
 	}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -154,6 +155,13 @@ func (h *copyIn) done() (*Result, error) {
 		}
 	}
 	s := h.s
+	// The rows arrive after the statement returned: the write waits at
+	// the DDL gate as a statement does (txddl.go). (No statement_timeout
+	// applies here.)
+	if err := s.enterGate(context.Background()); err != nil {
+		return nil, err
+	}
+	defer s.leaveGate()
 	s.e.mu.Lock()
 	s.holdsWriteLock = true
 	defer func() { s.holdsWriteLock = false; s.e.mu.Unlock() }()

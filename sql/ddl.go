@@ -40,10 +40,15 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.ownsGate() {
+		// Inside a transaction block: logged at COMMIT (txddl.go).
+		s.recordDDL(rec)
+		return res, nil
+	}
 	if err := e.appendCatalogLocked(rec); err != nil {
 		// The catalog changed but its record is not in the log: put the
 		// engine back to what the log holds (history.go).
-		if rerr := e.resyncLocked(); rerr != nil {
+		if rerr := e.resyncLocked("the log refused a catalog record"); rerr != nil {
 			return nil, rerr
 		}
 		return nil, err

@@ -536,13 +536,23 @@ func (e *Engine) Maintain(ctx context.Context) (MaintenanceStats, error) {
 	}
 	var jobs []job
 	e.mu.Lock()
+	if e.gate.owned() {
+		// A transaction block's uncommitted DDL is in the catalog: skip
+		// the round (txddl.go).
+		e.mu.Unlock()
+		return st, nil
+	}
 	dropped := e.mu.droppedTables
 	e.mu.droppedTables = nil
 	e.mu.Unlock()
 	e.mu.RLock()
 	now := uint64(e.clock().UnixMilli())
 	last := e.log.LastTime()
-	for _, o := range e.mu.cat.ids {
+	ids := e.mu.cat.ids
+	if e.gate.owned() {
+		ids = nil // uncommitted DDL in the catalog: compact next round
+	}
+	for _, o := range ids {
 		if o.Kind != KindTable {
 			continue
 		}
@@ -640,6 +650,9 @@ func historyWindow(cat *catalog, o *Object) (w time.Duration, ok bool) {
 func (e *Engine) expireRows() (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.gate.owned() {
+		return 0, nil // uncommitted DDL in the catalog (txddl.go)
+	}
 	now := uint64(e.clock().UnixMilli())
 	writes := map[dataflow.CollectionID][]dataflow.Update{}
 	next := map[*expiry]int{}
@@ -777,13 +790,14 @@ func objectSince(cat *catalog, o *Object, since func(dataflow.CollectionID) uint
 
 // resyncLocked rebuilds the catalog, the tables and the views from the log,
 // after a change was applied in memory whose log record was refused (a DDL
-// whose catalog record could not be appended): what clients can see must
-// be what the log holds. It costs a restart's work (a checkpoint and the
-// log after it), and happens only on that failure. Times never go back.
+// whose catalog record could not be appended) or that is rolled back (a
+// transaction block's DDL, txddl.go): what clients can see must be what
+// the log holds. It costs a restart's work (a checkpoint and the log after
+// it), and happens only then. Times never go back.
 // REQUIRES: mu held for writing.
-func (e *Engine) resyncLocked() error {
+func (e *Engine) resyncLocked(reason string) error {
 	last := e.mu.lastTime
-	e.logger.Warn("the log refused a catalog record; rebuilding the engine's state from the log")
+	e.logger.Warn(reason + "; rebuilding the engine's state from the log")
 	reset := func() {
 		e.mu.cat = newCatalog()
 		e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist

@@ -331,7 +331,7 @@ func (s *Session) nextValLocked(o *Object) (int64, error) {
 			}
 			end = n
 		}
-		if err := s.e.appendCatalogLocked(restartRecord(o, end+q.increment)); err != nil {
+		if err := s.appendSequenceRecordLocked(o, restartRecord(o, end+q.increment)); err != nil {
 			return 0, err
 		}
 		q.reserved = end
@@ -426,7 +426,7 @@ func (q sessionSequences) SetVal(ref expr.SeqRef, v int64, called bool) (int64, 
 	if called {
 		next = v + seq.increment
 	}
-	if err := q.s.e.appendCatalogLocked(restartRecord(o, next)); err != nil {
+	if err := q.s.appendSequenceRecordLocked(o, restartRecord(o, next)); err != nil {
 		return 0, err
 	}
 	seq.last, seq.called = v, called

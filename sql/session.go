@@ -74,6 +74,7 @@ type Engine struct {
 	log    storage.Log
 	logger *slog.Logger
 	locks  advisoryTable // advisory locks (advisory.go)
+	gate   ddlGate       // transactional DDL's exclusion (txddl.go)
 	// applied is the time of the latest write queued in the log and
 	// applied in memory (set under mu, read without it).
 	applied atomic.Uint64
@@ -207,6 +208,8 @@ type Session struct {
 	holdsWriteLock, wantWriteLock bool
 	// replaying marks the session that replays the catalog at restart.
 	replaying bool
+	// inGate is set while a statement of s is inside the DDL gate.
+	inGate bool
 	// seqLast is currval's answer per sequence; lastSeq is lastval's.
 	seqLast map[*Object]int64
 	lastSeq *Object
@@ -233,6 +236,9 @@ type txn struct {
 	// uniq is the same for unique constraints, by constraint name
 	// (unique.go); nil until the first such write.
 	uniq map[dataflow.CollectionID]map[string]map[string]int64
+	// ddl is set once the block ran DDL: it then owns the engine's DDL
+	// gate until it ends (txddl.go).
+	ddl *txDDL
 }
 
 // NewSession starts a session.
@@ -311,6 +317,11 @@ func (s *Session) TxStatus() TxStatus {
 // Close ends the session, rolling back an open transaction and releasing
 // its advisory locks.
 func (s *Session) Close() {
+	if s.ownsGate() {
+		if err := s.rollbackDDL(s.tx); err != nil {
+			s.e.logger.Error("rolling back a closed session's DDL", "err", err)
+		}
+	}
 	s.tx, s.failed = nil, false
 	s.e.locks.unlockAll(s, true)
 	s.e.locks.unlockAll(s, false)
@@ -344,6 +355,12 @@ func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types
 	}
 	if st.ast == nil && st.subscribe == nil {
 		return p, nil
+	}
+	if !gateFree(st) {
+		if err := s.enterGate(ctx); err != nil {
+			return nil, err
+		}
+		defer s.leaveGate()
 	}
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
@@ -433,6 +450,10 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 		if s.failed {
 			return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 		}
+		if err := s.enterGate(ctx); err != nil {
+			return nil, err
+		}
+		defer s.leaveGate()
 		return s.execExt(p.Stmt.ext)
 	}
 	if p.Stmt.ast == nil && p.Stmt.subscribe == nil {
@@ -455,7 +476,17 @@ func (s *Session) Execute(ctx context.Context, p *Prepared, params []types.Datum
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	res, err = s.execWithLockWaits(ctx, func() (*Result, error) { return s.execute(ctx, p, params) })
+	res, err = s.execWithLockWaits(ctx, func() (*Result, error) {
+		// Each attempt enters the DDL gate on its own: a statement waiting
+		// for an advisory lock is outside it (txddl.go).
+		if !gateFree(p.Stmt) {
+			if err := s.enterGate(ctx); err != nil {
+				return nil, err
+			}
+			defer s.leaveGate()
+		}
+		return s.execute(ctx, p, params)
+	})
 	if s.tx == nil {
 		s.e.locks.unlockAll(s, true) // an autocommit statement's transaction ends here
 	}
@@ -490,15 +521,18 @@ func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
 		return res, nil
 	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
 		if s.failed {
-			s.tx, s.failed = nil, false
-			return &Result{Tag: "ROLLBACK", ParameterStatus: s.endTxTimeZone(false)}, nil
+			return s.rollback(&Result{Tag: "ROLLBACK"})
 		}
 		if s.tx == nil {
 			return &Result{Tag: "COMMIT", Notices: []Notice{{Severity: "WARNING", Code: "25P01", Message: "there is no transaction in progress"}}}, nil
 		}
 		tx := s.tx
 		s.tx = nil
-		if err := s.e.commit(tx.writes); err != nil {
+		commit := func() error { return s.e.commit(tx.writes) }
+		if tx.ddl != nil {
+			commit = func() error { return s.commitDDL(tx) }
+		}
+		if err := commit(); err != nil {
 			s.endTxTimeZone(false)
 			return nil, err
 		}
@@ -508,14 +542,26 @@ func (s *Session) execTransaction(ts *pg.TransactionStmt) (*Result, error) {
 		if s.tx == nil {
 			res.Notices = []Notice{{Severity: "WARNING", Code: "25P01", Message: "there is no transaction in progress"}}
 		}
-		s.tx, s.failed = nil, false
-		res.ParameterStatus = s.endTxTimeZone(false)
-		return res, nil
+		return s.rollback(res)
 	}
 	if s.failed {
 		return nil, pgerror.New(pgerror.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 	}
 	return nil, pgerror.New(pgerror.FeatureNotSupported, "%s is not supported", strings.TrimPrefix(ts.Kind.String(), "TRANS_STMT_"))
+}
+
+// rollback ends the transaction block without applying it: buffered
+// writes are dropped, DDL is undone (txddl.go).
+func (s *Session) rollback(res *Result) (*Result, error) {
+	tx := s.tx
+	s.tx, s.failed = nil, false
+	res.ParameterStatus = s.endTxTimeZone(false)
+	if tx != nil && tx.ddl != nil {
+		if err := s.rollbackDDL(tx); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
@@ -556,21 +602,14 @@ func (s *Session) execute(ctx context.Context, p *Prepared, params []types.Datum
 	case n.GetExecuteStmt() != nil:
 		return s.execExecute(ctx, n.GetExecuteStmt(), params)
 	}
-	if s.tx != nil && s.tx.explicit && len(s.tx.writes) > 0 && !createsOnly(n) {
-		return nil, pgerror.New(pgerror.FeatureNotSupported, "DROP or ALTER inside a transaction that has written is not supported")
+	if s.tx != nil && s.tx.explicit {
+		// DDL in a transaction block is transactional: the block owns the
+		// DDL gate until it ends (txddl.go).
+		if err := s.takeGate(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return s.e.execDDL(s, p.Stmt)
-}
-
-// createsOnly reports whether a DDL statement only adds objects (a table,
-// view, materialized view, index, sequence or schema). Such a statement may
-// follow writes in a transaction block (a migration that creates a table,
-// fills it and indexes it): the buffered writes reach the new indexes and
-// views when COMMIT applies them, as they reach every existing one. (DDL
-// itself is not transactional: ROLLBACK does not undo it.)
-func createsOnly(n *pg.Node) bool {
-	return n.GetCreateStmt() != nil || n.GetViewStmt() != nil || n.GetCreateTableAsStmt() != nil ||
-		n.GetIndexStmt() != nil || n.GetCreateSeqStmt() != nil || n.GetCreateSchemaStmt() != nil
 }
 
 // read runs a bound query at the current timestamp and returns its rows in

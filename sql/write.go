@@ -416,7 +416,7 @@ func (s *Session) execTruncate(ctx context.Context, ts *pg.TruncateStmt) (*Resul
 				if o.Kind != KindSequence || !strings.HasPrefix(o.Seq.ownedBy, t.key()+".") {
 					continue
 				}
-				if err := s.e.appendCatalogLocked(restartRecord(o, o.Seq.start)); err != nil {
+				if err := s.appendSequenceRecordLocked(o, restartRecord(o, o.Seq.start)); err != nil {
 					return nil, err
 				}
 				o.Seq.mu.Lock()
