@@ -796,7 +796,7 @@ func objectSince(cat *catalog, o *Object, since func(dataflow.CollectionID) uint
 // it), and happens only then. Times never go back.
 // REQUIRES: mu held for writing.
 func (e *Engine) resyncLocked(reason string) error {
-	last := e.mu.lastTime
+	last, applied := e.mu.lastTime, e.applied.Load()
 	e.logger.Warn(reason + "; rebuilding the engine's state from the log")
 	reset := func() {
 		e.mu.cat = newCatalog()
@@ -811,6 +811,10 @@ func (e *Engine) resyncLocked(reason string) error {
 		err = e.restoreLocked(context.Background())
 	}
 	e.mu.lastTime = max(e.mu.lastTime, last)
+	// restoreLocked takes every time handed out as applied, which holds at
+	// startup only: here some were never logged, and waiting for them to
+	// be durable would wait for the next write.
+	e.applied.Store(applied)
 	if err != nil {
 		e.logger.Error("rebuilding the engine's state from the log failed", "err", err)
 		return fmt.Errorf("rebuilding the engine's state from the log: %w", err)

@@ -357,6 +357,13 @@ func (s *Session) Prepare(ctx context.Context, st *Statement, paramTypes []types
 		return p, nil
 	}
 	if !gateFree(st) {
+		// Parse waits at the DDL gate as a statement does, within
+		// statement_timeout (txddl.go).
+		if d := s.statementTimeout(); d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
 		if err := s.enterGate(ctx); err != nil {
 			return nil, err
 		}
