@@ -171,7 +171,7 @@ func TestMigrationTools(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go test in %s: %v\n%s", cmd.Dir, err, out)
 	}
-	for _, want := range []string{"--- PASS: TestGoose", "--- PASS: TestGolangMigrate"} {
+	for _, want := range []string{"--- PASS: TestGoose (", "--- PASS: TestGooseFailingMigration", "--- PASS: TestGolangMigrate"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("go test in %s did not report %q:\n%s", cmd.Dir, want, out)
 		}

@@ -8,7 +8,8 @@
 // rows, a materialized view with an index), checks the objects and the data
 // through the catalogs, migrates all the way down, checks that everything
 // is gone, and migrates up again; concurrent migrators serialize on the
-// tools' advisory locks.
+// tools' advisory locks. A goose migration that fails midway leaves the
+// database unchanged (TestGooseFailingMigration).
 package migrate
 
 import (
@@ -203,6 +204,48 @@ func TestGoose(t *testing.T) {
 	checkMigrated(t, db)
 	expect(t, db, "SELECT version_id FROM goose_db_version ORDER BY id", "0", "1", "2")
 	noLocksHeld(t, db)
+}
+
+// TestGooseFailingMigration: a migration that fails midway leaves nothing
+// behind (goose runs it in a transaction; DDL is transactional as in
+// PostgreSQL): no objects, no rows, the tables it dropped are back, and the
+// version stays at the last good migration.
+func TestGooseFailingMigration(t *testing.T) {
+	db := open(t, "TRIBUTARY_GOOSE_DSN")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sub, err := fs.Sub(migrations, "migrations/goose-failing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithTableName("goose_failing_version"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := p.Up(ctx)
+	if err == nil {
+		t.Fatalf("up succeeded (%d migrations), want the second to fail", len(results))
+	}
+	if !strings.Contains(err.Error(), "duplicate key") {
+		t.Fatalf("up: %v, want a duplicate key error", err)
+	}
+	expect(t, db, `SELECT c.relname FROM pg_class c WHERE c.relname IN ('audit', 'audit_entry', 'audit_count', 'audit_id_seq', 'ledger', 'ledger_pkey') ORDER BY 1`,
+		"ledger", "ledger_pkey")
+	expect(t, db, "SELECT id, note FROM ledger ORDER BY id", "1|opening")
+	if v, err := p.GetDBVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("version = %d, %v; want 1", v, err)
+	}
+	// The connection the migration ran on is usable, and the names are free.
+	if _, err := db.Exec("CREATE TABLE audit (x int)"); err != nil {
+		t.Fatalf("CREATE TABLE audit after the failed migration: %v", err)
+	}
+	if _, err := db.Exec("DROP TABLE audit"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	expect(t, db, "SELECT count(*) FROM pg_class WHERE relname = 'ledger'", "0")
 }
 
 func newMigrate(t *testing.T, db *sql.DB) *migrate.Migrate {
