@@ -803,6 +803,8 @@ func (e *Engine) resyncLocked(reason string) error {
 		e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
 		e.mu.catalogTime, e.mu.droppedTables = 0, nil
 	}
+	subs := e.detachSubscriptionsLocked() // txddl.go
+	defer e.reattachSubscriptionsLocked(subs)
 	reset()
 	err := e.restoreLocked(context.Background())
 	if errors.Is(err, errReplayWholeLog) {

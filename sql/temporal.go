@@ -166,6 +166,12 @@ func (e *Engine) viewDueLocked(mv *Object) bool {
 func (e *Engine) Tick() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.gate.owned() {
+		// A transaction block's uncommitted DDL is in the catalog
+		// (txddl.go): a step now could show it to subscriptions. The
+		// block's COMMIT or ROLLBACK steps.
+		return
+	}
 	e.nextTimeLocked()
 	e.stepViewsLocked(map[dataflow.CollectionID][]dataflow.Update{})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tributary-db/tributary/dataflow"
 	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/storage"
 )
 
@@ -194,7 +195,7 @@ func (s *Session) releaseGate() {
 func gateFree(st *Statement) bool {
 	n := st.ast
 	if n == nil {
-		return st.ext == nil
+		return st.ext == nil && st.subscribe == nil
 	}
 	return n.GetVariableSetStmt() != nil || n.GetVariableShowStmt() != nil || n.GetFetchStmt() != nil ||
 		n.GetClosePortalStmt() != nil || n.GetDeallocateStmt() != nil || n.GetTransactionStmt() != nil ||
@@ -315,4 +316,39 @@ func (s *Session) undoDDLLocked(tx *txn) error {
 		}
 	}
 	return err
+}
+
+// detachSubscriptionsLocked takes the running subscriptions out of the
+// engine while resyncLocked replays the log: they must not see the replay
+// as new changes. REQUIRES: e.mu held for writing.
+func (e *Engine) detachSubscriptionsLocked() []*Subscription {
+	e.subs.mu.Lock()
+	defer e.subs.mu.Unlock()
+	subs := e.subs.list
+	e.subs.list = nil
+	return subs
+}
+
+// reattachSubscriptionsLocked puts them back after the rebuild. A replay
+// gives every object its id again, so a subscription to a table or view
+// follows the rebuilt object of its id (one whose object did not survive
+// ends, as at a DROP); a query's subscription reads its inputs by id and
+// runs its own dataflow, so it goes on as it was. What the log holds did
+// not change, so nothing is emitted twice. REQUIRES: e.mu held for writing.
+func (e *Engine) reattachSubscriptionsLocked(subs []*Subscription) {
+	keep := subs[:0]
+	for _, sub := range subs {
+		if sub.target != nil {
+			n := e.mu.cat.byID(sub.target.ID)
+			if n == nil || n.key() != sub.target.key() {
+				sub.fail(pgerror.New(pgerror.UndefinedTable, "SUBSCRIBE ended: %s %q was dropped", sub.target.Kind, sub.target.Name))
+				continue
+			}
+			sub.target = n
+		}
+		keep = append(keep, sub)
+	}
+	e.subs.mu.Lock()
+	e.subs.list = append(keep, e.subs.list...)
+	e.subs.mu.Unlock()
 }

@@ -294,3 +294,41 @@ func TestTxDDLConcurrent(t *testing.T) {
 	defer ts.e.Close()
 	check("after restart")
 }
+
+// TestTxDDLSubscription: a running SUBSCRIBE sees nothing of a block's
+// uncommitted or rolled-back DDL, and goes on after the rollback's rebuild.
+func TestTxDDLSubscription(t *testing.T) {
+	ts, _ := newSubscribeSession(t, EngineOptions{})
+	ts.mustExec(`CREATE TABLE t (x int)`)
+	ts.mustExec(`INSERT INTO t VALUES (1)`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW n AS SELECT count(*) AS c FROM t`)
+	watcher := &testSession{t: t, e: ts.e, s: ts.e.NewSession(SessionOptions{}), ctx: context.Background()}
+	sub := watcher.subscribe(`SUBSCRIBE n`)
+	strip := func(rows []string) []string {
+		for i, r := range rows {
+			_, rows[i], _ = strings.Cut(r, " | ")
+		}
+		slices.Sort(rows)
+		return rows
+	}
+	if got := strip(takeRows(t, sub, 1, 0)); !slices.Equal(got, []string{"1 | 1"}) {
+		t.Fatalf("snapshot: %v", got)
+	}
+	ts.mustExec(`BEGIN`)
+	ts.mustExec(`INSERT INTO t VALUES (2)`)
+	ts.mustExec(`DROP MATERIALIZED VIEW n`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW n AS SELECT 42 AS c`)
+	ts.e.Tick() // skipped while the block owns the gate
+	ts.mustExec(`ROLLBACK`)
+	ts.mustExec(`INSERT INTO t VALUES (3)`)
+	if got := strip(takeRows(t, sub, 2, 0)); !slices.Equal(got, []string{"-1 | 1", "1 | 2"}) {
+		t.Fatalf("after the rollback and a write: %v", got)
+	}
+	// A committed DROP ends it.
+	ts.mustExec(`BEGIN`)
+	ts.mustExec(`DROP MATERIALIZED VIEW n`)
+	ts.mustExec(`COMMIT`)
+	if _, err := sub.Next(context.Background(), 0, -1); errCode(err) != pgerror.UndefinedTable {
+		t.Fatalf("after a committed DROP: %v, want 42P01", err)
+	}
+}
