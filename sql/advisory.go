@@ -248,25 +248,43 @@ func (t *advisoryTable) wait(ctx context.Context, s *Session, w *lockWait) error
 // deadlockLocked reports whether s waits, through the holders of the locks
 // waited for, on itself. REQUIRES: mu held.
 func (t *advisoryTable) deadlockLocked(s *Session) bool {
+	return t.reachesLocked(s, s)
+}
+
+// reachesLocked reports whether from waits, through lock holders, on
+// target. A session waiting at the DDL gate waits on the transaction that
+// owns it (txddl.go). REQUIRES: mu held (the gate's mu is taken inside).
+func (t *advisoryTable) reachesLocked(from, target *Session) bool {
 	seen := map[*Session]bool{}
 	var blocks func(waiter *Session) bool
 	blocks = func(waiter *Session) bool {
-		w, ok := t.mu.waiting[waiter]
-		if !ok || seen[waiter] {
+		if seen[waiter] {
 			return false
 		}
 		seen[waiter] = true
+		w, ok := t.mu.waiting[waiter]
+		if !ok {
+			o := waiter.e.gate.blockerOf(waiter)
+			return o != nil && (o == target || blocks(o))
+		}
 		for holder, h := range t.mu.held[w.key] {
 			if holder == waiter || (w.shared && h.session[0]+h.xact[0] == 0) {
 				continue
 			}
-			if holder == s || blocks(holder) {
+			if holder == target || blocks(holder) {
 				return true
 			}
 		}
 		return false
 	}
-	return blocks(s)
+	return blocks(from)
+}
+
+// waitsOn reports whether from waits, through lock holders, on target.
+func (t *advisoryTable) waitsOn(from, target *Session) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reachesLocked(from, target)
 }
 
 // pgLocksRows lists the advisory locks as pg_locks does: one row per

@@ -40,7 +40,7 @@ import (
 // FETCH, CLOSE, DEALLOCATE, transaction control) do not wait at the gate.
 
 // ddlGate lets many statements in, or one DDL transaction. Lock order:
-// Engine.mu may be held when taking ddlGate.mu, never the reverse.
+// Engine.mu, then advisoryTable.mu, then ddlGate.mu; never the reverse.
 type ddlGate struct {
 	mu struct {
 		sync.Mutex
@@ -50,20 +50,22 @@ type ddlGate struct {
 		// changed is closed (and replaced) whenever owner or active drops,
 		// waking whoever waits.
 		changed chan struct{}
-		// waiting counts sessions waiting at the gate (tests observe it).
-		waiting int
+		// waiting are the sessions waiting at the gate (the advisory
+		// locks' deadlock check follows them to the owner).
+		waiting map[*Session]bool
 	}
 }
 
-// wait blocks until ready (evaluated under g.mu) holds, then runs take
-// under g.mu. ctx ending returns 57014.
-func (g *ddlGate) wait(ctx context.Context, ready func() bool, take func()) error {
+// wait blocks s until ready (evaluated under g.mu) holds, then runs take
+// under g.mu. ctx ending returns 57014; waiting for an owner that waits,
+// through advisory locks, on s returns 40P01 (deadlock detected).
+func (g *ddlGate) wait(ctx context.Context, s *Session, ready func() bool, take func()) error {
 	g.mu.Lock()
 	counted := false
 	defer func() {
 		if counted {
 			g.mu.Lock()
-			g.mu.waiting--
+			delete(g.mu.waiting, s)
 			g.mu.Unlock()
 		}
 	}()
@@ -75,13 +77,22 @@ func (g *ddlGate) wait(ctx context.Context, ready func() bool, take func()) erro
 		}
 		if !counted {
 			counted = true
-			g.mu.waiting++
+			if g.mu.waiting == nil {
+				g.mu.waiting = map[*Session]bool{}
+			}
+			g.mu.waiting[s] = true
 		}
 		if g.mu.changed == nil {
 			g.mu.changed = make(chan struct{})
 		}
-		ch := g.mu.changed
+		ch, owner := g.mu.changed, g.mu.owner
 		g.mu.Unlock()
+		// Checked after s is registered as waiting, without g.mu (the
+		// advisory table's mu comes first): of two sessions closing a
+		// cycle at once, one sees the other's wait.
+		if owner != nil && s.e.locks.waitsOn(owner, s) {
+			return pgerror.New(pgerror.TRDeadlockDetected, "deadlock detected")
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -110,7 +121,17 @@ func (g *ddlGate) owned() bool {
 func (g *ddlGate) waiters() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.mu.waiting
+	return len(g.mu.waiting)
+}
+
+// blockerOf returns the transaction s waits for at the gate, or nil.
+func (g *ddlGate) blockerOf(s *Session) *Session {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mu.waiting[s] {
+		return g.mu.owner
+	}
+	return nil
 }
 
 // ownsGate reports whether s's transaction holds the DDL gate.
@@ -137,7 +158,7 @@ func (s *Session) enterGate(ctx context.Context) error {
 		return nil
 	}
 	g := &s.e.gate
-	err := g.wait(ctx, func() bool { return g.mu.owner == nil }, func() { g.mu.active++ })
+	err := g.wait(ctx, s, func() bool { return g.mu.owner == nil }, func() { g.mu.active++ })
 	if err == nil {
 		s.inGate = true
 	}
@@ -170,7 +191,7 @@ func (s *Session) takeGate(ctx context.Context) error {
 	}
 	s.leaveGate()
 	g := &s.e.gate
-	if err := g.wait(ctx, func() bool { return g.mu.owner == nil && g.mu.active == 0 }, func() { g.mu.owner = s }); err != nil {
+	if err := g.wait(ctx, s, func() bool { return g.mu.owner == nil && g.mu.active == 0 }, func() { g.mu.owner = s }); err != nil {
 		return err
 	}
 	s.e.mu.Lock()

@@ -332,3 +332,47 @@ func TestTxDDLSubscription(t *testing.T) {
 		t.Fatalf("after a committed DROP: %v, want 42P01", err)
 	}
 }
+
+// TestTxDDLDeadlock: a wait at the DDL gate joins the advisory locks'
+// deadlock check, from either side of the cycle (40P01, as PostgreSQL).
+func TestTxDDLDeadlock(t *testing.T) {
+	a := newTestSession(t)
+	b := &testSession{t: t, e: a.e, s: a.e.NewSession(SessionOptions{}), ctx: context.Background()}
+	advisoryWaiters := func() int {
+		a.e.locks.mu.Lock()
+		defer a.e.locks.mu.Unlock()
+		return len(a.e.locks.mu.waiting)
+	}
+
+	// The owner asks for a lock held by a session waiting at the gate.
+	b.mustExec(`SELECT pg_advisory_lock(7)`)
+	a.mustExec(`BEGIN`)
+	a.mustExec(`CREATE TABLE d1 (x int)`)
+	done := make(chan error, 1)
+	go func() { _, err := b.exec(`SELECT 1`); done <- err }()
+	waitFor(t, "b to wait at the gate", func() bool { return a.e.gate.waiters() == 1 })
+	if _, err := a.exec(`SELECT pg_advisory_lock(7)`); errCode(err) != pgerror.TRDeadlockDetected {
+		t.Fatalf("the owner's lock wait: %v, want 40P01", err)
+	}
+	a.mustExec(`ROLLBACK`)
+	if err := <-done; err != nil {
+		t.Fatalf("b after the owner rolled back: %v", err)
+	}
+
+	// A session holding the lock the owner waits for comes to the gate.
+	a.mustExec(`BEGIN`)
+	a.mustExec(`CREATE TABLE d2 (x int)`)
+	go func() { _, err := a.exec(`SELECT pg_advisory_xact_lock(7)`); done <- err }()
+	waitFor(t, "a to wait for the advisory lock", func() bool { return advisoryWaiters() == 1 })
+	if _, err := b.exec(`SELECT 1`); errCode(err) != pgerror.TRDeadlockDetected {
+		t.Fatalf("a wait at the gate closing a cycle: %v, want 40P01", err)
+	}
+	b.s.Close() // releases b's session lock: a goes on
+	if err := <-done; err != nil {
+		t.Fatalf("the owner's lock after b left: %v", err)
+	}
+	a.mustExec(`COMMIT`)
+	if got := a.restoredRows(`SELECT count(*) FROM d2`); !slices.Equal(got, []string{"0"}) {
+		t.Fatalf("d2: %v", got)
+	}
+}
