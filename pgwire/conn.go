@@ -153,6 +153,7 @@ func (c *conn) serve() {
 		if !errors.Is(err, errCloseConn) && !isNetErr(err) {
 			c.sendFatal(err)
 		}
+		c.srv.forget(c) // before the deferred close
 		return
 	}
 	c.srv.register(c)
@@ -161,6 +162,7 @@ func (c *conn) serve() {
 	c.closeAllPortals() // a suspended SUBSCRIBE portal's subscription ends
 	c.sess.Close()
 	c.cancel()
+	c.srv.forget(c)
 	c.nc.Close()
 	<-c.readerDone
 }

@@ -172,6 +172,13 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.accepted.Add(1)
 	defer s.wg.Done()
 	c.serve()
+	s.forget(c)
+}
+
+// forget removes c from the open connections. The connection calls it
+// before it closes its socket, so a client that has seen the close never
+// finds it counted as open; calling it again is harmless.
+func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.mu.conns, c)
 	if s.mu.byPID[c.pid] == c {
