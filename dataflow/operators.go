@@ -406,6 +406,25 @@ type group struct {
 	touched  bool
 }
 
+// groupOf returns the group of row (by the reduce's key columns), creating
+// it when it is new; o.buf holds the group's encoded key afterwards.
+func (o *reduceOp) groupOf(row types.Row) (g *group, created bool) {
+	o.buf = o.buf[:0]
+	for _, k := range o.keys {
+		o.buf = types.AppendKey(o.buf, row[k])
+	}
+	if g, ok := o.groups[string(o.buf)]; ok {
+		return g, false
+	}
+	key := make(types.Row, len(o.keys))
+	for i, k := range o.keys {
+		key[i] = row[k]
+	}
+	g = o.newGroup(key)
+	o.groups[string(o.buf)] = g
+	return g, true
+}
+
 func (o *reduceOp) newGroup(key types.Row) *group {
 	g := &group{key: key, states: make([]expr.AggState, len(o.aggs)), distinct: make([]map[string]int64, len(o.aggs))}
 	for i, a := range o.aggs {
@@ -456,19 +475,7 @@ func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, er
 			}
 			u.Row = row
 		}
-		o.buf = o.buf[:0]
-		for _, k := range o.keys {
-			o.buf = types.AppendKey(o.buf, u.Row[k])
-		}
-		g, ok := o.groups[string(o.buf)]
-		if !ok {
-			key := make(types.Row, len(o.keys))
-			for i, k := range o.keys {
-				key[i] = u.Row[k]
-			}
-			g = o.newGroup(key)
-			o.groups[string(o.buf)] = g
-		}
+		g, _ := o.groupOf(u.Row)
 		if !g.touched {
 			g.touched = true
 			touched = append(touched, g)

@@ -144,18 +144,8 @@ func (o *reduceOp) stepClosing(ctx *expr.Ctx, in []Update) ([]Update, error) {
 			}
 			continue
 		}
-		o.buf = o.buf[:0]
-		for _, k := range o.keys {
-			o.buf = types.AppendKey(o.buf, u.Row[k])
-		}
-		g, ok := o.groups[string(o.buf)]
-		if !ok {
-			key := make(types.Row, len(o.keys))
-			for i, k := range o.keys {
-				key[i] = u.Row[k]
-			}
-			g = o.newGroup(key)
-			o.groups[string(o.buf)] = g
+		g, created := o.groupOf(u.Row)
+		if created {
 			c.index(g, string(o.buf), true)
 		}
 		var err error
