@@ -42,63 +42,9 @@ ROOT=$(pwd)
 OUT=${OUT:-$ROOT/bin/bench-vs-postgres.txt}
 mkdir -p "$(dirname "$OUT")"
 
-# --- PostgreSQL binaries ------------------------------------------------
-find_pgbin() {
-	local d
-	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
-		if [ -x "$d/initdb" ] && [ -x "$d/pgbench" ]; then
-			echo "$d"
-			return 0
-		fi
-	done
-	return 1
-}
-if ! PGBIN=$(find_pgbin); then
-	if [ "$(id -u)" != 0 ]; then
-		echo "PostgreSQL is not installed; run as root (apt-get install postgresql) or install it" >&2
-		exit 1
-	fi
-	echo "installing postgresql with apt-get ..." >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql postgresql-contrib >/dev/null
-	PGBIN=$(find_pgbin)
-fi
-PSQL="$PGBIN/psql"
-PGBENCH="$PGBIN/pgbench"
-
-# --- temp dir, ports, cleanup -------------------------------------------
-TMP=$(mktemp -d /tmp/bench-vs-postgres.XXXXXX)
-TRIB_PID=""
-PG_STARTED=""
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-cleanup() {
-	set +e
-	if [ -n "$TRIB_PID" ]; then
-		kill "$TRIB_PID" 2>/dev/null
-		wait "$TRIB_PID" 2>/dev/null
-	fi
-	if [ -n "$PG_STARTED" ]; then
-		as_pg "$PGBIN/pg_ctl" -D "$TMP/pgdata" -m immediate -w stop >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		if port_free "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo "no free port found" >&2
-	return 1
-}
+# --- PostgreSQL binaries, temp dir, ports, cleanup (scripts/bench-lib.sh) ---
+. "$ROOT/scripts/bench-lib.sh"
+bench_init bench-vs-postgres
 
 # wait_sql HOST PORT: until a query succeeds, at most 30s.
 wait_sql() {
