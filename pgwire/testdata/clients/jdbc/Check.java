@@ -105,6 +105,8 @@ public class Check {
             check(schemas, Arrays.asList("information_schema", "pg_catalog", "public", "tb_catalog"), "getSchemas");
             check(rows(md.getSchemas(null, "pub%"), "TABLE_SCHEM"), Arrays.asList("public"), "getSchemas(pub%)");
             check(rows(md.getCatalogs(), "TABLE_CAT"), Arrays.asList("postgres"), "getCatalogs");
+            // pgjdbc asks the server for NAMEDATALEN through a ::name cast.
+            check(rows(md.getClientInfoProperties(), "NAME", "MAX_LEN"), Arrays.asList("ApplicationName:63"), "getClientInfoProperties");
             // Primary keys in key order, with the constraint's name.
             check(rows(md.getPrimaryKeys(null, "public", "lines"), "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME"),
                 Arrays.asList("lines:order_id:1:lines_pkey", "lines:line:2:lines_pkey"), "getPrimaryKeys(lines)");
