@@ -47,6 +47,10 @@ type ddlGate struct {
 		owner *Session
 		// active counts the statements of other sessions inside the gate.
 		active int
+		// pending counts the sessions waiting to own the gate: new
+		// statements wait behind them, so a steady stream of statements
+		// cannot keep a DDL transaction out (as PostgreSQL's lock queue).
+		pending int
 		// changed is closed (and replaced) whenever owner or active drops,
 		// waking whoever waits.
 		changed chan struct{}
@@ -151,14 +155,15 @@ type txDDL struct {
 }
 
 // enterGate lets one statement of s into the engine: it waits while
-// another session's transaction holds the gate. The owner passes through.
+// another session's transaction holds the gate or waits to take it. The
+// owner passes through.
 // leaveGate must follow.
 func (s *Session) enterGate(ctx context.Context) error {
 	if s.ownsGate() || s.inGate {
 		return nil
 	}
 	g := &s.e.gate
-	err := g.wait(ctx, s, func() bool { return g.mu.owner == nil }, func() { g.mu.active++ })
+	err := g.wait(ctx, s, func() bool { return g.mu.owner == nil && g.mu.pending == 0 }, func() { g.mu.active++ })
 	if err == nil {
 		s.inGate = true
 	}
@@ -191,7 +196,14 @@ func (s *Session) takeGate(ctx context.Context) error {
 	}
 	s.leaveGate()
 	g := &s.e.gate
-	if err := g.wait(ctx, s, func() bool { return g.mu.owner == nil && g.mu.active == 0 }, func() { g.mu.owner = s }); err != nil {
+	g.mu.Lock()
+	g.mu.pending++
+	g.mu.Unlock()
+	if err := g.wait(ctx, s, func() bool { return g.mu.owner == nil && g.mu.active == 0 }, func() { g.mu.owner, g.mu.pending = s, g.mu.pending-1 }); err != nil {
+		g.mu.Lock()
+		g.mu.pending--
+		g.wakeLocked()
+		g.mu.Unlock()
 		return err
 	}
 	s.e.mu.Lock()

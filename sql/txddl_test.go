@@ -376,3 +376,60 @@ func TestTxDDLDeadlock(t *testing.T) {
 		t.Fatalf("d2: %v", got)
 	}
 }
+
+// TestTxDDLGateQueue: a block waiting to take the gate holds back
+// statements that come after it, so that a steady stream of statements
+// cannot keep it out; the earlier statement inside finishes first.
+func TestTxDDLGateQueue(t *testing.T) {
+	a := newTestSession(t)
+	inside := &testSession{t: t, e: a.e, s: a.e.NewSession(SessionOptions{}), ctx: context.Background()}
+	later := &testSession{t: t, e: a.e, s: a.e.NewSession(SessionOptions{}), ctx: context.Background()}
+	a.mustExec(`CREATE TABLE q (x int)`)
+	active := func() int {
+		a.e.gate.mu.Lock()
+		defer a.e.gate.mu.Unlock()
+		return a.e.gate.mu.active
+	}
+	a.mustExec(`BEGIN`)
+	sts, err := a.s.ParseStatements(`CREATE TABLE q2 (x int)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create, err := a.s.Prepare(a.ctx, sts[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, err = inside.s.ParseStatements(`SELECT count(*) FROM q`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := inside.s.Prepare(inside.ctx, sts[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A statement inside the gate, held up on the engine lock.
+	a.e.mu.Lock()
+	insideDone := make(chan error, 1)
+	go func() { _, err := inside.s.Execute(inside.ctx, read, nil); insideDone <- err }()
+	waitFor(t, "a statement inside the gate", func() bool { return active() == 1 })
+	ownerDone := make(chan error, 1)
+	go func() { _, err := a.s.Execute(a.ctx, create, nil); ownerDone <- err }()
+	waitFor(t, "the block to wait for the gate", func() bool { return a.e.gate.waiters() == 1 })
+	laterDone := make(chan error, 1)
+	go func() { _, err := later.exec(`SELECT count(*) FROM q`); laterDone <- err }()
+	waitFor(t, "the later statement to queue", func() bool { return a.e.gate.waiters() == 2 })
+	a.e.mu.Unlock()
+	if err := <-insideDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ownerDone; err != nil {
+		t.Fatal(err)
+	}
+	if !a.e.gate.owned() || a.e.gate.waiters() != 1 {
+		t.Fatalf("after the block took the gate: owned %v, waiters %d; want the later statement still waiting", a.e.gate.owned(), a.e.gate.waiters())
+	}
+	a.mustExec(`COMMIT`)
+	if err := <-laterDone; err != nil {
+		t.Fatal(err)
+	}
+}
