@@ -121,11 +121,11 @@ type PebbleLog struct {
 	dir    string
 	logger *slog.Logger
 
-	wake      chan struct{} // a token when the queue may be non-empty
-	committed chan struct{} // closed when the committer has exited
-	syncs     atomic.Int64  // group commits done, for tests and metrics
+	wake      chan struct{}                                 // a token when the queue may be non-empty
+	committed chan struct{}                                 // closed when the committer has exited
+	syncs     atomic.Int64                                  // group commits done, for tests and metrics
 	onSync    func(batches int, d time.Duration, err error) // PebbleOptions.OnSync
-	space     spaceGuard    // refuses writes on a full disk (space.go)
+	space     spaceGuard                                    // refuses writes on a full disk (space.go)
 
 	mu struct {
 		sync.Mutex
