@@ -68,6 +68,18 @@ func (s *Session) declareCursor(ctx context.Context, dc *pg.DeclareCursorStmt, p
 		s.cursors[name] = &cursor{cols: sub.Columns(), stream: sub}
 		return &Result{Tag: "DECLARE CURSOR"}, nil
 	}
+	if p.Stmt.asOf != nil {
+		// DECLARE ... FOR SELECT ... AS OF t: the rows as of t.
+		q, rows, err := s.selectAsOf(ctx, dc.Query, p.Stmt.asOf, p.ParamTypes, params)
+		if err != nil {
+			return nil, err
+		}
+		if s.cursors == nil {
+			s.cursors = map[string]*cursor{}
+		}
+		s.cursors[name] = &cursor{cols: queryColumns(q), rows: rows, hold: hold}
+		return &Result{Tag: "DECLARE CURSOR"}, nil
+	}
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
 	b := s.newBinder(p.ParamTypes, params)

@@ -206,23 +206,34 @@ func (s *Session) asOfTime(n *pg.Node, paramTypes []types.Type, params []types.D
 
 // execSelectAsOf runs a SELECT at a past time (see the file comment).
 func (s *Session) execSelectAsOf(ctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
-	if s.tx != nil && len(s.tx.writes) > 0 {
-		return nil, pgerror.New(pgerror.FeatureNotSupported, "AS OF is not supported in a transaction that has written")
-	}
-	if s.wantWriteLock {
-		return nil, pgerror.New(pgerror.FeatureNotSupported, "AS OF is not supported in a query that calls sequence functions")
-	}
-	e := s.e
-	e.mu.RLock()
-	t, err := s.asOfTime(p.Stmt.asOf, p.ParamTypes, params)
-	last := e.mu.lastTime
-	e.mu.RUnlock()
+	q, rows, err := s.selectAsOf(ctx, p.Stmt.ast, p.Stmt.asOf, p.ParamTypes, params)
 	if err != nil {
 		return nil, err
 	}
+	return &Result{Columns: queryColumns(q), Rows: rows, Tag: fmt.Sprintf("SELECT %d", len(rows))}, nil
+}
+
+// selectAsOf binds the SELECT sel and runs it over the tables as they were
+// at the time asOf evaluates to (for SELECT ... AS OF and DECLARE ... FOR
+// SELECT ... AS OF).
+func (s *Session) selectAsOf(ctx context.Context, sel, asOf *pg.Node, paramTypes []types.Type, params []types.Datum) (*boundQuery, []types.Row, error) {
+	if s.tx != nil && len(s.tx.writes) > 0 {
+		return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "AS OF is not supported in a transaction that has written")
+	}
+	if s.wantWriteLock {
+		return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "AS OF is not supported in a query that calls sequence functions")
+	}
+	e := s.e
+	e.mu.RLock()
+	t, err := s.asOfTime(asOf, paramTypes, params)
+	last := e.mu.lastTime
+	e.mu.RUnlock()
+	if err != nil {
+		return nil, nil, err
+	}
 	now := uint64(e.clock().UnixMilli())
 	if t > max(now, last) {
-		return nil, &pgerror.Error{Code: pgerror.InvalidParameterValue,
+		return nil, nil, &pgerror.Error{Code: pgerror.InvalidParameterValue,
 			Message: fmt.Sprintf("AS OF %s is in the future: the latest readable time is %s", msText(t), msText(max(now, last))),
 			Hint:    "Tributary does not wait for a future time; read AS OF a time that has passed."}
 	}
@@ -235,22 +246,22 @@ func (s *Session) execSelectAsOf(ctx context.Context, p *Prepared, params []type
 	// The log is read as it is on disk: wait until every write at or
 	// before t, applied in memory, has been committed.
 	if err := e.log.WaitDurable(min(t, e.applied.Load())); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	b := s.newBinder(p.ParamTypes, params)
+	b := s.newBinder(paramTypes, params)
 	b.inlineMatViews = true
 	b.deps = map[string]bool{}
-	q, err := b.bindSelectStmt(p.Stmt.ast, nil)
+	q, err := b.bindSelectStmt(sel, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	release, err := e.hist.lease(t, func(since func(dataflow.CollectionID) uint64) error {
 		return e.checkReadableLocked(b.deps, t, since)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer release()
 	snapshots := map[dataflow.CollectionID][]dataflow.Update{}
@@ -276,9 +287,9 @@ func (s *Session) execSelectAsOf(ctx context.Context, p *Prepared, params []type
 	}
 	rows, err := s.runPlanLocked(ctx, q, t, false, read)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &Result{Columns: queryColumns(q), Rows: rows, Tag: fmt.Sprintf("SELECT %d", len(rows))}, nil
+	return q, rows, nil
 }
 
 // checkReadableLocked returns an error unless every object named (a

@@ -113,6 +113,19 @@ func TestAsOf(t *testing.T) {
 				}
 			}
 			check("before compaction", t1, t2, t3, t4)
+			// A cursor over an AS OF query holds the rows of that time,
+			// whatever is written while it is open.
+			ts.mustExec("BEGIN")
+			ts.mustExec(fmt.Sprintf("DECLARE c CURSOR FOR SELECT * FROM mv AS OF %d", t2))
+			ts.mustExec(fmt.Sprintf("DECLARE d CURSOR FOR SELECT k10 FROM v ORDER BY k10 DESC AS OF %d", t3))
+			ts.mustExec("INSERT INTO t VALUES (0, 'while open')")
+			if got := ts.mustQuery2("FETCH ALL c"); got != want[t2][1] {
+				t.Fatalf("FETCH from a cursor AS OF t2: %q, want %q", got, want[t2][1])
+			}
+			if got := ts.mustQuery2("FETCH ALL d"); got != want[t3][2] {
+				t.Fatalf("FETCH from a cursor AS OF t3: %q, want %q", got, want[t3][2])
+			}
+			ts.mustExec("ROLLBACK")
 			// A time between writes reads the earlier write; timestamps and
 			// strings name instants; parameters of any form work.
 			at := time.UnixMilli(int64(t2 + 500)).UTC()

@@ -145,7 +145,8 @@ func parseExt(query string, toks []*pg.ScanToken) Ext {
 
 // splitAsOf recognizes `select AS OF expr`: the last top-level AS OF pair
 // of tokens with something after it, where the text before it parses as one
-// SELECT and the text after it as one scalar expression. Anything else
+// SELECT (or DECLARE ... CURSOR FOR a SELECT) and the text after it as one
+// scalar expression. Anything else
 // (`SELECT a AS of FROM t` names a column "of") is left to PostgreSQL's
 // parser. end is the byte offset where the SELECT's text ends.
 func splitAsOf(query string, toks []*pg.ScanToken) (ast, asOf *pg.Node, end int, ok bool) {
@@ -167,7 +168,7 @@ func splitAsOf(query string, toks []*pg.ScanToken) (ast, asOf *pg.Node, end int,
 	}
 	end = int(toks[at].Start)
 	res, err := pg.Parse(query[toks[0].Start:end])
-	if err != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
+	if err != nil || len(res.Stmts) != 1 || !readsAsOf(res.Stmts[0].Stmt) {
 		return nil, nil, 0, false
 	}
 	last := toks[len(toks)-1]
@@ -186,6 +187,15 @@ func splitAsOf(query string, toks []*pg.ScanToken) (ast, asOf *pg.Node, end int,
 		return nil, nil, 0, false
 	}
 	return res.Stmts[0].Stmt, rt.Val, end, true
+}
+
+// readsAsOf reports whether n is a statement that may end in AS OF: a
+// SELECT, or a DECLARE CURSOR for one.
+func readsAsOf(n *pg.Node) bool {
+	if dc := n.GetDeclareCursorStmt(); dc != nil {
+		return dc.Query.GetSelectStmt() != nil
+	}
+	return n.GetSelectStmt() != nil
 }
 
 func syntaxError(err error, offset int) error {
