@@ -452,6 +452,13 @@ func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts copyOptions,
 		query = tree.Stmts[0].Stmt
 	} else if query.GetSelectStmt() == nil {
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "COPY (query) TO supports only SELECT queries")
+	} else if p.Stmt.asOf != nil {
+		// COPY (SELECT ... AS OF t) TO: the rows as of t.
+		q, rows, err := s.selectAsOf(ctx, query, p.Stmt.asOf, p.ParamTypes, params)
+		if err != nil {
+			return nil, err
+		}
+		return s.copyOutResult(queryColumns(q), rows, opts)
 	}
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()

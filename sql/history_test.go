@@ -126,6 +126,18 @@ func TestAsOf(t *testing.T) {
 				t.Fatalf("FETCH from a cursor AS OF t3: %q, want %q", got, want[t3][2])
 			}
 			ts.mustExec("ROLLBACK")
+			// COPY (SELECT ... AS OF t) TO STDOUT copies the rows of time t.
+			res, err := ts.exec(fmt.Sprintf("COPY (SELECT k, v FROM t ORDER BY k AS OF %d) TO STDOUT", t2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []byte
+			for _, r := range res.CopyOut.Rows {
+				out = res.CopyOut.AppendRow(out, r)
+			}
+			if got := string(out); got != "1\ta\n2\tB\n" {
+				t.Fatalf("COPY (SELECT ... AS OF t2): %q", got)
+			}
 			// A time between writes reads the earlier write; timestamps and
 			// strings name instants; parameters of any form work.
 			at := time.UnixMilli(int64(t2 + 500)).UTC()

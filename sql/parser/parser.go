@@ -80,6 +80,8 @@ func Parse(query string) ([]Statement, error) {
 				}
 				st.AST = res.Stmts[0].Stmt
 			}
+		} else if ast, asOf, ok := splitCopyAsOf(query, toks); ok {
+			st.AST, st.AsOf = ast, asOf
 		} else if ast, asOf, selEnd, ok := splitAsOf(query, toks); ok {
 			st.AST, st.AsOf = ast, asOf
 			st.SQL = strings.TrimRight(query[toks[0].Start:selEnd], " \t\r\n")
@@ -172,21 +174,74 @@ func splitAsOf(query string, toks []*pg.ScanToken) (ast, asOf *pg.Node, end int,
 		return nil, nil, 0, false
 	}
 	last := toks[len(toks)-1]
-	exprRes, err := pg.Parse("SELECT " + query[toks[at+2].Start:last.End])
-	if err != nil || len(exprRes.Stmts) != 1 {
+	e, ok := scalarExpr("SELECT " + query[toks[at+2].Start:last.End])
+	if !ok {
 		return nil, nil, 0, false
 	}
-	sel := exprRes.Stmts[0].Stmt.GetSelectStmt()
-	if sel == nil || len(sel.TargetList) != 1 || len(sel.FromClause) != 0 || sel.WhereClause != nil ||
-		sel.GroupClause != nil || sel.HavingClause != nil || sel.SortClause != nil || sel.LimitCount != nil ||
-		sel.LimitOffset != nil || sel.DistinctClause != nil || sel.Op != pg.SetOperation_SETOP_NONE {
-		return nil, nil, 0, false
+	return res.Stmts[0].Stmt, e, end, true
+}
+
+// scalarExpr parses sel, a "SELECT expr" text, and returns expr when that
+// is all there is: one unnamed target and no clause.
+func scalarExpr(sel string) (*pg.Node, bool) {
+	res, err := pg.Parse(sel)
+	if err != nil || len(res.Stmts) != 1 {
+		return nil, false
 	}
-	rt := sel.TargetList[0].GetResTarget()
+	s := res.Stmts[0].Stmt.GetSelectStmt()
+	if s == nil || len(s.TargetList) != 1 || len(s.FromClause) != 0 || s.WhereClause != nil ||
+		s.GroupClause != nil || s.HavingClause != nil || s.SortClause != nil || s.LimitCount != nil ||
+		s.LimitOffset != nil || s.DistinctClause != nil || s.Op != pg.SetOperation_SETOP_NONE {
+		return nil, false
+	}
+	rt := s.TargetList[0].GetResTarget()
 	if rt == nil || rt.Name != "" {
-		return nil, nil, 0, false
+		return nil, false
 	}
-	return res.Stmts[0].Stmt, rt.Val, end, true
+	return rt.Val, true
+}
+
+// splitCopyAsOf recognizes `COPY (select AS OF expr) TO ...`: the AS OF
+// of the parenthesized query, whose text without it parses as a COPY of a
+// SELECT. The expression is returned apart, as for a SELECT.
+func splitCopyAsOf(query string, toks []*pg.ScanToken) (ast, asOf *pg.Node, ok bool) {
+	if len(toks) < 6 || toks[0].Token != pg.Token_COPY || toks[1].Token != pg.Token_ASCII_40 {
+		return nil, nil, false
+	}
+	depth, at, closing := 0, -1, -1
+	for i := 1; i < len(toks) && closing < 0; i++ {
+		switch toks[i].Token {
+		case pg.Token_ASCII_40, pg.Token_ASCII_91:
+			depth++
+		case pg.Token_ASCII_41, pg.Token_ASCII_93:
+			depth--
+			if depth == 0 {
+				closing = i
+			}
+		case pg.Token_AS:
+			if depth == 1 && i+1 < len(toks) && toks[i+1].Token == pg.Token_OF {
+				at = i
+			}
+		}
+	}
+	if at < 0 || closing < 0 || at+2 >= closing {
+		return nil, nil, false
+	}
+	last := toks[len(toks)-1]
+	text := query[toks[0].Start:toks[at].Start] + " " + query[toks[closing].Start:last.End]
+	res, err := pg.Parse(text)
+	if err != nil || len(res.Stmts) != 1 {
+		return nil, nil, false
+	}
+	cs := res.Stmts[0].Stmt.GetCopyStmt()
+	if cs == nil || cs.Query.GetSelectStmt() == nil {
+		return nil, nil, false
+	}
+	e, ok := scalarExpr("SELECT " + query[toks[at+2].Start:toks[closing-1].End])
+	if !ok {
+		return nil, nil, false
+	}
+	return res.Stmts[0].Stmt, e, true
 }
 
 // readsAsOf reports whether n is a statement that may end in AS OF: a
