@@ -62,11 +62,7 @@ func (s *Session) declareCursor(ctx context.Context, dc *pg.DeclareCursorStmt, p
 		if err != nil {
 			return nil, err
 		}
-		if s.cursors == nil {
-			s.cursors = map[string]*cursor{}
-		}
-		s.cursors[name] = &cursor{cols: sub.Columns(), stream: sub}
-		return &Result{Tag: "DECLARE CURSOR"}, nil
+		return s.openCursor(name, &cursor{cols: sub.Columns(), stream: sub}), nil
 	}
 	if p.Stmt.asOf != nil {
 		// DECLARE ... FOR SELECT ... AS OF t: the rows as of t.
@@ -74,11 +70,7 @@ func (s *Session) declareCursor(ctx context.Context, dc *pg.DeclareCursorStmt, p
 		if err != nil {
 			return nil, err
 		}
-		if s.cursors == nil {
-			s.cursors = map[string]*cursor{}
-		}
-		s.cursors[name] = &cursor{cols: queryColumns(q), rows: rows, hold: hold}
-		return &Result{Tag: "DECLARE CURSOR"}, nil
+		return s.openCursor(name, &cursor{cols: queryColumns(q), rows: rows, hold: hold}), nil
 	}
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
@@ -91,11 +83,16 @@ func (s *Session) declareCursor(ctx context.Context, dc *pg.DeclareCursorStmt, p
 	if err != nil {
 		return nil, err
 	}
+	return s.openCursor(name, &cursor{cols: queryColumns(q), rows: rows, hold: hold}), nil
+}
+
+// openCursor registers c under name and returns DECLARE's result.
+func (s *Session) openCursor(name string, c *cursor) *Result {
 	if s.cursors == nil {
 		s.cursors = map[string]*cursor{}
 	}
-	s.cursors[name] = &cursor{cols: queryColumns(q), rows: rows, hold: hold}
-	return &Result{Tag: "DECLARE CURSOR"}, nil
+	s.cursors[name] = c
+	return &Result{Tag: "DECLARE CURSOR"}
 }
 
 func (s *Session) cursor(name string) (*cursor, error) {
