@@ -126,6 +126,16 @@ func TestLibPQ(t *testing.T) {
 // installed by make deps) against an in-process server: batches,
 // server-prepared statements, a transaction and DatabaseMetaData.
 func TestPgJDBC(t *testing.T) {
+	runJDBCCheck(t, "testdata/clients/jdbc/Check.java")
+}
+
+// runJDBCCheck runs a pgjdbc check program (a single Java source file,
+// run directly as JEP 330 allows, with jvmArgs before it) against an
+// in-process server, passing its host and port; it fails the test when the
+// program exits non-zero. It skips when the JDK or pgjdbc is missing
+// (make deps installs both).
+func runJDBCCheck(t *testing.T, source string, jvmArgs ...string) {
+	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
 		t.Skip("java is not on PATH")
@@ -137,10 +147,10 @@ func TestPgJDBC(t *testing.T) {
 	host, port, _ := net.SplitHostPort(startEngineServer(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	// java runs a single source file directly (JEP 330).
-	out, err := exec.CommandContext(ctx, java, "-cp", jar, "testdata/clients/jdbc/Check.java", host, port).CombinedOutput()
+	args := append(append(jvmArgs, "-cp", jar), source, host, port)
+	out, err := exec.CommandContext(ctx, java, args...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("pgjdbc: %v\n%s", err, out)
+		t.Fatalf("pgjdbc %s: %v\n%s", source, err, out)
 	}
 }
 

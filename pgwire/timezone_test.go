@@ -3,9 +3,6 @@ package pgwire
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -89,20 +86,5 @@ func TestTimeZoneClient(t *testing.T) {
 // java.time and java.sql values written and read through it must be the
 // right instants (testdata/clients/jdbc/TimeZoneCheck.java).
 func TestTimeZonePgJDBC(t *testing.T) {
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Skip("java is not on PATH")
-	}
-	const jar = "/usr/share/java/postgresql.jar"
-	if _, err := os.Stat(jar); err != nil {
-		t.Skip("pgjdbc is not installed (Debian package libpostgresql-jdbc-java)")
-	}
-	host, port, _ := net.SplitHostPort(startEngineServer(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, java, "-Duser.timezone=Asia/Kolkata", "-cp", jar,
-		"testdata/clients/jdbc/TimeZoneCheck.java", host, port).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pgjdbc: %v\n%s", err, out)
-	}
+	runJDBCCheck(t, "testdata/clients/jdbc/TimeZoneCheck.java", "-Duser.timezone=Asia/Kolkata")
 }
