@@ -1753,17 +1753,23 @@ func (b *binder) bindWindowTable(name string, fc *pg.FuncCall, rf *pg.RangeFunct
 			out = &planner.SetOp{Kind: planner.Union, All: true, Left: out, Right: one}
 		}
 	}
+	return out, windowColumns(rf, name, cols, tt), nil
+}
+
+// windowColumns are the columns of a window table function in FROM: rel's
+// columns, then window_start and window_end of the time column's type tt,
+// all under the function's alias (or its name).
+func windowColumns(rf *pg.RangeFunction, name string, cols []scopeCol, tt types.Type) []scopeCol {
 	alias := name
 	if rf.Alias != nil {
 		alias = strings.ToLower(rf.Alias.Aliasname)
 	}
-	outCols := make([]scopeCol, 0, len(cols)+2)
+	out := make([]scopeCol, 0, len(cols)+2)
 	for _, c := range cols {
 		c.table = alias
-		outCols = append(outCols, c)
+		out = append(out, c)
 	}
-	outCols = append(outCols, scopeCol{table: alias, name: "window_start", typ: tt}, scopeCol{table: alias, name: "window_end", typ: tt})
-	return out, outCols, nil
+	return append(out, scopeCol{table: alias, name: "window_start", typ: tt}, scopeCol{table: alias, name: "window_end", typ: tt})
 }
 
 // bindSession finishes SESSION(rel, time_col, gap [, key_col ...]) once
@@ -1799,15 +1805,5 @@ func (b *binder) bindSession(fc *pg.FuncCall, rf *pg.RangeFunction, rel planner.
 	ts := &expr.Col{Idx: tcol, Typ: tt}
 	input := planner.Rel(&planner.Filter{Input: rel, Pred: &expr.IsNull{Arg: ts, Negate: true}})
 	out := &planner.Session{Input: input, Time: tcol, Keys: keys, Gap: gap}
-	alias := "session"
-	if rf.Alias != nil {
-		alias = strings.ToLower(rf.Alias.Aliasname)
-	}
-	outCols := make([]scopeCol, 0, len(cols)+2)
-	for _, c := range cols {
-		c.table = alias
-		outCols = append(outCols, c)
-	}
-	outCols = append(outCols, scopeCol{table: alias, name: "window_start", typ: tt}, scopeCol{table: alias, name: "window_end", typ: tt})
-	return out, outCols, nil
+	return out, windowColumns(rf, "session", cols, tt), nil
 }
