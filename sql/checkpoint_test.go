@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -240,6 +241,49 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 		b.Logf("load_ms | views_ms: %v", st)
 		ts.e.Close()
 	}
+}
+
+// BenchmarkRestartWithTail restarts from a checkpoint of the 100k-row
+// events table under the five views followed by one logged
+// `UPDATE events SET v = v + 1` (200k updates): the crash restart of
+// scripts/bench-durable-vs-postgres.sh. tail_ms is the restart less
+// loading the checkpoint and recomputing the views: replaying the tail.
+//
+//	timeout 900 go test -run XXX -bench RestartWithTail -benchtime 3x ./sql/
+func BenchmarkRestartWithTail(b *testing.B) {
+	const rows = 100_000
+	dir := b.TempDir()
+	ts := openBenchEngine(b, dir)
+	ts.mustExec("CREATE TABLE dims (k int PRIMARY KEY, label text)")
+	ts.mustExec("INSERT INTO dims SELECT g, 'label ' || (g % 7) FROM generate_series(0, 999) AS g")
+	ts.mustExec("CREATE TABLE events (id int8 PRIMARY KEY, k int, v int, note text)")
+	for _, v := range benchViews {
+		ts.mustExec("CREATE MATERIALIZED VIEW " + v)
+	}
+	ts.mustExec(fmt.Sprintf("INSERT INTO events SELECT g, g %% 1000, ((g::int8 * 7919) %% 1000000)::int, 'note ' || g FROM generate_series(0, %d) AS g", rows-1))
+	ts.mustExec("CHECKPOINT")
+	ts.mustExec("UPDATE events SET v = v + 1")
+	ts.e.Close()
+	b.ResetTimer()
+	var tail float64
+	for i := 0; i < b.N; i++ {
+		ts := openBenchEngine(b, dir)
+		b.StopTimer()
+		st := ts.restoredRows("SELECT log_updates, elapsed_ms - load_ms - views_ms FROM tb_catalog.restart")
+		parts := strings.Split(st[0], " | ")
+		if len(st) != 1 || parts[0] != "200000" {
+			b.Fatalf("restart replayed %v, want 200000 updates of tail", st)
+		}
+		ms, err := strconv.ParseFloat(parts[1], 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tail += ms
+		ts.e.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(tail/float64(b.N), "tail_ms")
+	b.ReportMetric(float64(b.N)*2*rows/(tail/1000), "tail_updates/s")
 }
 
 // benchViews are the five views of the restart benchmarks.
