@@ -230,6 +230,12 @@ func (l *PebbleLog) WriteCheckpoint(ctx context.Context, t, catalogTime uint64, 
 	if err := b.Set(keyCheckpoint, encodeManifest(cp), nil); err != nil {
 		return nil, err
 	}
+	// The last chunk counts against the reserve too: small checkpoints
+	// taken often are all last chunks.
+	if err := l.space.admit(b.Len()); err != nil {
+		l.abandonCheckpoint(t)
+		return nil, fmt.Errorf("storage: writing the checkpoint at %d to %s: %w", t, l.dir, err)
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		l.abandonCheckpoint(t)
 		return nil, fmt.Errorf("storage: writing the checkpoint at %d to %s: %w", t, l.dir, err)

@@ -35,11 +35,18 @@ const DefaultMinFreeBytes = 64 << 20
 
 // spaceCheckEvery and spaceCheckBytes bound how stale the free space
 // seen by a write may be: it is re-read after this long or after this many
-// bytes were queued since, and on every write while the disk is full.
+// bytes were queued since (at most an eighth of the reserve, so that what
+// is admitted between two readings, written again by a memtable flush,
+// stays well inside the reserve), and on every write while the disk is
+// full.
 const (
 	spaceCheckEvery = time.Second
 	spaceCheckBytes = 8 << 20
 )
+
+// checkBytes is how many queued bytes make the next write re-read the free
+// space.
+func (g *spaceGuard) checkBytes() uint64 { return min(spaceCheckBytes, g.reserve/8) }
 
 // spaceGuard decides whether a write may go to disk.
 type spaceGuard struct {
@@ -66,7 +73,7 @@ func (g *spaceGuard) admit(n int) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.mu.queued += uint64(n)
-	if g.mu.full || g.every < 0 || g.mu.queued >= spaceCheckBytes || time.Since(g.mu.checked) >= g.every {
+	if g.mu.full || g.every < 0 || g.mu.queued >= g.checkBytes() || time.Since(g.mu.checked) >= g.every {
 		g.mu.checked, g.mu.queued = time.Now(), 0
 		u, err := g.fs.GetDiskUsage(g.dir)
 		g.mu.full = err == nil && u.AvailBytes < g.reserve+uint64(n)

@@ -52,11 +52,7 @@ func TestCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "tributary")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildServer(t, tmp)
 	dataDir := filepath.Join(tmp, "data")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -232,14 +228,27 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// startServer starts `tributary serve` on a free port and waits (with the
-// context's deadline) until it logs that it is ready.
-func startServer(ctx context.Context, t *testing.T, bin, dataDir string) *server {
+// buildServer builds the tributary binary into dir and returns its path.
+func buildServer(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "tributary")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServer starts `tributary serve` on a free port, with the extra
+// flags, and waits (with the context's deadline) until it logs that it is
+// ready.
+func startServer(ctx context.Context, t *testing.T, bin, dataDir string, extra ...string) *server {
 	t.Helper()
 	// Checkpoints every few dozen updates and every 20ms, so that kills
 	// land before, during and after checkpoints, and restarts read one.
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-		"--checkpoint-rows", "40", "--checkpoint-interval", "20ms")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+		"--checkpoint-rows", "40", "--checkpoint-interval", "20ms"}, extra...)
+	cmd := exec.Command(bin, args...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
