@@ -43,6 +43,11 @@ func (a *Arrangement) Add(key, row types.Row, diff int64) {
 		return
 	}
 	a.buf = types.RowKey(a.buf[:0], key)
+	a.addKeyed(row, diff)
+}
+
+// addKeyed is Add for the key whose types.RowKey encoding is a.buf.
+func (a *Arrangement) addKeyed(row types.Row, diff int64) {
 	k := len(a.buf)
 	keyBytes := a.buf[:k]
 	e, ok := a.keys[string(keyBytes)]

@@ -640,25 +640,7 @@ func (o *topKOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	var out []Update
 	for i, g := range touched {
 		g.touched = false
-		var next []types.Row
-		rank := int64(0)
-		g.rows.Ascend(func(e *indexEntry) bool {
-			for c := int64(0); c < e.count; c++ {
-				rank++
-				if rank <= o.plan.Offset {
-					continue
-				}
-				if o.plan.Limit >= 0 && rank > o.plan.Offset+o.plan.Limit {
-					return false
-				}
-				row := e.row
-				if o.plan.RowNumber {
-					row = append(row.Copy(), types.NewInt8(rank))
-				}
-				next = append(next, row)
-			}
-			return true
-		})
+		next := o.window(g)
 		for _, r := range g.out {
 			out = append(out, Update{Row: r, Diff: -1})
 		}
@@ -671,6 +653,31 @@ func (o *topKOp) step(_ *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 		}
 	}
 	return out, nil
+}
+
+// window returns the rows of g's ranks Offset+1 … Offset+Limit: its
+// output.
+func (o *topKOp) window(g *topGroup) []types.Row {
+	var next []types.Row
+	rank := int64(0)
+	g.rows.Ascend(func(e *indexEntry) bool {
+		for c := int64(0); c < e.count; c++ {
+			rank++
+			if rank <= o.plan.Offset {
+				continue
+			}
+			if o.plan.Limit >= 0 && rank > o.plan.Offset+o.plan.Limit {
+				return false
+			}
+			row := e.row
+			if o.plan.RowNumber {
+				row = append(row.Copy(), types.NewInt8(rank))
+			}
+			next = append(next, row)
+		}
+		return true
+	})
+	return next
 }
 
 func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {

@@ -196,9 +196,20 @@ type Aggregate struct {
 // number of times, and for an empty group must return the SQL value of the
 // aggregate over no rows (0 for count, NULL for sum). States are not safe
 // for concurrent use and must not retain args.
+//
+// AppendState and LoadState checkpoint a state (agg_state.go): AppendState
+// appends the state as datums to dst and returns it (it may apply buffered
+// changes, never change what the state means); LoadState sets an empty
+// state, made by the same Aggregate's New (and OrderBy), from exactly the
+// datums AppendState appended, and returns an error wrapping
+// ErrBadAggState for anything else. The loaded state must then behave as
+// the saved one under every later Add and Result.
+// TestAggregateStatesRoundTrip checks every registered aggregate.
 type AggState interface {
 	Add(args []types.Datum, diff int64) error
 	Result() (types.Datum, error)
+	AppendState(dst types.Row) types.Row
+	LoadState(src types.Row) error
 }
 
 // Ordered is implemented by the states of aggregates whose result depends

@@ -1,0 +1,250 @@
+package dataflow_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/tributary-db/tributary/dataflow"
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/types"
+	"github.com/tributary-db/tributary/storage"
+)
+
+// encodedState is a checkpointed state as the sql layer keeps it: rows in
+// storage's binary row encoding.
+type encodedState struct {
+	buf  []byte
+	rows int
+}
+
+func (s *encodedState) WriteRow(r types.Row) error {
+	s.buf = storage.AppendRow(s.buf, r)
+	s.rows++
+	return nil
+}
+
+type stateReader struct{ rest []byte }
+
+func (r *stateReader) ReadRow() (types.Row, error) {
+	if len(r.rest) == 0 {
+		return nil, io.EOF
+	}
+	row, rest, err := storage.DecodeRow(r.rest)
+	r.rest = rest
+	return row, err
+}
+
+func aggCall(t *testing.T, name string, distinct bool, args ...expr.Expr) dataflow.AggCall {
+	t.Helper()
+	var ts []types.Type
+	for _, a := range args {
+		ts = append(ts, a.Type())
+	}
+	agg, _, err := expr.ResolveAggregate(name, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret := agg.Ret
+	if ret == types.Unknown {
+		ret = ts[0]
+	}
+	return dataflow.AggCall{Agg: agg, Args: args, Distinct: distinct, Ret: ret}
+}
+
+// checkpointPlans are plans with every kind of stateful operator over two
+// collections of (k int8, v int8, ts timestamp) rows.
+func checkpointPlans(t *testing.T) map[string]dataflow.Plan {
+	typs := []types.Type{types.Int8, types.Int8, types.Timestamp}
+	a := &dataflow.Get{ID: 1, Name: "a", Typs: typs}
+	b := &dataflow.Get{ID: 2, Name: "b", Typs: typs}
+	k := &expr.Col{Idx: 0, Typ: types.Int8}
+	v := &expr.Col{Idx: 1, Typ: types.Int8}
+	ts := &expr.Col{Idx: 2, Typ: types.Timestamp}
+	plus, _, err := expr.Resolve("+", []types.Type{types.Timestamp, types.Interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := &expr.Call{Fn: plus, Args: []expr.Expr{ts, &expr.Const{Val: types.NewInterval(types.IntervalValue{Micros: 3})}}}
+	return map[string]dataflow.Plan{
+		"reduce": &dataflow.Reduce{
+			Input: &dataflow.Map{Input: a, Exprs: []expr.Expr{k, v, ts}},
+			Keys:  []int{0},
+			Aggs: []dataflow.AggCall{
+				aggCall(t, "count", false), aggCall(t, "sum", false, v), aggCall(t, "avg", false, v),
+				aggCall(t, "min", false, v), aggCall(t, "max", false, ts), aggCall(t, "stddev", false, v),
+				aggCall(t, "count", true, v), aggCall(t, "bool_and", false, &expr.Compare{Op: expr.GT, L: v, R: &expr.Const{Val: types.NewInt8(0)}}),
+			},
+		},
+		"global": &dataflow.Reduce{Input: a, Global: true, Aggs: []dataflow.AggCall{aggCall(t, "sum", false, v), aggCall(t, "count", false)}},
+		"join":   &dataflow.Join{Left: a, Right: b, LeftKey: []expr.Expr{k}, RightKey: []expr.Expr{k}},
+		"join-expr": &dataflow.Map{
+			Input: &dataflow.Join{Left: a, Right: &dataflow.Filter{Input: b, Pred: &expr.Compare{Op: expr.GT, L: v, R: &expr.Const{Val: types.NewInt8(2)}}},
+				LeftKey: []expr.Expr{v}, RightKey: []expr.Expr{k}, NullEq: true},
+			Exprs: []expr.Expr{k, &expr.Col{Idx: 4, Typ: types.Int8}},
+		},
+		"topk":       &dataflow.TopK{Input: a, Group: []int{0}, Order: []dataflow.SortKey{{Col: 1, Desc: true}}, Limit: 2, Offset: 1},
+		"row_number": &dataflow.TopK{Input: a, Group: []int{0}, Order: []dataflow.SortKey{{Col: 2}}, Limit: -1, RowNumber: true},
+		"except": &dataflow.Threshold{Input: &dataflow.Union{Ins: []dataflow.Plan{
+			&dataflow.Map{Input: a, Exprs: []expr.Expr{k}},
+			&dataflow.Negate{Input: &dataflow.Map{Input: b, Exprs: []expr.Expr{k}}}}}},
+		"temporal": &dataflow.TemporalFilter{Input: a, Bounds: []dataflow.TimeBound{
+			{Op: expr.GE, Expr: ts},
+			{Op: expr.LT, Expr: until},
+		}},
+		"session": &dataflow.Session{Input: a, Time: 2, Keys: []int{0}, Gap: 2},
+	}
+}
+
+// TestCheckpointRestore steps each plan with random changes, checkpoints
+// it at a random step (through storage's row encoding), restores the
+// state into a freshly built dataflow and steps both with the same further
+// changes: the outputs must be equal at every step, and so must the states
+// checkpointed at the end.
+func TestCheckpointRestore(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	for name, plan := range checkpointPlans(t) {
+		t.Run(name, func(t *testing.T) {
+			for trial := 0; trial < 10; trial++ {
+				live := map[dataflow.CollectionID][]types.Row{}
+				batch := func() map[dataflow.CollectionID][]dataflow.Update {
+					ch := map[dataflow.CollectionID][]dataflow.Update{}
+					for id := dataflow.CollectionID(1); id <= 2; id++ {
+						for n := rng.IntN(6); n > 0; n-- {
+							rows := live[id]
+							if len(rows) > 0 && rng.IntN(3) == 0 {
+								i := rng.IntN(len(rows))
+								ch[id] = append(ch[id], dataflow.Update{Row: rows[i], Diff: -1})
+								live[id] = append(rows[:i], rows[i+1:]...)
+								continue
+							}
+							row := types.Row{types.NewInt8(int64(rng.IntN(4))), types.NewInt8(int64(rng.IntN(7) - 2)), types.NewTimestamp(types.Timestamp, int64(rng.IntN(30)))}
+							if rng.IntN(10) == 0 {
+								row[1] = types.Null(types.Int8)
+							}
+							ch[id] = append(ch[id], dataflow.Update{Row: row, Diff: 1})
+							live[id] = append(live[id], row)
+						}
+						ch[id] = dataflow.Consolidate(ch[id])
+					}
+					return ch
+				}
+				ctx := &expr.Ctx{}
+				orig, err := dataflow.Build(plan, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				now := int64(0)
+				stepAt := rng.IntN(8)
+				for i := 0; i <= stepAt; i++ {
+					now += int64(rng.IntN(3))
+					ctx.Timestamp = now
+					if _, err := orig.Step(ctx, batch()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				saved := &encodedState{}
+				if err := orig.Checkpoint(saved); err != nil {
+					t.Fatal(err)
+				}
+				restored, err := dataflow.Build(plan, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if restored.Fingerprint() != orig.Fingerprint() {
+					t.Fatal("fingerprints of one plan differ")
+				}
+				if err := restored.Restore(&stateReader{rest: saved.buf}); err != nil {
+					t.Fatalf("restoring %d rows: %v", saved.rows, err)
+				}
+				if a, b := orig.StateRows(), restored.StateRows(); a != b {
+					t.Fatalf("state rows %d after restore, %d before", b, a)
+				}
+				for i := 0; i < 8; i++ {
+					now += int64(rng.IntN(3))
+					ctx.Timestamp = now
+					ch := batch()
+					want, err := orig.Step(ctx, ch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := restored.Step(ctx, ch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if showUpdates(got) != showUpdates(want) {
+						t.Fatalf("step %d after the restore: got %v, want %v", i, showUpdates(got), showUpdates(want))
+					}
+				}
+				again, again2 := &encodedState{}, &encodedState{}
+				if err := orig.Checkpoint(again); err != nil {
+					t.Fatal(err)
+				}
+				if err := restored.Checkpoint(again2); err != nil {
+					t.Fatal(err)
+				}
+				if again.rows != again2.rows || len(again.buf) != len(again2.buf) {
+					t.Fatalf("the states differ after the same steps: %d rows (%d bytes), %d rows (%d bytes)", again.rows, len(again.buf), again2.rows, len(again2.buf))
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreRejectsBadState: a truncated, extended or foreign state is an
+// ErrBadState, never a silently wrong dataflow.
+func TestRestoreRejectsBadState(t *testing.T) {
+	plans := checkpointPlans(t)
+	ctx := &expr.Ctx{}
+	src, _ := dataflow.Build(plans["reduce"], nil)
+	row := types.Row{types.NewInt8(1), types.NewInt8(2), types.NewTimestamp(types.Timestamp, 3)}
+	if _, err := src.Step(ctx, map[dataflow.CollectionID][]dataflow.Update{1: {{Row: row, Diff: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	saved := &encodedState{}
+	if err := src.Checkpoint(saved); err != nil {
+		t.Fatal(err)
+	}
+	full := saved.buf
+	_, rest, _ := storage.DecodeRow(full)
+	header := full[:len(full)-len(rest)]
+	for name, tc := range map[string]struct {
+		plan  string
+		state []byte
+	}{
+		"truncated":   {"reduce", header},
+		"extra row":   {"reduce", storage.AppendRow(append([]byte(nil), full...), types.Row{types.NewInt8(9)})},
+		"other plan":  {"topk", full},
+		"empty state": {"reduce", nil},
+	} {
+		d, _ := dataflow.Build(plans[tc.plan], nil)
+		if err := d.Restore(&stateReader{rest: tc.state}); !errors.Is(err, dataflow.ErrBadState) {
+			t.Errorf("%s: Restore = %v, want ErrBadState", name, err)
+		}
+	}
+}
+
+func showUpdates(ups []dataflow.Update) string {
+	s := ""
+	for _, u := range ups {
+		s += "("
+		for i, d := range u.Row {
+			if i > 0 {
+				s += ","
+			}
+			if d.IsNull() {
+				s += "NULL"
+			} else {
+				s += types.FormatText(d)
+			}
+			s += ":" + d.Type().String()
+		}
+		s += fmt.Sprintf(") %+d\n", u.Diff)
+	}
+	return s
+}
