@@ -585,7 +585,7 @@ func (o *topKOp) less(a, b *indexEntry) bool { return o.cmp(a.row, b.row) < 0 }
 // cmp orders rows by the ORDER BY keys, then by the whole row.
 func (o *topKOp) cmp(a, b types.Row) int {
 	for _, k := range o.plan.Order {
-		x, y := a[k.Col], b[k.Col]
+		x, y := &a[k.Col], &b[k.Col]
 		if x.IsNull() != y.IsNull() {
 			// NULLs sort last ascending and first descending, unless overridden.
 			if x.IsNull() == k.NullsFirst {
@@ -593,7 +593,7 @@ func (o *topKOp) cmp(a, b types.Row) int {
 			}
 			return 1
 		}
-		c := types.Compare(x, y)
+		c := types.CompareRef(x, y)
 		if k.Desc {
 			c = -c
 		}
