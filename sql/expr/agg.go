@@ -2,12 +2,10 @@ package expr
 
 import (
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/cockroachdb/apd/v3"
-	"github.com/google/btree"
 	"github.com/tributary-db/tributary/sql/types"
 )
 
@@ -278,108 +276,6 @@ func (s *sumState) Result() (types.Datum, error) {
 	return types.NewNumeric(total), nil
 }
 
-// multiset is an ordered multiset of rows (one or two datums) with counts.
-//
-// Changes are buffered and applied to the tree in key order when the
-// multiset is next read (flush): building a min/max over a 1M-row snapshot
-// inserted the values one at a time in input order, each a descent of a
-// cold B-tree with two allocations, 3 µs per value
-// (BenchmarkViewInitialBuild/per_bucket); sorted, the inserts follow one hot
-// path of the tree, and the new items and their keys come from one slab per
-// flush.
-type multiset struct {
-	t       *btree.BTreeG[*msItem]
-	cmp     func(a, b types.Row) int
-	pending []msPending   // changes not yet in t, in arrival order
-	keyBuf  []types.Datum // the pending keys' datums
-}
-
-type msPending struct {
-	key types.Row
-	n   int64
-	seq int // arrival order, to break ties between equal keys
-}
-
-type msItem struct {
-	key types.Row
-	n   int64
-}
-
-func newMultiset() *multiset { return newMultisetCmp(types.CompareRows) }
-
-// newMultisetCmp returns a multiset ordered by cmp.
-func newMultisetCmp(cmp func(a, b types.Row) int) *multiset {
-	return &multiset{cmp: cmp, t: btree.NewG(16, func(a, b *msItem) bool { return cmp(a.key, b.key) < 0 })}
-}
-
-// add changes key's multiplicity by diff. key is copied.
-func (m *multiset) add(key types.Row, diff int64) {
-	if diff == 0 {
-		return
-	}
-	at := len(m.keyBuf)
-	m.keyBuf = append(m.keyBuf, key...)
-	m.pending = append(m.pending, msPending{key: m.keyBuf[at:len(m.keyBuf):len(m.keyBuf)], n: diff, seq: len(m.pending)})
-}
-
-// tree returns the tree with every pending change applied.
-//
-// The result is the one of applying the changes one by one in arrival
-// order, where each change replaces an equal key's item by one with its own
-// key (keys can compare equal and print differently, 1.0 and 1.00): for each
-// run of equal keys the last key is kept, with the sum of the run's diffs
-// folded into the tree's count, deleted if that is zero.
-func (m *multiset) tree() *btree.BTreeG[*msItem] {
-	if len(m.pending) == 0 {
-		return m.t
-	}
-	p := m.pending
-	if len(p) > 1 {
-		slices.SortFunc(p, func(a, b msPending) int {
-			if c := m.cmp(a.key, b.key); c != 0 {
-				return c
-			}
-			return a.seq - b.seq
-		})
-	}
-	// Merge runs of equal keys in place: p[:n] are the runs' results.
-	n, width := 0, 0
-	for i := 0; i < len(p); {
-		j, sum := i, int64(0)
-		for ; j < len(p) && m.cmp(p[i].key, p[j].key) == 0; j++ {
-			sum += p[j].n
-		}
-		p[n] = msPending{key: p[j-1].key, n: sum}
-		width += len(p[j-1].key)
-		n++
-		i = j
-	}
-	items := make([]msItem, n)
-	keys := make([]types.Datum, width)
-	for i := range items {
-		k := keys[:len(p[i].key):len(p[i].key)]
-		keys = keys[len(k):]
-		copy(k, p[i].key)
-		it := &items[i]
-		*it = msItem{key: k, n: p[i].n}
-		old, existed := m.t.ReplaceOrInsert(it)
-		if existed {
-			it.n += old.n
-		}
-		if it.n == 0 {
-			m.t.Delete(it)
-		}
-	}
-	clear(m.pending)
-	clear(m.keyBuf)
-	m.pending, m.keyBuf = m.pending[:0], m.keyBuf[:0]
-	if cap(m.pending) > 4096 {
-		// A snapshot's buffers are not worth keeping per group.
-		m.pending, m.keyBuf = nil, nil
-	}
-	return m.t
-}
-
 type minMaxState struct {
 	max bool
 	set *multiset
@@ -398,7 +294,7 @@ func (s *minMaxState) Add(args []types.Datum, diff int64) error {
 }
 
 // compareFirst orders min's and max's one-datum keys.
-func compareFirst(a, b types.Row) int { return types.Compare(a[0], b[0]) }
+func compareFirst(a, b types.Row) int { return types.CompareRef(&a[0], &b[0]) }
 
 func (s *minMaxState) Result() (types.Datum, error) {
 	var out *msItem
@@ -410,9 +306,9 @@ func (s *minMaxState) Result() (types.Datum, error) {
 		return true
 	}
 	if s.max {
-		s.set.tree().Descend(visit)
+		s.set.descend(visit)
 	} else {
-		s.set.tree().Ascend(visit)
+		s.set.ascend(visit)
 	}
 	if out == nil {
 		return types.Null(s.typ), nil
@@ -499,7 +395,7 @@ func (s *stringAggState) Add(args []types.Datum, diff int64) error {
 func (s *stringAggState) Result() (types.Datum, error) {
 	var sb strings.Builder
 	first := true
-	s.set.tree().Ascend(func(it *msItem) bool {
+	s.set.ascend(func(it *msItem) bool {
 		for i := int64(0); i < it.n; i++ {
 			if !first {
 				sb.WriteString(it.key[s.keys+1].Str())

@@ -1,0 +1,104 @@
+package expr
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+// TestMultisetAgainstReference drives multisets with random batches of
+// changes — single changes, which take the binary-search path, and batches
+// as large as the set, which take the merge path — across chunk splits and
+// emptied chunks, and after every flush compares the items with a
+// reference: the counts of every key folded in arrival order, the last
+// arriving key of an equal class kept. Keys are numerics with several
+// spellings of one value (1, 1.0, 1.00), so the kept key is checked too.
+func TestMultisetAgainstReference(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for iter := 0; iter < 40; iter++ {
+		values := 10 + rng.IntN(3000) // distinct values drawn from
+		m := newMultiset()
+		type ref struct {
+			key string // the text of the last key added
+			n   int64
+		}
+		want := map[int]*ref{}
+		key := func(v int) types.Row {
+			d := apd.New(int64(v)*100, -2) // v.00
+			switch rng.IntN(3) {
+			case 1:
+				d = apd.New(int64(v)*10, -1) // v.0
+			case 2:
+				d = apd.New(int64(v), 0)
+			}
+			return types.Row{types.NewNumeric(d)}
+		}
+		for step := 0; step < 30; step++ {
+			var batch int
+			switch rng.IntN(4) {
+			case 0:
+				batch = 1
+			case 1:
+				batch = 1 + rng.IntN(10)
+			default:
+				batch = rng.IntN(2 * values)
+			}
+			for i := 0; i < batch; i++ {
+				v := rng.IntN(values)
+				r := want[v]
+				if r == nil {
+					r = &ref{}
+					want[v] = r
+				}
+				diff := int64(1 + rng.IntN(3))
+				if r.n > 0 && rng.IntN(2) == 0 {
+					diff = -1 - rng.Int64N(r.n) // a retraction of what is there
+				}
+				k := key(v)
+				m.add(k, diff)
+				r.n += diff
+				r.key = k[0].Decimal().String()
+			}
+			var wantItems, gotItems []string
+			for _, v := range slices.Sorted(maps.Keys(want)) {
+				if r := want[v]; r.n != 0 {
+					wantItems = append(wantItems, fmt.Sprintf("%s×%d", r.key, r.n))
+				}
+			}
+			m.ascend(func(it *msItem) bool {
+				gotItems = append(gotItems, fmt.Sprintf("%s×%d", it.key[0].Decimal().String(), it.n))
+				return true
+			})
+			if !slices.Equal(gotItems, wantItems) {
+				t.Fatalf("seed %d, iter %d, step %d (batch %d): items differ\ngot  %v\nwant %v", seed, iter, step, batch, gotItems, wantItems)
+			}
+			var back []string
+			m.descend(func(it *msItem) bool {
+				back = append(back, fmt.Sprintf("%s×%d", it.key[0].Decimal().String(), it.n))
+				return true
+			})
+			slices.Reverse(back)
+			if !slices.Equal(back, wantItems) {
+				t.Fatalf("seed %d, iter %d, step %d: descend differs from ascend", seed, iter, step)
+			}
+			count := 0
+			for _, c := range m.chunks {
+				if len(c) == 0 || len(c) > msChunkMax {
+					t.Fatalf("seed %d, iter %d, step %d: chunk of %d items", seed, iter, step, len(c))
+				}
+				count += len(c)
+			}
+			if count != m.items || count != len(wantItems) {
+				t.Fatalf("seed %d, iter %d, step %d: %d items counted, %d recorded, want %d", seed, iter, step, count, m.items, len(wantItems))
+			}
+		}
+	}
+}
