@@ -120,9 +120,9 @@ func (s *sumState) LoadState(src types.Row) error {
 // applied first: reading it does that anyway), each as its key's datums
 // followed by its count; every key has width datums.
 func (m *multiset) appendState(dst types.Row, width int) types.Row {
-	t := m.tree()
-	dst = append(dst, types.NewInt8(int64(t.Len())))
-	t.Ascend(func(it *msItem) bool {
+	m.flush()
+	dst = append(dst, types.NewInt8(int64(m.items)))
+	m.ascend(func(it *msItem) bool {
 		if len(it.key) != width {
 			panic(fmt.Sprintf("expr: multiset key of %d datums, want %d", len(it.key), width))
 		}
