@@ -28,6 +28,7 @@
 # it needs a few GB for HISTORY_ROWS=10000000).
 #
 # usage: scripts/bench-durable-vs-postgres.sh      (from the repository root)
+#   COPY_ONLY=1 ROUNDS=3 scripts/bench-durable-vs-postgres.sh   (part 1 only)
 #   HISTORY_ROWS=10000000 INGEST_ROWS=1000000 scripts/bench-durable-vs-postgres.sh
 # Needs: go, and PostgreSQL's initdb/pg_ctl/pgbench/psql (installed with
 # apt-get if missing; that needs root). Results go to stdout and to $OUT
@@ -47,6 +48,13 @@ UPDATE_ROUNDS=${UPDATE_ROUNDS:-50}
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
 INGEST=${INGEST:-1}               # 0: skip 1-3
 RESTART_STATE=${RESTART_STATE:-1} # 0: skip 4
+# COPY_ONLY=1: only part 1 (COPY ingest), ROUNDS times, Tributary and
+# PostgreSQL alternating (each round on a fresh --data-dir and a fresh
+# table), so both are measured in the same minutes.
+COPY_ONLY=${COPY_ONLY:-0}
+ROUNDS=${ROUNDS:-1}
+TRIBUTARY_FLAGS=${TRIBUTARY_FLAGS:-} # extra flags for tributary serve in COPY_ONLY mode
+if [ "$COPY_ONLY" = 1 ]; then RESTART_STATE=0; fi
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -108,12 +116,12 @@ copy_chunks() { # PORT PREFIX
 	done
 }
 echo "generating data ..." >&2
-if [ "$INGEST" = 1 ]; then gen_chunks "$TMP/ingest" 0 "$INGEST_ROWS"; fi
+if [ "$INGEST" = 1 ] || [ "$COPY_ONLY" = 1 ]; then gen_chunks "$TMP/ingest" 0 "$INGEST_ROWS"; fi
 if [ "$RESTART_STATE" = 1 ]; then
 	gen_chunks "$TMP/history" 0 "$HISTORY_ROWS"
 	gen_chunks "$TMP/tail" "$HISTORY_ROWS" "$TAIL_ROWS"
 fi
-gen_chunks "$TMP/state" 0 "$STATE_ROWS"
+if [ "$COPY_ONLY" != 1 ]; then gen_chunks "$TMP/state" 0 "$STATE_ROWS"; fi
 awk -v n="$INSERT_ROWS" -v b="$INSERT_BATCH" 'BEGIN {
 	srand(7)
 	for (i = 0; i < n; i++) {
@@ -170,13 +178,17 @@ start_pg
 wait_read "$PPORT" "SELECT 1"
 
 # --- 1-3: ingest -----------------------------------------------------------
+copy_ingest() { # NAME PORT
+	local t0 secs
+	q "$2" "DROP TABLE IF EXISTS events" "$CREATE_EVENTS" 2>/dev/null
+	t0=$(now)
+	copy_chunks "$2" "$TMP/ingest"
+	secs=$(elapsed "$t0")
+	report "$1: COPY $INGEST_ROWS rows ($COPY_CHUNK per COPY), durable" "$(per_sec "$INGEST_ROWS" "$secs")" "rows/s ($secs s)"
+}
 ingest() { # NAME PORT
 	local name=$1 port=$2 t0 secs
-	q "$port" "DROP TABLE IF EXISTS events" "$CREATE_EVENTS" 2>/dev/null
-	t0=$(now)
-	copy_chunks "$port" "$TMP/ingest"
-	secs=$(elapsed "$t0")
-	report "$name: COPY $INGEST_ROWS rows ($COPY_CHUNK per COPY), durable" "$(per_sec "$INGEST_ROWS" "$secs")" "rows/s ($secs s)"
+	copy_ingest "$name" "$port"
 	q "$port" "DROP TABLE events" "$CREATE_EVENTS"
 	t0=$(now)
 	"$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres -f "$TMP/inserts.sql" >/dev/null
@@ -193,6 +205,19 @@ ingest() { # NAME PORT
 	done
 	q "$port" "DROP TABLE events"
 }
+if [ "$COPY_ONLY" = 1 ]; then
+	for r in $(seq 1 "$ROUNDS"); do
+		rm -rf "$TMP/tdata-copy"
+		# shellcheck disable=SC2086
+		start_tributary "$TMP/tdata-copy" $TRIBUTARY_FLAGS
+		wait_read "$TPORT" "SELECT 1"
+		copy_ingest "tributary (round $r)" "$TPORT"
+		stop_tributary TERM
+		copy_ingest "postgresql (round $r)" "$PPORT"
+		q "$PPORT" "DROP TABLE events"
+	done
+	INGEST=0
+fi
 if [ "$INGEST" = 1 ]; then
 start_tributary "$TMP/tdata-ingest"
 wait_read "$TPORT" "SELECT 1"
@@ -247,6 +272,7 @@ stop_tributary TERM
 fi
 
 # --- 5: restart, history >> state (Tributary) ------------------------------
+if [ "$COPY_ONLY" != 1 ]; then
 HIST=$((2 * STATE_ROWS * UPDATE_ROUNDS))
 NOCKPT=(--checkpoint-interval 0 --checkpoint-rows 0)
 start_tributary "$TMP/tdata-hist" "${NOCKPT[@]}"
@@ -299,6 +325,7 @@ t0=$(now)
 start_pg
 wait_read "$PPORT" "$first_read"
 report "postgresql: restart after an immediate stop, $HIST updates of history over $STATE_ROWS rows" "$(elapsed "$t0")" "s"
+fi
 
 # --- report ----------------------------------------------------------------
 {
