@@ -43,7 +43,9 @@ type Batch struct {
 // will never be written. WaitDurable(t) returns nil once every batch queued
 // with Time ≤ t is durable, or the failure that makes that impossible (after
 // which the log refuses appends). What is durable is always a prefix, in
-// time order, of what was queued.
+// time order, of what was queued. The log may read a queued batch's rows
+// until it is durable (PebbleLog encodes them on its committer), so the
+// caller must not change them; rows are immutable once written.
 //
 // A Log is also a History (history.go): AS OF reads and compaction.
 // LastTime returns the Time of the latest batch appended or queued, which
