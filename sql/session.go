@@ -829,15 +829,29 @@ func (e *Engine) validateLocked(writes map[dataflow.CollectionID][]dataflow.Upda
 
 // commitLocked is commit with e.mu held for writing.
 func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update) error {
-	t := e.nextTimeLocked()
-	batch := storage.Batch{Time: t}
-	changes := map[dataflow.CollectionID][]dataflow.Update{}
+	changes := make(map[dataflow.CollectionID][]dataflow.Update, len(writes))
 	for id, ups := range writes {
 		ups = dataflow.Consolidate(append([]dataflow.Update(nil), ups...))
-		if len(ups) == 0 {
-			continue
+		if len(ups) > 0 {
+			changes[id] = ups
 		}
-		changes[id] = ups
+	}
+	return e.commitConsolidatedLocked(changes)
+}
+
+// commitConsolidatedLocked is commitLocked for changes the caller knows to
+// be consolidated: each row once, no zero diff, no empty batch (a COPY
+// whose primary key check found every key distinct). It takes ownership
+// of the batches. The order of a batch does not matter.
+func (e *Engine) commitConsolidatedLocked(changes map[dataflow.CollectionID][]dataflow.Update) error {
+	t := e.nextTimeLocked()
+	batch := storage.Batch{Time: t}
+	n := 0
+	for _, ups := range changes {
+		n += len(ups)
+	}
+	batch.Entries = make([]storage.Entry, 0, n)
+	for id, ups := range changes {
 		for _, u := range ups {
 			batch.Entries = append(batch.Entries, storage.Entry{Collection: uint64(id), Row: u.Row, Diff: u.Diff})
 		}
