@@ -382,14 +382,21 @@ func (o *joinOp) loadState(r *stateIn) error {
 
 // scan calls f with every (key encoding, row, count) of the arrangement.
 func (a *Arrangement) scan(f func(key string, row types.Row, count int64)) {
-	for k, e := range a.keys {
+	each := func(k string, e arrKey) {
 		if e.rows == nil {
 			f(k, e.one.row, e.one.count)
-			continue
+			return
 		}
 		for _, r := range e.rows {
 			f(k, r.row, r.count)
 		}
+	}
+	for k, e := range a.keys {
+		each(k, e)
+	}
+	var buf [intKeyLen]byte
+	for v, e := range a.ints {
+		each(string(appendIntKey(buf[:0], v)), e)
 	}
 }
 

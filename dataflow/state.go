@@ -30,11 +30,17 @@ func (o *joinOp) stateRows() int {
 // rows is the number of distinct (key, row) entries.
 func (a *Arrangement) rows() int {
 	n := 0
-	for _, k := range a.keys {
+	count := func(k arrKey) {
 		if k.rows == nil {
 			n++ // the one row kept inline
 		}
 		n += len(k.rows)
+	}
+	for _, k := range a.keys {
+		count(k)
+	}
+	for _, k := range a.ints {
+		count(k)
 	}
 	return n
 }
