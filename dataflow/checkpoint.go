@@ -510,14 +510,10 @@ func (o *reduceOp) loadState(r *stateIn) error {
 func (o *topKOp) kind() string { return "topk" }
 
 func (o *topKOp) saveState(w *stateOut) {
-	n := 0
+	w.row(i8(int64(o.stateRows())))
 	for _, g := range o.groups {
-		n += g.rows.Len()
-	}
-	w.row(i8(int64(n)))
-	for _, g := range o.groups {
-		g.rows.Ascend(func(e *indexEntry) bool {
-			w.write(append(append(w.start(), i8(e.count)), e.row...))
+		g.each(func(row types.Row, count int64) bool {
+			w.write(append(append(w.start(), i8(count)), row...))
 			return w.err == nil
 		})
 	}
@@ -530,25 +526,19 @@ func (o *topKOp) loadState(r *stateIn) error {
 		if r.err != nil {
 			return
 		}
-		o.buf = o.buf[:0]
 		for _, k := range o.plan.Group {
 			if k >= len(row) {
 				r.err = fmt.Errorf("%w: a top-k row of %d columns", ErrBadState, len(row))
 				return
 			}
-			o.buf = types.AppendKey(o.buf, row[k])
 		}
-		g, ok := o.groups[string(o.buf)]
-		if !ok {
-			g = &topGroup{rows: btree.NewG(16, o.less)}
-			o.groups[string(o.buf)] = g
-		}
-		addCount(g.rows, row, n)
+		o.add(o.group(row), row, n)
 	})
 	if err != nil {
 		return err
 	}
 	for _, g := range o.groups {
+		o.refill(g)
 		g.out = o.window(g)
 	}
 	return nil

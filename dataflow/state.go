@@ -9,7 +9,7 @@ func (o *reduceOp) stateRows() int { return len(o.groups) }
 func (o *topKOp) stateRows() int {
 	n := 0
 	for _, g := range o.groups {
-		n += g.rows.Len()
+		n += g.rows()
 	}
 	return n
 }

@@ -1,0 +1,167 @@
+package dataflow
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tributary-db/tributary/sql/expr"
+	"github.com/tributary-db/tributary/sql/types"
+)
+
+var flagTopKSeed = flag.Uint64("topk-seed", 0, "seed for TestTopKMatchesRecomputation (0: from the clock)")
+
+// bruteTopK is the definition: each group's rows (with multiplicity)
+// sorted by v descending (NULLs first, as DESC puts them), then by the
+// whole row, ranks offset+1 … offset+limit, each rendered with its rank.
+func bruteTopK(rows map[[3]int64]int64, limit, offset int64) map[string]int64 {
+	byGroup := map[int64][][3]int64{}
+	for r, n := range rows {
+		for i := int64(0); i < n; i++ {
+			byGroup[r[0]] = append(byGroup[r[0]], r)
+		}
+	}
+	out := map[string]int64{}
+	for _, rs := range byGroup {
+		slices.SortFunc(rs, func(a, b [3]int64) int {
+			if a[1] != b[1] {
+				if a[1] == nullV || b[1] == nullV {
+					return map[bool]int{true: -1, false: 1}[a[1] == nullV]
+				}
+				return -int(a[1] - b[1])
+			}
+			return slices.Compare(a[:], b[:])
+		})
+		for i, r := range rs {
+			rank := int64(i + 1)
+			if rank > offset && (limit < 0 || rank <= offset+limit) {
+				out[renderTopK(r, rank)]++
+			}
+		}
+	}
+	return out
+}
+
+const nullV = -1 // v's stand-in for NULL in the test's rows
+
+func renderTopK(r [3]int64, rank int64) string {
+	v := fmt.Sprint(r[1])
+	if r[1] == nullV {
+		v = "NULL"
+	}
+	return fmt.Sprintf("%d %s %d #%d", r[0], v, r[2], rank)
+}
+
+// TestTopKMatchesRecomputation steps TopK operators (ORDER BY v DESC, LIMIT
+// and OFFSET, ROW_NUMBER, per group) with random batches — single rows,
+// batches as large as the groups, which split heads into tails, and
+// retractions of nearly every row, which empty heads to refill them — of
+// insertions and retractions (duplicates, ties, NULLs), and checks after
+// every step that the accumulated output equals a recomputation from the
+// surviving rows.
+func TestTopKMatchesRecomputation(t *testing.T) {
+	seed := *flagTopKSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -topk-seed %d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	typs := []types.Type{types.Int8, types.Int8, types.Int8}
+	for round := 0; round < 30; round++ {
+		limit := []int64{1, 3, 10, 40, -1}[rng.IntN(5)]
+		offset := []int64{0, 0, 2}[rng.IntN(3)]
+		groups := 1 + rng.IntN(3)
+		values := 1 + rng.IntN(500)
+		plan := &TopK{Input: &Get{ID: 1, Typs: typs}, Group: []int{0},
+			Order: []SortKey{{Col: 1, Desc: true, NullsFirst: true}}, Limit: limit, Offset: offset, RowNumber: true}
+		df, err := Build(plan, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := map[[3]int64]int64{}
+		var live [][3]int64 // rows of state, for picking retractions
+		view := map[string]int64{}
+		for step := 0; step < 40; step++ {
+			var batch []Update
+			if rng.IntN(5) == 0 {
+				// Retract nearly everything: heads run short and refill
+				// from their tails.
+				for _, r := range live {
+					for c := state[r]; c > 0; c-- {
+						if rng.IntN(10) > 0 {
+							state[r]--
+							batch = append(batch, Update{Row: topKRow(r), Diff: -1})
+						}
+					}
+					if state[r] == 0 {
+						delete(state, r)
+					}
+				}
+				live = slices.DeleteFunc(live, func(r [3]int64) bool { return state[r] == 0 })
+			}
+			n := rng.IntN(3)
+			if rng.IntN(3) == 0 {
+				n = rng.IntN(2000)
+			}
+			for ; n >= 0; n-- {
+				if len(live) > 0 && rng.IntN(2) == 0 {
+					i := rng.IntN(len(live))
+					r := live[i]
+					if state[r]--; state[r] == 0 {
+						delete(state, r)
+						live[i] = live[len(live)-1]
+						live = live[:len(live)-1]
+					}
+					batch = append(batch, Update{Row: topKRow(r), Diff: -1})
+					continue
+				}
+				r := [3]int64{int64(rng.IntN(groups)), int64(rng.IntN(values)) - 1, int64(rng.IntN(3))}
+				if state[r] == 0 {
+					live = append(live, r)
+				}
+				state[r]++
+				batch = append(batch, Update{Row: topKRow(r), Diff: 1})
+			}
+			out, err := df.Step(&expr.Ctx{}, map[CollectionID][]Update{1: batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range out {
+				r := [3]int64{u.Row[0].Int(), nullV, u.Row[2].Int()}
+				if !u.Row[1].IsNull() {
+					r[1] = u.Row[1].Int()
+				}
+				k := renderTopK(r, u.Row[3].Int())
+				if view[k] += u.Diff; view[k] == 0 {
+					delete(view, k)
+				}
+			}
+			if want := bruteTopK(state, limit, offset); !mapsEqualTopK(view, want) {
+				t.Fatalf("seed %d round %d step %d (limit %d offset %d, %d rows): view\n%v\nwant\n%v", seed, round, step, limit, offset, len(state), view, want)
+			}
+		}
+	}
+}
+
+func topKRow(r [3]int64) types.Row {
+	v := types.NewInt8(r[1])
+	if r[1] == nullV {
+		v = types.Null(types.Int8)
+	}
+	return types.Row{types.NewInt8(r[0]), v, types.NewInt8(r[2])}
+}
+
+func mapsEqualTopK(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
