@@ -274,13 +274,18 @@ type keyed struct {
 
 func (o *joinOp) keys(ctx *expr.Ctx, key []expr.Expr, in []Update) ([]keyed, error) {
 	out := make([]keyed, 0, len(in))
+	// The keys are carved from one array: the arrangements encode a key
+	// and do not keep it.
+	cells := make([]types.Datum, len(in)*len(key))
 	for _, u := range in {
-		k, ok, err := evalKey(ctx, key, u.Row, o.nullEq)
+		k := cells[:len(key):len(key)]
+		ok, err := evalKey(ctx, key, u.Row, o.nullEq, k)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			out = append(out, keyed{key: k, u: u})
+			cells = cells[len(key):]
 		}
 	}
 	return out, nil
@@ -356,6 +361,9 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	case o.leftShared && o.rightShared:
 		probeRight()
 		probeLeft()
+		if len(dl) == 0 || len(dr) == 0 {
+			break // ΔL⋈ΔR is empty: no arrangement of ΔL to build
+		}
 		delta := NewArrangement()
 		for _, l := range dl {
 			delta.Add(l.key, l.u.Row, l.u.Diff)
@@ -645,17 +653,18 @@ func sharedSide(shared SharedArrangements, side Plan, key []expr.Expr) (*Arrange
 	return NewArrangement(), false
 }
 
-func evalKey(ctx *expr.Ctx, key []expr.Expr, row types.Row, nullEq bool) (types.Row, bool, error) {
-	k := make(types.Row, len(key))
+// evalKey evaluates a join key over row into k (len(key) datums); ok is
+// false for a key with a NULL, which joins nothing unless nullEq.
+func evalKey(ctx *expr.Ctx, key []expr.Expr, row types.Row, nullEq bool, k types.Row) (ok bool, err error) {
 	for i, e := range key {
 		d, err := e.Eval(ctx, row)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if d.IsNull() && !nullEq {
-			return nil, false, nil
+			return false, nil
 		}
 		k[i] = d
 	}
-	return k, true, nil
+	return true, nil
 }
