@@ -462,6 +462,11 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 		s.notePendingKeys(o, delta)
 		return nil
 	}
+	if o.pkUnchangedPairs(changes) {
+		// Each key's retraction and insertion cancel: nothing can collide
+		// and nothing is pending.
+		return nil
+	}
 	var order []string
 	rowOf := map[string]types.Row{}
 	for _, u := range changes {
@@ -523,6 +528,27 @@ func (o *Object) checkInsertedKeys(changes []dataflow.Update) (done bool, err er
 		}
 	}
 	return true, nil
+}
+
+// pkUnchangedPairs reports whether changes are pairs of a row's retraction
+// and an insertion with the same primary key, as an UPDATE that sets no key
+// column writes them. Keys that Compare equal encode alike (pkKey).
+func (o *Object) pkUnchangedPairs(changes []dataflow.Update) bool {
+	if len(changes)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(changes); i += 2 {
+		old, new := changes[i], changes[i+1]
+		if old.Diff != -1 || new.Diff != 1 {
+			return false
+		}
+		for _, c := range o.PrimaryKey {
+			if types.CompareRef(&old.Row[c], &new.Row[c]) != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func onlyInserts(changes []dataflow.Update) bool {
