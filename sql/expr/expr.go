@@ -45,6 +45,10 @@ type Ctx struct {
 	// Sequences is the session's access to sequences (nextval); nil
 	// outside a session's statement.
 	Sequences SequenceSource
+
+	// args is the stack of function arguments being evaluated (Call.Eval):
+	// a Ctx evaluates on one goroutine at a time.
+	args []types.Datum
 }
 
 // MzNow is the system timestamp of the statement or step: Timestamp, or
@@ -124,8 +128,15 @@ type Call struct {
 
 func (c *Call) Type() types.Type { return c.Fn.Ret }
 func (c *Call) Eval(ctx *Ctx, row types.Row) (types.Datum, error) {
-	var buf [4]types.Datum
-	args := buf[:0]
+	if ctx == nil {
+		ctx = &Ctx{}
+	}
+	// The arguments go on ctx's stack: a local array escaped (Fn is called
+	// through a pointer), one 256-byte allocation per call, 20% of the
+	// allocations of UPDATE events SET v = v + 1 under five views. Nested
+	// calls push above base; Fn must not retain args (Overload.Fn).
+	base := len(ctx.args)
+	defer func() { ctx.args = ctx.args[:base] }()
 	for _, a := range c.Args {
 		d, err := a.Eval(ctx, row)
 		if err != nil {
@@ -134,9 +145,9 @@ func (c *Call) Eval(ctx *Ctx, row types.Row) (types.Datum, error) {
 		if d.IsNull() && !c.Fn.NonStrict {
 			return types.Null(c.Fn.Ret), nil
 		}
-		args = append(args, d)
+		ctx.args = append(ctx.args, d)
 	}
-	return c.Fn.Fn(ctx, args)
+	return c.Fn.Fn(ctx, ctx.args[base:len(ctx.args):len(ctx.args)])
 }
 func (c *Call) String() string {
 	if c.Fn.Op != "" && len(c.Args) == 2 {
