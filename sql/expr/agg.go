@@ -46,6 +46,7 @@ func init() {
 				// The result's type is the argument's, also for an empty
 				// group (NULL of that type), whatever was added before.
 				st := &minMaxState{max: isMax, set: newMultisetCmp(compareFirst)}
+				st.set.byDatum = true
 				if len(args) == 1 {
 					st.typ = args[0]
 				}

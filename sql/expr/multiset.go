@@ -1,7 +1,9 @@
 package expr
 
 import (
+	"cmp"
 	"slices"
+	"sync"
 
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -25,6 +27,7 @@ import (
 // in input order took 3 µs per value (BenchmarkViewInitialBuild).
 type multiset struct {
 	cmp     func(a, b types.Row) int
+	byDatum bool          // keys are single datums ordered by types.Compare
 	chunks  [][]msItem    // each sorted and non-empty; in order
 	items   int           // the items in chunks
 	pending []msPending   // changes not yet in chunks, in arrival order
@@ -64,6 +67,12 @@ func newMultisetCmp(cmp func(a, b types.Row) int) *multiset {
 func (m *multiset) add(key types.Row, diff int64) {
 	if diff == 0 {
 		return
+	}
+	if m.pending == nil {
+		// Borrow a large batch's buffers, if one left them (flush).
+		if b, _ := msBuffers.Get().(*msBuffer); b != nil {
+			m.pending, m.keyBuf = b.pending, b.keyBuf
+		}
 	}
 	at := len(m.keyBuf)
 	m.keyBuf = append(m.keyBuf, key...)
@@ -106,49 +115,115 @@ func (m *multiset) flush() {
 	if len(m.pending) == 0 {
 		return
 	}
-	p := m.pending
-	if len(p) > 1 {
-		slices.SortFunc(p, func(a, b msPending) int {
-			if c := m.cmp(a.key, b.key); c != 0 {
-				return c
-			}
-			return a.seq - b.seq
-		})
-	}
-	// Merge runs of equal keys in place: p[:n] are the runs' results, their
-	// keys copied into one slab (the pending buffers are reused).
-	n, width := 0, 0
-	for i := 0; i < len(p); {
-		j, sum := i, int64(0)
-		for ; j < len(p) && m.cmp(p[i].key, p[j].key) == 0; j++ {
-			sum += p[j].n
+	p, n, width := m.pending, 0, 0
+	if m.intKeys() {
+		n = m.runsOfInts()
+		width = n
+	} else {
+		if len(p) > 1 {
+			slices.SortFunc(p, func(a, b msPending) int {
+				if c := m.cmp(a.key, b.key); c != 0 {
+					return c
+				}
+				return a.seq - b.seq
+			})
 		}
-		p[n] = msPending{key: p[j-1].key, n: sum}
-		width += len(p[j-1].key)
-		n++
-		i = j
-	}
-	keys := make([]types.Datum, width)
-	for i := range p[:n] {
-		k := keys[:len(p[i].key):len(p[i].key)]
-		keys = keys[len(k):]
-		copy(k, p[i].key)
-		p[i].key = k
+		// Merge runs of equal keys in place: p[:n] are the runs' results.
+		for i := 0; i < len(p); {
+			j, sum := i, int64(0)
+			for ; j < len(p) && m.cmp(p[i].key, p[j].key) == 0; j++ {
+				sum += p[j].n
+			}
+			p[n] = msPending{key: p[j-1].key, n: sum}
+			width += len(p[j-1].key)
+			n++
+			i = j
+		}
 	}
 	if n*msMergeRatio >= m.items {
-		m.merge(p[:n])
+		m.merge(p[:n]) // copies the keys it keeps
 	} else {
+		// The items keep the keys: copied into one slab, out of the
+		// pending buffer, which is reused.
+		keys := make([]types.Datum, width)
 		for _, c := range p[:n] {
-			m.apply(c.key, c.n)
+			k := keys[:len(c.key):len(c.key)]
+			keys = keys[len(k):]
+			copy(k, c.key)
+			m.apply(k, c.n)
 		}
 	}
 	clear(m.pending)
 	clear(m.keyBuf)
 	m.pending, m.keyBuf = m.pending[:0], m.keyBuf[:0]
-	if cap(m.pending) > 4096 {
-		// A snapshot's buffers are not worth keeping per group.
+	if cap(m.pending) > msKeepPending {
+		// A large batch's buffers go to a pool for the next large batch
+		// rather than stay with this group, or be dropped: UPDATE events
+		// SET v = v + 1 grew them from nothing in every min/max group at
+		// every step, 60% of the bytes it allocated.
+		msBuffers.Put(&msBuffer{pending: m.pending, keyBuf: m.keyBuf})
 		m.pending, m.keyBuf = nil, nil
 	}
+}
+
+// msKeepPending is the largest pending buffer a multiset keeps between
+// flushes; larger ones go to msBuffers.
+const msKeepPending = 4096
+
+// msBuffer is a pair of pending buffers, pooled.
+type msBuffer struct {
+	pending []msPending
+	keyBuf  []types.Datum
+}
+
+var msBuffers sync.Pool // of *msBuffer, cleared
+
+// runsOfInts is flush's sort and merge of runs for intKeys: the values
+// and diffs are sorted as pairs of integers (equal integers of one type
+// are the same key, so arrival order does not matter), 3× faster than
+// sorting the pending changes through their keys. It leaves the runs in
+// m.pending[:n], their keys rewritten in m.keyBuf, and returns n.
+func (m *multiset) runsOfInts() int {
+	p := m.pending
+	t := p[0].key[0].Type()
+	vs := make([]msInt, len(p))
+	for i := range p {
+		vs[i] = msInt{v: p[i].key[0].Int(), n: p[i].n}
+	}
+	slices.SortFunc(vs, func(a, b msInt) int { return cmp.Compare(a.v, b.v) })
+	n := 0
+	for i := 0; i < len(vs); {
+		j, sum := i, int64(0)
+		for ; j < len(vs) && vs[j].v == vs[i].v; j++ {
+			sum += vs[j].n
+		}
+		m.keyBuf[n] = types.NewInt(t, vs[i].v)
+		p[n] = msPending{key: m.keyBuf[n : n+1 : n+1], n: sum}
+		n++
+		i = j
+	}
+	return n
+}
+
+type msInt struct{ v, n int64 }
+
+// intKeys reports whether every pending key is one non-NULL integer of one
+// type (min and max of an integer column), which types.Compare orders by
+// value.
+func (m *multiset) intKeys() bool {
+	if !m.byDatum {
+		return false
+	}
+	t := m.pending[0].key[0].Type()
+	if !t.IsInteger() {
+		return false
+	}
+	for i := range m.pending {
+		if d := &m.pending[i].key[0]; d.IsNull() || d.Type() != t {
+			return false
+		}
+	}
+	return true
 }
 
 // merge applies sorted changes, one per distinct key, in one pass over the
