@@ -3,7 +3,6 @@ package expr
 import (
 	"cmp"
 	"slices"
-	"sync"
 
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -32,6 +31,12 @@ type multiset struct {
 	items   int           // the items in chunks
 	pending []msPending   // changes not yet in chunks, in arrival order
 	keyBuf  []types.Datum // the pending keys' datums
+	// ints holds the pending changes instead of pending while every key
+	// is one non-NULL integer of type intType (min and max of an integer
+	// column): 16 bytes a change instead of 104, and sorted as pairs of
+	// integers. A key of another kind moves them to pending (spillInts).
+	ints    []msInt
+	intType types.Type
 }
 
 type msPending struct {
@@ -68,15 +73,31 @@ func (m *multiset) add(key types.Row, diff int64) {
 	if diff == 0 {
 		return
 	}
-	if m.pending == nil {
-		// Borrow a large batch's buffers, if one left them (flush).
-		if b, _ := msBuffers.Get().(*msBuffer); b != nil {
-			m.pending, m.keyBuf = b.pending, b.keyBuf
+	if m.byDatum && len(m.pending) == 0 {
+		if d := &key[0]; !d.IsNull() && d.Type().IsInteger() && (len(m.ints) == 0 || d.Type() == m.intType) {
+			m.intType = d.Type()
+			m.ints = append(m.ints, msInt{v: d.Int(), n: diff})
+			return
 		}
+		m.spillInts()
 	}
 	at := len(m.keyBuf)
 	m.keyBuf = append(m.keyBuf, key...)
 	m.pending = append(m.pending, msPending{key: m.keyBuf[at:len(m.keyBuf):len(m.keyBuf)], n: diff, seq: len(m.pending)})
+}
+
+// spillInts moves the changes in ints to pending, in their arrival order
+// (they all arrived before any change in pending).
+func (m *multiset) spillInts() {
+	if len(m.ints) == 0 {
+		return
+	}
+	for _, c := range m.ints {
+		m.keyBuf = append(m.keyBuf, types.NewInt(m.intType, c.v))
+		at := len(m.keyBuf)
+		m.pending = append(m.pending, msPending{key: m.keyBuf[at-1 : at : at], n: c.n, seq: len(m.pending)})
+	}
+	m.ints = m.ints[:0]
 }
 
 // ascend calls f for each item in key order until f returns false.
@@ -112,166 +133,150 @@ func (m *multiset) descend(f func(it *msItem) bool) {
 // run of equal keys the last key is kept, with the sum of the run's diffs
 // folded into the item's count, removed if that is zero.
 func (m *multiset) flush() {
+	if len(m.ints) > 0 {
+		m.flushInts()
+		return
+	}
 	if len(m.pending) == 0 {
 		return
 	}
-	p, n, width := m.pending, 0, 0
-	if m.intKeys() {
-		n = m.runsOfInts()
-		width = n
-	} else {
-		if len(p) > 1 {
-			slices.SortFunc(p, func(a, b msPending) int {
-				if c := m.cmp(a.key, b.key); c != 0 {
-					return c
-				}
-				return a.seq - b.seq
-			})
-		}
-		// Merge runs of equal keys in place: p[:n] are the runs' results.
-		for i := 0; i < len(p); {
-			j, sum := i, int64(0)
-			for ; j < len(p) && m.cmp(p[i].key, p[j].key) == 0; j++ {
-				sum += p[j].n
+	p := m.pending
+	if len(p) > 1 {
+		slices.SortFunc(p, func(a, b msPending) int {
+			if c := m.cmp(a.key, b.key); c != 0 {
+				return c
 			}
-			p[n] = msPending{key: p[j-1].key, n: sum}
-			width += len(p[j-1].key)
-			n++
-			i = j
-		}
+			return a.seq - b.seq
+		})
 	}
-	if n*msMergeRatio >= m.items {
-		m.merge(p[:n]) // copies the keys it keeps
-	} else {
-		// The items keep the keys: copied into one slab, out of the
-		// pending buffer, which is reused.
-		keys := make([]types.Datum, width)
-		for _, c := range p[:n] {
-			k := keys[:len(c.key):len(c.key)]
-			keys = keys[len(k):]
-			copy(k, c.key)
-			m.apply(k, c.n)
+	// Merge runs of equal keys in place: p[:n] are the runs' results.
+	n, width := 0, 0
+	for i := 0; i < len(p); {
+		j, sum := i, int64(0)
+		for ; j < len(p) && m.cmp(p[i].key, p[j].key) == 0; j++ {
+			sum += p[j].n
 		}
+		p[n] = msPending{key: p[j-1].key, n: sum}
+		width += len(p[j-1].key)
+		n++
+		i = j
 	}
+	m.applyRuns(p[:n], width)
 	clear(m.pending)
 	clear(m.keyBuf)
 	m.pending, m.keyBuf = m.pending[:0], m.keyBuf[:0]
-	if cap(m.pending) > msKeepPending {
-		// A large batch's buffers go to a pool for the next large batch
-		// rather than stay with this group, or be dropped: UPDATE events
-		// SET v = v + 1 grew them from nothing in every min/max group at
-		// every step, 60% of the bytes it allocated.
-		msBuffers.Put(&msBuffer{pending: m.pending, keyBuf: m.keyBuf})
+	if cap(m.pending) > 4096 {
+		// A snapshot's buffers are not worth keeping per group.
 		m.pending, m.keyBuf = nil, nil
 	}
 }
 
-// msKeepPending is the largest pending buffer a multiset keeps between
-// flushes; larger ones go to msBuffers.
-const msKeepPending = 4096
-
-// msBuffer is a pair of pending buffers, pooled.
-type msBuffer struct {
-	pending []msPending
-	keyBuf  []types.Datum
-}
-
-var msBuffers sync.Pool // of *msBuffer, cleared
-
-// runsOfInts is flush's sort and merge of runs for intKeys: the values
-// and diffs are sorted as pairs of integers (equal integers of one type
-// are the same key, so arrival order does not matter), 3× faster than
-// sorting the pending changes through their keys. It leaves the runs in
-// m.pending[:n], their keys rewritten in m.keyBuf, and returns n.
-func (m *multiset) runsOfInts() int {
-	p := m.pending
-	t := p[0].key[0].Type()
-	vs := make([]msInt, len(p))
-	for i := range p {
-		vs[i] = msInt{v: p[i].key[0].Int(), n: p[i].n}
-	}
-	slices.SortFunc(vs, func(a, b msInt) int { return cmp.Compare(a.v, b.v) })
+// flushInts is flush of the changes in ints: sorted as (value, diff)
+// pairs — equal integers of one type are one key, so arrival order does
+// not matter — summed into runs, and applied.
+func (m *multiset) flushInts() {
+	c := m.ints
+	slices.SortFunc(c, func(a, b msInt) int { return cmp.Compare(a.v, b.v) })
 	n := 0
-	for i := 0; i < len(vs); {
+	for i := 0; i < len(c); {
 		j, sum := i, int64(0)
-		for ; j < len(vs) && vs[j].v == vs[i].v; j++ {
-			sum += vs[j].n
+		for ; j < len(c) && c[j].v == c[i].v; j++ {
+			sum += c[j].n
 		}
-		m.keyBuf[n] = types.NewInt(t, vs[i].v)
-		p[n] = msPending{key: m.keyBuf[n : n+1 : n+1], n: sum}
+		c[n] = msInt{v: c[i].v, n: sum}
 		n++
 		i = j
 	}
-	return n
-}
-
-type msInt struct{ v, n int64 }
-
-// intKeys reports whether every pending key is one non-NULL integer of one
-// type (min and max of an integer column), which types.Compare orders by
-// value.
-func (m *multiset) intKeys() bool {
-	if !m.byDatum {
-		return false
-	}
-	t := m.pending[0].key[0].Type()
-	if !t.IsInteger() {
-		return false
-	}
-	for i := range m.pending {
-		if d := &m.pending[i].key[0]; d.IsNull() || d.Type() != t {
-			return false
+	if n*msMergeRatio >= m.items {
+		key := types.Row{{}} // the run's key, copied by merge
+		m.merge(n, n, func(i int) (types.Row, int64) {
+			key[0] = types.NewInt(m.intType, c[i].v)
+			return key, c[i].n
+		})
+	} else {
+		keys := make([]types.Datum, n)
+		for i := range keys {
+			keys[i] = types.NewInt(m.intType, c[i].v)
+			m.apply(keys[i:i+1:i+1], c[i].n)
 		}
 	}
-	return true
+	m.ints = m.ints[:0]
+	if cap(m.ints) > 4*m.items+1024 {
+		// Kept while it is small next to the items (an UPDATE of every row
+		// refills it at every step); a snapshot's is dropped.
+		m.ints = nil
+	}
 }
 
-// merge applies sorted changes, one per distinct key, in one pass over the
-// items, and rebuilds the chunks full from one new array. The surviving
-// keys are copied into one slab, so that the slabs of earlier flushes are
-// not kept alive by a few keys each.
-func (m *multiset) merge(changes []msPending) {
-	out := make([]msItem, 0, m.items+len(changes))
-	width := 0
-	emit := func(it msItem) {
-		if it.n != 0 {
-			out = append(out, it)
-			width += len(it.key)
+// msInt is a pending change of an integer key.
+type msInt struct{ v, n int64 }
+
+// applyRuns applies sorted changes, one per distinct key (width datums in
+// all): merged in one pass when they are many next to the items, else
+// each by binary search.
+func (m *multiset) applyRuns(runs []msPending, width int) {
+	if len(runs)*msMergeRatio >= m.items {
+		m.merge(len(runs), width, func(i int) (types.Row, int64) { return runs[i].key, runs[i].n })
+		return
+	}
+	// The items keep the keys: copied into one slab, out of the pending
+	// buffer, which is reused.
+	keys := make([]types.Datum, width)
+	for _, c := range runs {
+		k := keys[:len(c.key):len(c.key)]
+		keys = keys[len(k):]
+		copy(k, c.key)
+		m.apply(k, c.n)
+	}
+}
+
+// merge applies n sorted changes, one per distinct key, in one pass over
+// the items, and rebuilds the chunks full from one new array. run(i) is the
+// i-th change: its key (valid until the next call) and diff; width is the
+// datums of all their keys. The surviving keys are copied into one slab as
+// they are emitted, so that the slabs of earlier flushes are not kept alive
+// by a few keys each.
+func (m *multiset) merge(n, width int, run func(i int) (types.Row, int64)) {
+	for _, c := range m.chunks {
+		for i := range c {
+			width += len(c[i].key)
+		}
+	}
+	out := make([]msItem, 0, m.items+n)
+	keys := make([]types.Datum, 0, width) // never grows: the keys stay put
+	emit := func(key types.Row, count int64) {
+		if count != 0 {
+			keys = append(keys, key...)
+			out = append(out, msItem{key: keys[len(keys)-len(key) : len(keys) : len(keys)], n: count})
 		}
 	}
 	ci, i := 0, 0 // the next item: m.chunks[ci][i]
-	for _, c := range changes {
+	for r := 0; r < n; r++ {
+		key, count := run(r)
 		for ci < len(m.chunks) {
-			it := m.chunks[ci][i]
-			cmp := m.cmp(it.key, c.key)
-			if cmp > 0 {
+			it := &m.chunks[ci][i]
+			c := m.cmp(it.key, key)
+			if c > 0 {
 				break
 			}
-			if cmp == 0 {
-				c.n += it.n
+			if c == 0 {
+				count += it.n
 			} else {
-				emit(it)
+				emit(it.key, it.n)
 			}
 			if i++; i == len(m.chunks[ci]) {
 				ci, i = ci+1, 0
 			}
-			if cmp == 0 {
+			if c == 0 {
 				break
 			}
 		}
-		emit(msItem{key: c.key, n: c.n})
+		emit(key, count)
 	}
 	for ; ci < len(m.chunks); ci, i = ci+1, 0 {
 		for _, it := range m.chunks[ci][i:] {
-			emit(it)
+			emit(it.key, it.n)
 		}
-	}
-	keys := make([]types.Datum, width)
-	for i := range out {
-		k := keys[:len(out[i].key):len(out[i].key)]
-		keys = keys[len(k):]
-		copy(k, out[i].key)
-		out[i].key = k
 	}
 	clear(m.chunks)
 	m.chunks, m.items = m.chunks[:0], len(out)
