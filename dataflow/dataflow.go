@@ -163,7 +163,8 @@ func fuse(p Plan, refs map[Plan]int, once bool, shared SharedArrangements) (oper
 		if err != nil {
 			return nil, nil
 		}
-		op.(*joinOp).project = p.Exprs
+		proj := newProjection(p.Exprs)
+		op.(*joinOp).project = &proj
 		return op, j
 	case *Reduce:
 		m, ok := p.Input.(*Map)
@@ -177,7 +178,8 @@ func fuse(p Plan, refs map[Plan]int, once bool, shared SharedArrangements) (oper
 		if err != nil {
 			return nil, nil
 		}
-		op.(*reduceOp).pre = p.Input.(*Map).Exprs
+		proj := newProjection(p.Input.(*Map).Exprs)
+		op.(*reduceOp).pre = &proj
 		return op, m
 	}
 	return nil, nil

@@ -37,26 +37,59 @@ func (o *constantOp) step(_ *expr.Ctx, first bool, _ [][]Update) ([]Update, erro
 	return out, nil
 }
 
-type mapOp struct{ exprs []expr.Expr }
+// projection is a list of expressions evaluated over a row into a row (a
+// Map, or one fused into a Join or Reduce). Plain column references — most
+// of a projection — are copied, not evaluated through expr.Expr: a datum is
+// eight words, returned by value from each Eval.
+type projection struct {
+	exprs []expr.Expr
+	cols  []int // cols[i] ≥ 0: exprs[i] is that input column
+}
+
+func newProjection(exprs []expr.Expr) projection {
+	p := projection{exprs: exprs, cols: make([]int, len(exprs))}
+	for i, e := range exprs {
+		p.cols[i] = -1
+		if c, ok := e.(*expr.Col); ok {
+			p.cols[i] = c.Idx
+		}
+	}
+	return p
+}
+
+// eval writes the expressions over in to out (len(p.exprs) datums).
+func (p *projection) eval(ctx *expr.Ctx, in, out types.Row) error {
+	for j, c := range p.cols {
+		if c >= 0 {
+			out[j] = in[c]
+			continue
+		}
+		d, err := p.exprs[j].Eval(ctx, in)
+		if err != nil {
+			return err
+		}
+		out[j] = d
+	}
+	return nil
+}
+
+type mapOp struct{ proj projection }
 
 func (o *mapOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 	in := ins[0]
 	out := make([]Update, len(in))
+	w := len(o.proj.exprs)
 	// One allocation for all output rows of the batch.
-	cells := make([]types.Datum, len(in)*len(o.exprs))
+	cells := make([]types.Datum, len(in)*w)
 	for i, u := range in {
 		if i&4095 == 4095 {
 			if err := ctx.Canceled(); err != nil {
 				return nil, err
 			}
 		}
-		row := cells[i*len(o.exprs) : (i+1)*len(o.exprs) : (i+1)*len(o.exprs)]
-		for j, e := range o.exprs {
-			d, err := e.Eval(ctx, u.Row)
-			if err != nil {
-				return nil, err
-			}
-			row[j] = d
+		row := cells[i*w : (i+1)*w : (i+1)*w]
+		if err := o.proj.eval(ctx, u.Row, row); err != nil {
+			return nil, err
 		}
 		out[i] = Update{Row: row, Diff: u.Diff}
 	}
@@ -213,7 +246,7 @@ type joinOp struct {
 	once bool
 	// project, when set, is a Map fused into the join (fuse): each output
 	// row is these expressions over the joined row.
-	project []expr.Expr
+	project *projection
 	joined  types.Row // scratch for the joined row when projecting
 	slab    rowSlab
 }
@@ -256,13 +289,9 @@ func (o *joinOp) output(ctx *expr.Ctx, out []Update, l, r types.Row, diff int64)
 		return append(out, Update{Row: row, Diff: diff}), nil
 	}
 	o.joined = append(append(o.joined[:0], l...), r...)
-	row := o.slab.row(len(o.project))
-	for i, e := range o.project {
-		d, err := e.Eval(ctx, o.joined)
-		if err != nil {
-			return out, err
-		}
-		row[i] = d
+	row := o.slab.row(len(o.project.exprs))
+	if err := o.project.eval(ctx, o.joined, row); err != nil {
+		return out, err
 	}
 	return append(out, Update{Row: row, Diff: diff}), nil
 }
@@ -399,7 +428,7 @@ type reduceOp struct {
 	// pre, when set, is the Map before the Reduce fused into it (fuse):
 	// each input row is first replaced by these expressions over it, in a
 	// scratch row (the groups copy the datums they keep).
-	pre    []expr.Expr
+	pre    *projection
 	preRow types.Row
 }
 
@@ -468,16 +497,12 @@ func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, er
 					return nil, err
 				}
 			}
-			if cap(o.preRow) < len(o.pre) {
-				o.preRow = make(types.Row, len(o.pre))
+			if cap(o.preRow) < len(o.pre.exprs) {
+				o.preRow = make(types.Row, len(o.pre.exprs))
 			}
-			row := o.preRow[:len(o.pre)]
-			for j, e := range o.pre {
-				d, err := e.Eval(ctx, u.Row)
-				if err != nil {
-					return nil, err
-				}
-				row[j] = d
+			row := o.preRow[:len(o.pre.exprs)]
+			if err := o.pre.eval(ctx, u.Row, row); err != nil {
+				return nil, err
 			}
 			u.Row = row
 		}
@@ -579,7 +604,7 @@ func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 	case *Constant:
 		return &constantOp{rows: p.Rows}, nil
 	case *Map:
-		return &mapOp{exprs: p.Exprs}, nil
+		return &mapOp{proj: newProjection(p.Exprs)}, nil
 	case *Filter:
 		return &filterOp{pred: p.Pred}, nil
 	case *FlatMap:
