@@ -96,6 +96,13 @@ var keyEncodingProbe = func() []byte {
 // every node's column types) and the operators built from it. A
 // checkpointed state loads only into a dataflow with the same Fingerprint.
 func (d *Dataflow) Fingerprint() string {
+	if d.fingerprint == "" {
+		d.fingerprint = d.computeFingerprint()
+	}
+	return d.fingerprint
+}
+
+func (d *Dataflow) computeFingerprint() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "state format %d\n", StateFormatVersion)
 	h.Write(keyEncodingProbe)

@@ -16,6 +16,8 @@ type Dataflow struct {
 	// make the dataflow due for a step with no input change (NextDue).
 	temporal []*temporalOp
 	cons     consolidator // for the batches between operators
+	// fingerprint caches Fingerprint (checkpoint.go).
+	fingerprint string
 }
 
 // needsConsolidatedInput reports whether op must see each row of its

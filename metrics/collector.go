@@ -21,6 +21,7 @@ var (
 	dRestoreTables  = desc("tributary_restore_tables_loaded", "Tables loaded from the checkpoint by the restore.")
 	dRestoreRows    = desc("tributary_restore_rows_loaded", "Rows loaded from the checkpoint by the restore.")
 	dRestoreViews   = desc("tributary_restore_views_recomputed", "Materialized views recomputed from the checkpoint's tables by the restore.")
+	dRestoreLoaded  = desc("tributary_restore_views_restored", "Materialized views loaded from their checkpointed operator state by the restore.")
 	dRestoreBatches = desc("tributary_restore_tail_batches", "Write batches replayed from the log by the restore.")
 	dRestoreUpdates = desc("tributary_restore_tail_updates", "Updates in the write batches replayed by the restore.")
 	dRestoreCkpt    = desc("tributary_restore_checkpoint_time_seconds", "Unix time the checkpoint the restore started from is valid at (0: none).")
@@ -53,7 +54,7 @@ var (
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dReady, dRestorePhase, dRestoreElapsed, dRestoreCatalog, dRestoreTables, dRestoreRows,
-		dRestoreViews, dRestoreBatches, dRestoreUpdates, dRestoreCkpt, dCommits, dRowsWritten, dQueries, dErrors, dLastWrite,
+		dRestoreViews, dRestoreLoaded, dRestoreBatches, dRestoreUpdates, dRestoreCkpt, dCommits, dRowsWritten, dQueries, dErrors, dLastWrite,
 		dViewRows, dViewSteps, dViewStepSecs, dViewFailed, dViewLate, dWatermark,
 		dCkptTime, dCkptTaken, dCkptDuration, dCkptRows, dCkptTables, dCkptWritten, dCkptFailed,
 		dConnsOpen, dConnsAccepted, dConnsRefused} {
@@ -91,6 +92,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, dRestoreTables, float64(p.TablesLoaded))
 	gauge(ch, dRestoreRows, float64(p.RowsLoaded))
 	gauge(ch, dRestoreViews, float64(p.ViewsRecomputed))
+	gauge(ch, dRestoreLoaded, float64(p.ViewsRestored))
 	gauge(ch, dRestoreBatches, float64(p.TailBatches))
 	gauge(ch, dRestoreUpdates, float64(p.TailUpdates))
 	gauge(ch, dRestoreCkpt, unixMillis(p.CheckpointTime))

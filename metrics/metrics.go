@@ -104,6 +104,7 @@ type RestoreProgress struct {
 	TablesLoaded    int     `json:"tables_loaded"`
 	RowsLoaded      int64   `json:"rows_loaded"`
 	ViewsRecomputed int     `json:"views_recomputed"`
+	ViewsRestored   int     `json:"views_restored"`
 	TailBatches     int     `json:"tail_batches"`
 	TailUpdates     int64   `json:"tail_updates"`
 }
@@ -112,7 +113,7 @@ func (m *Metrics) readyz(w http.ResponseWriter, r *http.Request) {
 	p := m.progress.Snapshot()
 	body := Readiness{Status: "starting", Restore: RestoreProgress{Phase: p.Phase, ElapsedSeconds: p.Elapsed.Seconds(),
 		CheckpointTime: p.CheckpointTime, CatalogRecords: p.CatalogRecords, TablesLoaded: p.TablesLoaded, RowsLoaded: p.RowsLoaded,
-		ViewsRecomputed: p.ViewsRecomputed, TailBatches: p.TailBatches, TailUpdates: p.TailUpdates}}
+		ViewsRecomputed: p.ViewsRecomputed, ViewsRestored: p.ViewsRestored, TailBatches: p.TailBatches, TailUpdates: p.TailUpdates}}
 	code := http.StatusServiceUnavailable
 	if m.Ready() {
 		body.Status, code = "ready", http.StatusOK

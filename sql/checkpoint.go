@@ -2,6 +2,9 @@ package sql
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,22 +17,29 @@ import (
 )
 
 // Checkpoints bound restart time by the size of the state instead of the
-// length of the history: a checkpoint is the contents of every table at
-// one time T, written to the log's checkpoint key space (storage/format.md,
-// "Checkpoints"). Restart (restore.go) replays the catalog, loads the
-// tables from the newest checkpoint, recomputes each materialized view
-// once from its restored inputs (as CREATE MATERIALIZED VIEW does) and
-// applies the log's tail after T.
+// length of the history: a checkpoint is, at one time T, the contents of
+// every table and, for every materialized view, its output and its
+// dataflow's operator state (reduce accumulators, join arrangements, top-k
+// rows, windows, pending temporal changes: dataflow/checkpoint.go), written
+// to the log's checkpoint key space (storage/format.md, "Checkpoints").
+// Restart (restore.go) replays the catalog, loads the tables and the views'
+// outputs from the newest checkpoint, builds each view's dataflow afresh
+// and loads its state, and applies the log's tail after T. A view whose
+// state the checkpoint does not hold in a form this binary builds (the
+// fingerprint differs: another planner or state format), or that had
+// failed, is recomputed once from its restored inputs instead, as CREATE
+// MATERIALIZED VIEW does: loading state costs time proportional to the
+// state, recomputing time proportional to the view's work over its inputs
+// (docs/performance.md has both).
 //
-// Views are recomputed rather than read back: a view's dataflow keeps
-// operator state (reduce accumulators, join arrangements, top-k heaps)
-// that its output alone does not give back, and one run over the inputs
-// rebuilds it exactly, in time proportional to the state
-// (docs/performance.md has the figures).
-//
-// A checkpoint takes Engine.mu for writing only to clone the tables'
-// B-trees (copy-on-write, O(1) each); encoding and writing happen outside
-// every lock, concurrently with writers.
+// A checkpoint is consistent at T because everything is taken under
+// Engine.mu held for writing, where writes apply and views step: the
+// tables' and views' output B-trees are cloned (copy-on-write, O(1) each)
+// and the views' operator state, kept in hash maps that cannot be cloned,
+// is encoded into memory. Writers wait for that encoding (the pause grows
+// with the views' state; tb_catalog.checkpoints shows it as
+// writers_held_ms); writing to the log happens outside every lock,
+// concurrently with writers.
 
 // CheckpointOptions configure the background checkpointer. With both zero
 // it does not run; CHECKPOINT still takes one.
@@ -73,11 +83,12 @@ type restartStatus struct {
 	catalogRecords int
 	tablesLoaded   int
 	rowsLoaded     int64
-	viewsRebuilt   int
+	viewsRebuilt   int // recomputed from their inputs
+	viewsRestored  int // loaded from their checkpointed state
 	tailBatches    int
 	tailUpdates    int64
 	loadElapsed    time.Duration // reading the checkpoint into the tables
-	viewsElapsed   time.Duration // recomputing the materialized views
+	viewsElapsed   time.Duration // restoring or recomputing the materialized views
 }
 
 // checkpointStatus describes the latest checkpoint this process wrote or
@@ -88,9 +99,13 @@ type checkpointStatus struct {
 	duration time.Duration
 	locked   time.Duration // how long writers were held off
 	tables   int
-	rows     int64
-	count    int // checkpoints written by this process
-	err      string
+	rows     int64 // the tables' rows
+	// views counts the materialized views whose output and operator state
+	// the checkpoint holds; stateBytes is the size of their state.
+	views      int
+	stateBytes int64
+	count      int // checkpoints written by this process
+	err        string
 }
 
 // noteWrite counts a write's updates towards the next checkpoint.
@@ -178,20 +193,34 @@ func (e *Engine) Checkpoint(ctx context.Context) (*storage.Checkpoint, error) {
 	}
 	written := c.rows.Load()
 	var sources []storage.CheckpointSource
-	var rows int64
+	var rows, stateBytes int64
+	tables, views := 0, 0
 	for _, o := range e.mu.cat.ids {
-		if o.Kind != KindTable {
+		var src storage.CheckpointSource
+		switch {
+		case o.Kind == KindTable:
+			tables++
+			rows += o.Data.Len()
+			if o.Watermark != nil {
+				src.Meta = o.Watermark.checkpointState()
+			}
+		case o.Kind == KindMatView && o.Err == nil && o.Flow != nil:
+			// A failed view has no state worth keeping: restart
+			// recomputes it (and it fails again, or recovers).
+			var st stateChunks
+			if err := o.Flow.Checkpoint(&st); err != nil {
+				e.mu.Unlock()
+				return nil, err
+			}
+			views++
+			stateBytes += st.bytes
+			src.Meta, src.State = []byte(o.Flow.Fingerprint()), st.done()
+		default:
 			continue
 		}
 		snap := o.Data.Clone()
-		rows += snap.Len()
-		var meta []byte
-		if o.Watermark != nil {
-			meta = o.Watermark.checkpointState()
-		}
-		sources = append(sources, storage.CheckpointSource{ID: uint64(o.ID), Meta: meta, Scan: func(emit func(types.Row, int64) bool) {
-			snap.Scan(emit)
-		}})
+		src.ID, src.Scan = uint64(o.ID), snap.Scan
+		sources = append(sources, src)
 	}
 	e.mu.Unlock()
 	locked := time.Since(start)
@@ -209,8 +238,9 @@ func (e *Engine) Checkpoint(ctx context.Context) (*storage.Checkpoint, error) {
 	}
 	c.rows.Add(-written)
 	d := time.Since(start)
-	c.status.last = checkpointStatus{time: t, taken: start, duration: d, locked: locked, tables: len(sources), rows: rows, count: c.status.last.count + 1}
-	e.logger.Info("checkpoint written", "valid_at", t, "tables", len(sources), "rows", rows,
+	c.status.last = checkpointStatus{time: t, taken: start, duration: d, locked: locked, tables: tables, rows: rows,
+		views: views, stateBytes: stateBytes, count: c.status.last.count + 1}
+	e.logger.Info("checkpoint written", "valid_at", t, "tables", tables, "rows", rows, "views", views, "view_state_bytes", stateBytes,
 		"elapsed", d.Round(time.Millisecond), "writers_held", locked.Round(time.Microsecond))
 	return cp, nil
 }
@@ -225,9 +255,11 @@ func (s *Session) execCheckpoint(ctx context.Context) (*Result, error) {
 	return &Result{Tag: "CHECKPOINT"}, nil
 }
 
-// loadCheckpointLocked fills the tables from checkpoint cp and recomputes
-// every materialized view from its restored inputs. The catalog must have
-// been replayed up to cp.Time, and nothing else applied.
+// loadCheckpointLocked fills the tables and the materialized views'
+// outputs from checkpoint cp, loads the operator state of every view whose
+// state it holds for the dataflow this binary builds (restorableViewsLocked)
+// and recomputes the others from their restored inputs. The catalog must
+// have been replayed up to cp.Time, and nothing else applied.
 // REQUIRES: mu held for writing.
 func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, st *restartStatus, progress func()) error {
 	if e.mu.catalogTime != cp.CatalogTime {
@@ -236,27 +268,48 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	start := time.Now()
 	st.checkpointTime = cp.Time
 	e.enterPhase(st, PhaseLoadingCheckpoint)
+	restorable := e.restorableViewsLocked(cp)
+	for id := range restorable {
+		// The output the view computed over the empty tables of the
+		// catalog's replay makes way for the checkpoint's.
+		mv := e.mu.cat.byID(id)
+		old := mv.Data.Snapshot()
+		for i := range old {
+			old[i].Diff = -old[i].Diff
+		}
+		mv.apply(old)
+	}
 	var ups []dataflow.Update
 	err := ck.ReadCheckpoint(ctx, cp, func(c storage.CollectionID, entries []storage.Entry) error {
 		o := e.mu.cat.byID(dataflow.CollectionID(c))
-		if o == nil || o.Kind != KindTable {
+		switch {
+		case o == nil || (o.Kind != KindTable && o.Kind != KindMatView):
 			return errCheckpointObject(cp, c)
+		case o.Kind == KindMatView && !restorable[o.ID]:
+			return nil // recomputed below
 		}
 		ups = ups[:0]
 		for _, en := range entries {
 			ups = append(ups, dataflow.Update{Row: en.Row, Diff: en.Diff})
 		}
 		o.apply(ups)
-		st.rowsLoaded += int64(len(entries))
+		if o.Kind == KindTable {
+			st.rowsLoaded += int64(len(entries))
+		}
 		progress()
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	tables := 0
 	for _, c := range cp.Collections {
 		o := e.mu.cat.byID(dataflow.CollectionID(c.ID))
-		if o == nil || o.Watermark == nil || c.Meta == nil {
+		if o == nil || o.Kind != KindTable {
+			continue
+		}
+		tables++
+		if o.Watermark == nil || c.Meta == nil {
 			continue
 		}
 		if err := o.Watermark.restoreCheckpointState(c.Meta); err != nil {
@@ -266,7 +319,7 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	if err := e.rebuildExpiryLocked(ctx, cp.Time); err != nil {
 		return err
 	}
-	st.tablesLoaded = len(cp.Collections)
+	st.tablesLoaded = tables
 	st.loadElapsed = time.Since(start)
 	start = time.Now()
 	e.enterPhase(st, PhaseRecomputingViews)
@@ -277,8 +330,21 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	}
 	ectx := e.viewStepCtxLocked()
 	for _, mv := range e.mu.cat.matViews() {
-		mv.Err, mv.errInherited = nil, false
 		t0 := time.Now()
+		if restorable[mv.ID] {
+			err := e.restoreViewLocked(ctx, ck, cp, mv)
+			if err == nil {
+				e.logger.Debug("materialized view restored", "view", mv.Name, "rows", mv.Data.Len(), "state_rows", mv.Flow.StateRows(), "elapsed", time.Since(t0))
+				st.viewsRestored++
+				progress()
+				continue
+			}
+			if !errors.Is(err, dataflow.ErrStateMismatch) {
+				return err
+			}
+			e.logger.Warn("materialized view's checkpointed state does not fit; recomputing it", "view", mv.Name, "err", err)
+		}
+		mv.Err, mv.errInherited = nil, false
 		e.rebuildLocked(ectx, mv, map[dataflow.CollectionID][]dataflow.Update{})
 		e.logger.Debug("materialized view recomputed", "view", mv.Name, "rows", mv.Data.Len(), "elapsed", time.Since(t0))
 		st.viewsRebuilt++
@@ -289,9 +355,121 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 		e.mu.lastTime = cp.Time
 	}
 	e.ckpt.status.mu.Lock()
-	e.ckpt.status.last = checkpointStatus{time: cp.Time, tables: len(cp.Collections), rows: st.rowsLoaded}
+	e.ckpt.status.last = checkpointStatus{time: cp.Time, tables: tables, rows: st.rowsLoaded, views: len(restorable)}
 	e.ckpt.status.mu.Unlock()
 	return nil
+}
+
+// restorableViewsLocked returns the materialized views whose output and
+// operator state checkpoint cp holds for the dataflow this binary builds
+// for them: the fingerprint kept with the state (the collection's Meta)
+// equals the view's dataflow's. A binary with another planner or state
+// format recomputes the view instead.
+// REQUIRES: mu held.
+func (e *Engine) restorableViewsLocked(cp *storage.Checkpoint) map[dataflow.CollectionID]bool {
+	out := map[dataflow.CollectionID]bool{}
+	for _, c := range cp.Collections {
+		mv := e.mu.cat.byID(dataflow.CollectionID(c.ID))
+		if mv != nil && mv.Kind == KindMatView && mv.Flow != nil && c.Meta != nil && string(c.Meta) == mv.Flow.Fingerprint() {
+			out[mv.ID] = true
+		}
+	}
+	return out
+}
+
+// restoreViewLocked gives mv a dataflow built afresh with the operator
+// state checkpoint cp holds for it; its output was loaded with the tables.
+// A state that does not decode is corruption (XX001, naming the view); one
+// that does not fit the dataflow is an error wrapping
+// dataflow.ErrStateMismatch, and mv is left as it was.
+// REQUIRES: mu held for writing.
+func (e *Engine) restoreViewLocked(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, mv *Object) error {
+	corrupt := func(err error) error {
+		return pgerror.New(pgerror.DataCorrupted, "the checkpoint valid at %d holds an unreadable state of materialized view %s: %v", cp.Time, mv.Name, err)
+	}
+	var chunks [][]byte
+	err := ck.ReadCheckpointState(ctx, cp, storage.CollectionID(mv.ID), func(c []byte) error {
+		chunks = append(chunks, c)
+		return nil
+	})
+	var ce *storage.CorruptionError
+	if errors.As(err, &ce) {
+		return corrupt(err)
+	}
+	if err != nil {
+		return err
+	}
+	shares := &viewArrangements{cat: e.mu.cat}
+	flow, err := dataflow.Build(mv.Flow.Plan(), shares)
+	if err == nil {
+		err = flow.Restore(&stateRows{chunks: chunks})
+	}
+	if err != nil {
+		releaseShares(shares.used)
+		if errors.Is(err, dataflow.ErrBadState) {
+			return corrupt(err)
+		}
+		return err
+	}
+	releaseShares(mv.shares)
+	mv.shares = shares.used
+	mv.Flow, mv.Err, mv.errInherited = flow, nil, false
+	return nil
+}
+
+// viewStateChunkBytes is the size past which a view's encoded state
+// starts a new chunk (one value in the log's checkpoint).
+const viewStateChunkBytes = 1 << 20
+
+// stateChunks is the dataflow.StateWriter of a checkpoint: it encodes a
+// view's state rows with storage's row encoding into chunks of about
+// viewStateChunkBytes; a row never spans two chunks.
+type stateChunks struct {
+	chunks [][]byte
+	cur    []byte
+	bytes  int64
+}
+
+func (s *stateChunks) WriteRow(r types.Row) error {
+	n := len(s.cur)
+	s.cur = storage.AppendRow(s.cur, r)
+	s.bytes += int64(len(s.cur) - n)
+	if len(s.cur) >= viewStateChunkBytes {
+		s.chunks = append(s.chunks, s.cur)
+		s.cur = nil
+	}
+	return nil
+}
+
+// done returns the chunks.
+func (s *stateChunks) done() [][]byte {
+	if len(s.cur) > 0 {
+		s.chunks = append(s.chunks, s.cur)
+		s.cur = nil
+	}
+	return s.chunks
+}
+
+// stateRows is the dataflow.StateReader of a restore: it decodes the rows
+// of a view's state chunks in order.
+type stateRows struct {
+	chunks [][]byte
+	rest   []byte
+}
+
+func (s *stateRows) ReadRow() (types.Row, error) {
+	for len(s.rest) == 0 {
+		if len(s.chunks) == 0 {
+			return nil, io.EOF
+		}
+		s.rest, s.chunks = s.chunks[0], s.chunks[1:]
+	}
+	row, rest, err := storage.DecodeRow(s.rest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", dataflow.ErrBadState, err)
+	}
+	s.rest = rest
+	return row, nil
 }
 
 func errCheckpointCatalog(cp *storage.Checkpoint, replayed uint64) error {
@@ -301,5 +479,5 @@ func errCheckpointCatalog(cp *storage.Checkpoint, replayed uint64) error {
 }
 
 func errCheckpointObject(cp *storage.Checkpoint, c storage.CollectionID) error {
-	return pgerror.New(pgerror.DataCorrupted, "the checkpoint valid at %d holds collection %d, which is not a table at that time", cp.Time, c)
+	return pgerror.New(pgerror.DataCorrupted, "the checkpoint valid at %d holds collection %d, which is not a table or materialized view at that time", cp.Time, c)
 }

@@ -55,6 +55,9 @@ type RestoreSnapshot struct {
 	TablesLoaded    int
 	RowsLoaded      int64
 	ViewsRecomputed int
+	// ViewsRestored counts the materialized views loaded from their
+	// checkpointed operator state instead of recomputed.
+	ViewsRestored int
 	// TailBatches and TailUpdates count the write batches (and their
 	// updates) replayed from the log.
 	TailBatches int
@@ -80,7 +83,7 @@ func (p *RestoreProgress) publish(st *restartStatus) {
 	p.mu.Lock()
 	p.s = RestoreSnapshot{Phase: st.phase, Started: st.started, Elapsed: st.elapsed, CheckpointTime: st.checkpointTime,
 		CatalogRecords: st.catalogRecords, TablesLoaded: st.tablesLoaded, RowsLoaded: st.rowsLoaded,
-		ViewsRecomputed: st.viewsRebuilt, TailBatches: st.tailBatches, TailUpdates: st.tailUpdates}
+		ViewsRecomputed: st.viewsRebuilt, ViewsRestored: st.viewsRestored, TailBatches: st.tailBatches, TailUpdates: st.tailUpdates}
 	p.mu.Unlock()
 }
 

@@ -696,7 +696,7 @@ func init() {
 
 	// tb_catalog.restart and tb_catalog.checkpoints: how this process
 	// restored its state, and the latest checkpoint (sql/checkpoint.go).
-	defineSys("tb_catalog", "restart", "phase:text elapsed_ms:float8 checkpoint_valid_at:int8 catalog_records:int8 tables_loaded:int8 rows_loaded:int8 views_recomputed:int8 log_batches:int8 log_updates:int8 load_ms:float8 views_ms:float8", func(c *catalogView) [][]any {
+	defineSys("tb_catalog", "restart", "phase:text elapsed_ms:float8 checkpoint_valid_at:int8 catalog_records:int8 tables_loaded:int8 rows_loaded:int8 views_recomputed:int8 views_restored:int8 log_batches:int8 log_updates:int8 load_ms:float8 views_ms:float8", func(c *catalogView) [][]any {
 		if c.cat.status == nil {
 			return nil
 		}
@@ -707,10 +707,10 @@ func init() {
 		if r.checkpointTime != 0 {
 			valid = int64(r.checkpointTime)
 		}
-		return [][]any{{r.phase, millis(r.elapsed), valid, r.catalogRecords, r.tablesLoaded, r.rowsLoaded, r.viewsRebuilt,
+		return [][]any{{r.phase, millis(r.elapsed), valid, r.catalogRecords, r.tablesLoaded, r.rowsLoaded, r.viewsRebuilt, r.viewsRestored,
 			r.tailBatches, r.tailUpdates, millis(r.loadElapsed), millis(r.viewsElapsed)}}
 	})
-	defineSys("tb_catalog", "checkpoints", "valid_at:int8 taken_at:tstz duration_ms:float8 writers_held_ms:float8 tables:int8 rows:int8 taken_by_this_process:int8 last_error:text", func(c *catalogView) [][]any {
+	defineSys("tb_catalog", "checkpoints", "valid_at:int8 taken_at:tstz duration_ms:float8 writers_held_ms:float8 tables:int8 rows:int8 views:int8 view_state_bytes:int8 taken_by_this_process:int8 last_error:text", func(c *catalogView) [][]any {
 		if c.cat.status == nil {
 			return nil
 		}
@@ -730,7 +730,7 @@ func init() {
 		if l.err != "" {
 			errText = l.err
 		}
-		return [][]any{{valid, taken, millis(l.duration), millis(l.locked), l.tables, l.rows, l.count, errText}}
+		return [][]any{{valid, taken, millis(l.duration), millis(l.locked), l.tables, l.rows, l.views, l.stateBytes, l.count, errText}}
 	})
 }
 

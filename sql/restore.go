@@ -25,8 +25,13 @@ const restoreProgressEvery = 2 * time.Second
 //
 // With a checkpoint at T (checkpoint.go) it replays the catalog records up
 // to T (views are created over empty tables, which is cheap), loads the
-// tables from the checkpoint, recomputes the materialized views from them,
-// then replays the catalog records and updates after T as above.
+// tables and the materialized views' outputs from the checkpoint, loads
+// each view's operator state into a freshly built dataflow (recomputing
+// the views whose state it does not hold from their restored inputs), then
+// replays the catalog records and updates after T as above. An EMIT ON
+// WINDOW CLOSE view without its state in the checkpoint cannot be
+// recomputed: the restore then starts over from the whole log
+// (errReplayWholeLog).
 //
 // The timestamp oracle resumes after the latest time in the log, so that
 // times never go backwards across a restart. Progress is logged every few
@@ -50,7 +55,7 @@ func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 		if now := time.Now(); now.Sub(lastLog) >= restoreProgressEvery {
 			lastLog = now
 			e.logger.Info("restoring", "phase", st.phase, "catalog_records", st.catalogRecords, "rows_loaded", st.rowsLoaded,
-				"views_recomputed", st.viewsRebuilt, "tail_batches", st.tailBatches, "tail_updates", st.tailUpdates,
+				"views_restored", st.viewsRestored, "views_recomputed", st.viewsRebuilt, "tail_batches", st.tailBatches, "tail_updates", st.tailUpdates,
 				"elapsed", now.Sub(st.started).Round(time.Millisecond))
 		}
 	}
@@ -91,7 +96,7 @@ func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 	err = replay(ctx, func(b storage.Batch) error {
 		current = &b
 		if !loaded && b.Time > cp.Time {
-			if e.mu.cat.hasWindowClose() {
+			if e.windowCloseNeedsLogLocked(cp) {
 				return errReplayWholeLog
 			}
 			if err := e.loadCheckpointLocked(ctx, ck, cp, st, progress); err != nil {
@@ -140,7 +145,7 @@ func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 		return e.nameCorruptionLocked(err)
 	}
 	if !loaded {
-		if e.mu.cat.hasWindowClose() {
+		if e.windowCloseNeedsLogLocked(cp) {
 			return errReplayWholeLog
 		}
 		if err := e.loadCheckpointLocked(ctx, ck, cp, st, progress); err != nil {
@@ -168,7 +173,7 @@ func (e *Engine) restoreLocked(ctx context.Context) (err error) {
 	if st.catalogRecords > 0 || st.tailBatches > 0 || cp != nil {
 		e.logger.Info("restored from the event log", "catalog_records", st.catalogRecords, "objects", len(e.mu.cat.byName),
 			"checkpoint", st.checkpointTime, "tables_loaded", st.tablesLoaded, "rows_loaded", st.rowsLoaded,
-			"views_recomputed", st.viewsRebuilt, "write_batches", st.tailBatches, "updates", st.tailUpdates,
+			"views_restored", st.viewsRestored, "views_recomputed", st.viewsRebuilt, "write_batches", st.tailBatches, "updates", st.tailUpdates,
 			"last_time", e.mu.lastTime, "elapsed", st.elapsed.Round(time.Millisecond))
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
+	"github.com/tributary-db/tributary/storage"
 )
 
 // EMIT ON WINDOW CLOSE.
@@ -20,19 +21,23 @@ import (
 // projections and filters (HAVING) may follow the aggregation, so the view
 // stays append-only.
 
-// errReplayWholeLog stops a restore from a checkpoint when the catalog has
-// an EMIT ON WINDOW CLOSE view: its output is not a function of the
-// tables' contents (rows it dropped as late are in the tables; windows it
-// emitted may have had their rows deleted since), and neither it nor the
-// watermarks and late counts are in checkpoints yet, so the engine replays
-// the whole log instead (the log is never truncated today).
+// errReplayWholeLog stops a restore from a checkpoint that lacks the state
+// of an EMIT ON WINDOW CLOSE view (a checkpoint of another binary, or one
+// taken while the view had failed): such a view cannot be recomputed from
+// the tables' contents (rows it dropped as late are in the tables; windows
+// it emitted may have had their rows deleted since), so the engine replays
+// the whole log instead (the log is never truncated today). With its state
+// in the checkpoint (its open windows, bounds and late count, and its
+// output) the view is restored like any other.
 var errReplayWholeLog = errors.New("sql: EMIT ON WINDOW CLOSE views need the whole log")
 
-// hasWindowClose reports whether some materialized view emits on window
-// close.
-func (c *catalog) hasWindowClose() bool {
-	for _, o := range c.byName {
-		if o.EmitOnWindowClose {
+// windowCloseNeedsLogLocked reports whether some materialized view emits on
+// window close and checkpoint cp does not hold its state.
+// REQUIRES: mu held.
+func (e *Engine) windowCloseNeedsLogLocked(cp *storage.Checkpoint) bool {
+	restorable := e.restorableViewsLocked(cp)
+	for _, o := range e.mu.cat.byName {
+		if o.EmitOnWindowClose && !restorable[o.ID] {
 			return true
 		}
 	}

@@ -107,9 +107,9 @@ func TestEmitOnWindowClose(t *testing.T) {
 	if rows := ts.restoredRows(`SELECT view FROM tb_catalog.window_close WHERE open_windows > 12 OR (state_rows <> open_windows AND view NOT IN ('sess', 'named'))`); len(rows) != 0 {
 		t.Fatalf("state of closed windows kept: %v", ts.restoredRows(`SELECT * FROM tb_catalog.window_close`))
 	}
-	// A restart replays the same history: same output, same late count,
-	// even with a checkpoint (which EOWC views cannot be rebuilt from: the
-	// late rows are in the table and the deleted ones are not).
+	// A restart from a checkpoint restores the views' state (open windows,
+	// bounds, late counts) and output: they cannot be recomputed from the
+	// table, which holds the late rows and not the deleted ones.
 	ts.mustExec("CHECKPOINT")
 	ts.mustExec(fmt.Sprintf("INSERT INTO bids VALUES (0, 1, %s)", at(wm)))
 	if err := ts.e.Close(); err != nil {
@@ -117,6 +117,9 @@ func TestEmitOnWindowClose(t *testing.T) {
 	}
 	ts = openTestEngine(t, dir)
 	defer ts.e.Close()
+	if got := ts.restoredRows("SELECT checkpoint_valid_at IS NOT NULL, views_restored, views_recomputed FROM tb_catalog.restart"); !slices.Equal(got, []string{"t | 4 | 0"}) {
+		t.Fatalf("the restart did not restore the views from the checkpoint: %v", got)
+	}
 	for name := range eowcDefs {
 		if got := ts.restoredRows("SELECT * FROM " + name); !slices.Equal(got, before[name]) {
 			t.Fatalf("view %s after restart:\n got %v\nwant %v", name, got, before[name])

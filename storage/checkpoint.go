@@ -12,8 +12,9 @@ import (
 )
 
 // Checkpoint describes one checkpoint: the contents of collections (the
-// tables) at one time, so that a restart reads them instead of replaying
-// the updates before it (format.md, "Checkpoints").
+// tables and the materialized views' outputs) at one time, and the views'
+// operator state, so that a restart reads them instead of replaying the
+// updates before it (format.md, "Checkpoints").
 type Checkpoint struct {
 	// Time is the time the checkpoint is valid at: it reflects every batch
 	// with a time ≤ Time and none after.
@@ -32,8 +33,12 @@ type CheckpointCollection struct {
 	// Rows is the number of distinct rows (entries) written.
 	Rows uint64
 	// Meta is the caller's state of the collection that its rows do not
-	// hold (a table's watermark), opaque to the log; nil for none.
+	// hold (a table's watermark, a view's state fingerprint), opaque to
+	// the log; nil for none.
 	Meta []byte
+	// StateChunks is the number of chunks of the collection's State
+	// (ReadCheckpointState).
+	StateChunks uint64
 }
 
 // CheckpointSource is one collection's contents for WriteCheckpoint. Scan
@@ -46,6 +51,10 @@ type CheckpointSource struct {
 	Scan func(emit func(row types.Row, count int64) bool)
 	// Meta is kept with the checkpoint as CheckpointCollection.Meta.
 	Meta []byte
+	// State is more of the caller's state of the collection (a view's
+	// operator state), opaque to the log and already in memory: each chunk
+	// is written as one value and read back as it was.
+	State [][]byte
 }
 
 // Checkpoints is implemented by a log that keeps checkpoints (PebbleLog).
@@ -59,22 +68,24 @@ type CheckpointSource struct {
 // LatestCheckpoint returns the newest complete checkpoint, or nil.
 // ReadCheckpoint calls f with a checkpoint's entries (a collection's rows
 // with their multiplicities as Diff), in chunks, collection by collection;
-// f owns the entries. ReplayAfter is Log.Replay with every catalog record,
+// f owns the entries. ReadCheckpointState calls f with each chunk of one
+// collection's State, in order; f may keep the chunk. ReplayAfter is Log.Replay with every catalog record,
 // but only the updates with a time after `after`: with a checkpoint at
 // `after`, the tail to apply on top of it.
 type Checkpoints interface {
 	WriteCheckpoint(ctx context.Context, time, catalogTime uint64, sources []CheckpointSource) (*Checkpoint, error)
 	LatestCheckpoint() (*Checkpoint, error)
 	ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c CollectionID, entries []Entry) error) error
+	ReadCheckpointState(ctx context.Context, cp *Checkpoint, c CollectionID, f func(chunk []byte) error) error
 	ReplayAfter(ctx context.Context, after uint64, f func(Batch) error) error
 }
 
 var _ Checkpoints = (*PebbleLog)(nil)
 
 // checkpointManifestVersion is the first byte of the checkpoint manifest.
-// Version 2 added each collection's Meta; version 1 manifests (no Meta)
-// are still read.
-const checkpointManifestVersion = 2
+// Version 2 added each collection's Meta, version 3 its StateChunks;
+// older manifests (none of them) are still read.
+const checkpointManifestVersion = 3
 
 // checkpointChunkBytes bounds one Pebble batch of a checkpoint being
 // written, so that a large checkpoint neither sits in memory whole nor
@@ -82,6 +93,10 @@ const checkpointManifestVersion = 2
 const checkpointChunkBytes = 4 << 20
 
 const checkpointKeyLen = 1 + 8 + 8 + 8
+
+// stateSeq is the first seq of a collection's State chunks in its key
+// range: they follow its rows, which never get that far.
+const stateSeq = 1 << 63
 
 func appendCheckpointKey(buf []byte, t uint64, c CollectionID, seq uint64) []byte {
 	buf = append(buf, prefixCheckpoint)
@@ -109,6 +124,7 @@ func encodeManifest(cp *Checkpoint) []byte {
 		v = binary.AppendUvarint(v, c.Rows)
 		v = binary.AppendUvarint(v, uint64(len(c.Meta)))
 		v = append(v, c.Meta...)
+		v = binary.AppendUvarint(v, c.StateChunks)
 	}
 	return v
 }
@@ -118,7 +134,7 @@ func decodeManifest(v []byte) (*Checkpoint, error) {
 	if len(v) < 17 || v[0] < 1 || v[0] > checkpointManifestVersion {
 		return nil, bad("unknown version or short")
 	}
-	withMeta := v[0] >= 2
+	withMeta, withState := v[0] >= 2, v[0] >= 3
 	cp := &Checkpoint{Time: binary.BigEndian.Uint64(v[1:9]), CatalogTime: binary.BigEndian.Uint64(v[9:17])}
 	v = v[17:]
 	n, k := binary.Uvarint(v)
@@ -146,6 +162,14 @@ func decodeManifest(v []byte) (*Checkpoint, error) {
 				c.Meta = slices.Clone(v[k : k+int(m)])
 			}
 			v = v[k+int(m):]
+		}
+		if withState {
+			s, k := binary.Uvarint(v)
+			if k <= 0 {
+				return nil, bad("bad state chunk count")
+			}
+			c.StateChunks = s
+			v = v[k:]
 		}
 		cp.Collections = append(cp.Collections, c)
 	}
@@ -194,6 +218,22 @@ func (l *PebbleLog) WriteCheckpoint(ctx context.Context, t, catalogTime uint64, 
 	b := l.db.NewBatch()
 	defer func() { b.Close() }()
 	var key, val []byte
+	// commitChunk commits the batch so far, without a sync, and starts
+	// the next.
+	commitChunk := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := l.space.admit(b.Len()); err != nil {
+			return err
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return err
+		}
+		b.Close()
+		b = l.db.NewBatch()
+		return nil
+	}
 	for _, src := range sources {
 		var seq uint64
 		var werr error
@@ -207,25 +247,24 @@ func (l *PebbleLog) WriteCheckpoint(ctx context.Context, t, catalogTime uint64, 
 			}
 			seq++
 			if b.Len() >= checkpointChunkBytes {
-				if werr = ctx.Err(); werr != nil {
-					return false
-				}
-				if werr = l.space.admit(b.Len()); werr != nil {
-					return false
-				}
-				if werr = b.Commit(pebble.NoSync); werr != nil {
-					return false
-				}
-				b.Close()
-				b = l.db.NewBatch()
+				werr = commitChunk()
 			}
-			return true
+			return werr == nil
 		})
+		for i, chunk := range src.State {
+			if werr != nil {
+				break
+			}
+			key = appendCheckpointKey(key[:0], t, src.ID, stateSeq+uint64(i))
+			if werr = b.Set(key, chunk, nil); werr == nil && b.Len() >= checkpointChunkBytes {
+				werr = commitChunk()
+			}
+		}
 		if werr != nil {
 			l.abandonCheckpoint(t)
 			return nil, fmt.Errorf("storage: writing the checkpoint at %d to %s: %w", t, l.dir, werr)
 		}
-		cp.Collections = append(cp.Collections, CheckpointCollection{ID: src.ID, Rows: seq, Meta: src.Meta})
+		cp.Collections = append(cp.Collections, CheckpointCollection{ID: src.ID, Rows: seq, Meta: src.Meta, StateChunks: uint64(len(src.State))})
 	}
 	if err := b.Set(keyCheckpoint, encodeManifest(cp), nil); err != nil {
 		return nil, err
@@ -303,8 +342,8 @@ const checkpointReadChunk = 64 << 10
 // holds as many rows as the manifest says.
 func (l *PebbleLog) ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c CollectionID, entries []Entry) error) error {
 	for _, c := range cp.Collections {
-		lo := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{prefixCheckpoint}, cp.Time), c.ID)
-		hi := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{prefixCheckpoint}, cp.Time), c.ID+1)
+		lo := appendCheckpointKey(nil, cp.Time, c.ID, 0)
+		hi := appendCheckpointKey(nil, cp.Time, c.ID, stateSeq)
 		name := fmt.Sprintf("the checkpoint at %d of collection %d", cp.Time, c.ID)
 		it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 		if err != nil {
@@ -353,6 +392,58 @@ func (l *PebbleLog) ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// ReadCheckpointState implements Checkpoints. It checks that the
+// collection holds as many chunks as the manifest says.
+func (l *PebbleLog) ReadCheckpointState(ctx context.Context, cp *Checkpoint, c CollectionID, f func(chunk []byte) error) error {
+	var want uint64
+	found := false
+	for _, cc := range cp.Collections {
+		if cc.ID == c {
+			want, found = cc.StateChunks, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("storage: the checkpoint at %d has no collection %d", cp.Time, c)
+	}
+	name := fmt.Sprintf("the checkpoint at %d of the state of collection %d", cp.Time, c)
+	it, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendCheckpointKey(nil, cp.Time, c, stateSeq),
+		UpperBound: appendCheckpointKey(nil, cp.Time, c+1, 0),
+	})
+	if err != nil {
+		return l.corruption(name, err)
+	}
+	var n uint64
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			it.Close()
+			return err
+		}
+		k := it.Key()
+		if len(k) != checkpointKeyLen || binary.BigEndian.Uint64(k[17:]) != stateSeq+n {
+			it.Close()
+			return &CorruptionError{Range: name + " of " + l.dir, Err: fmt.Errorf("%w: unexpected key %x", errBadRow, k)}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return l.corruption(name, err)
+		}
+		n++
+		if err := f(slices.Clone(v)); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return l.corruption(name, err)
+	}
+	if n != want {
+		return &CorruptionError{Range: name + " of " + l.dir, Err: fmt.Errorf("%w: %d chunks, the manifest says %d", errBadRow, n, want)}
 	}
 	return nil
 }

@@ -208,7 +208,7 @@ func TestFormatVersion1Upgrades(t *testing.T) {
 // still reads a version 1 manifest, which has none.
 func TestManifestMeta(t *testing.T) {
 	cp := &Checkpoint{Time: 9, CatalogTime: 3, Collections: []CheckpointCollection{
-		{ID: 1, Rows: 5, Meta: []byte{1, 2, 3}}, {ID: 4, Rows: 0},
+		{ID: 1, Rows: 5, Meta: []byte{1, 2, 3}}, {ID: 4, Rows: 0, StateChunks: 2},
 	}}
 	got, err := decodeManifest(encodeManifest(cp))
 	if err != nil {
@@ -231,6 +231,56 @@ func TestManifestMeta(t *testing.T) {
 		t.Fatalf("version 1: got %+v, want %+v", got, want)
 	}
 	if _, err := decodeManifest(append(encodeManifest(cp)[:len(encodeManifest(cp))-1], 0xff, 0xff)); err == nil {
-		t.Fatal("a manifest with a bad state length decoded")
+		t.Fatal("a manifest with a bad state chunk count decoded")
+	}
+}
+
+// TestCheckpointState writes a collection's rows and its state chunks and
+// reads both back: the chunks as written, in order, and the rows without
+// them; a chunk missing from the store is corruption.
+func TestCheckpointState(t *testing.T) {
+	fs := vfs.NewMem()
+	l := openMem(t, fs)
+	defer l.Close()
+	if err := l.Append(ctx, Batch{Time: 1, Catalog: []byte("ddl")}); err != nil {
+		t.Fatal(err)
+	}
+	src := rowsSource(5, 1000, "view")
+	big := make([]byte, checkpointChunkBytes+10)
+	big[7] = 7
+	src.State = [][]byte{[]byte("first"), big, {}, []byte("last")}
+	cp, err := l.WriteCheckpoint(ctx, 1, 1, []CheckpointSource{src, rowsSource(6, 2, "table")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.LatestCheckpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, cp) || got.Collections[0].StateChunks != 4 || got.Collections[1].StateChunks != 0 {
+		t.Fatalf("manifest %+v, want %+v", got, cp)
+	}
+	if contents := readCheckpoint(t, l, got); len(contents[5]) != 1000 || len(contents[6]) != 2 {
+		t.Fatalf("read back %d and %d rows", len(contents[5]), len(contents[6]))
+	}
+	var chunks [][]byte
+	if err := l.ReadCheckpointState(ctx, got, 5, func(c []byte) error {
+		chunks = append(chunks, c)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(chunks, [][]byte{[]byte("first"), big, {}, []byte("last")}) {
+		t.Fatalf("state read back as %d chunks", len(chunks))
+	}
+	if err := l.ReadCheckpointState(ctx, got, 6, func([]byte) error { t.Fatal("a chunk of a collection without state"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.db.Delete(appendCheckpointKey(nil, 1, 5, stateSeq+1), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptionError
+	if err := l.ReadCheckpointState(ctx, got, 5, func([]byte) error { return nil }); !errors.As(err, &ce) {
+		t.Fatalf("reading a state with a chunk missing: %v, want a CorruptionError", err)
 	}
 }

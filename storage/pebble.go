@@ -22,8 +22,11 @@ import (
 //
 // Version 2 added checkpoints (the 0x04 key space and the "checkpoint"
 // metadata key); a version 1 directory has none, so opening it stamps it
-// with version 2 and nothing else changes.
-const FormatVersion = 2
+// with version 2 and nothing else changes. Version 3 added the operator
+// state of materialized views to checkpoints (checkpoint manifest version
+// 3, state chunks at seq ≥ 2^63); a version 2 directory's checkpoints are
+// still read, so opening it stamps it with version 3.
+const FormatVersion = 3
 
 // The key spaces, each behind a one-byte prefix (format.md, "Keys").
 const (
@@ -249,9 +252,9 @@ func (l *PebbleLog) checkFormat() error {
 		return fmt.Errorf("%w: %s has format version %d, this binary reads version %d at most; run a newer tributary",
 			ErrNewerFormat, l.dir, version, FormatVersion)
 	}
-	if version == 1 {
+	if version == 1 || version == 2 {
 		// Version 2 only added checkpoints, of which a version 1 directory
-		// has none.
+		// has none; version 3 reads version 2's checkpoints.
 		l.logger.Info("upgrading the data directory's format", "dir", l.dir, "from", version, "to", FormatVersion)
 		return l.db.Set(keyFormatVersion, binary.AppendUvarint(nil, FormatVersion), pebble.Sync)
 	}

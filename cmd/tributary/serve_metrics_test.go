@@ -207,7 +207,7 @@ func TestServeDuringRestore(t *testing.T) {
 	close(release)
 	<-r.ready
 	code, rd = r.readyz(t)
-	if code != http.StatusOK || rd.Status != "ready" || rd.Restore.Phase != sql.PhaseDone || rd.Restore.TailBatches != 7 || rd.Restore.ViewsRecomputed != 1 {
+	if code != http.StatusOK || rd.Status != "ready" || rd.Restore.Phase != sql.PhaseDone || rd.Restore.TailBatches != 7 || rd.Restore.ViewsRestored != 1 || rd.Restore.ViewsRecomputed != 0 {
 		t.Errorf("/readyz after the restore: %d %+v", code, rd)
 	}
 	conn, err := r.connect(ctx)
@@ -227,7 +227,8 @@ func TestServeDuringRestore(t *testing.T) {
 	wantMetric(t, m, "tributary_ready", 1)
 	wantMetric(t, m, `tributary_restore_phase{phase="done"}`, 1)
 	wantMetric(t, m, "tributary_restore_tail_batches", 7)
-	wantMetric(t, m, "tributary_restore_views_recomputed", 1)
+	wantMetric(t, m, "tributary_restore_views_recomputed", 0)
+	wantMetric(t, m, "tributary_restore_views_restored", 1)
 	wantMetric(t, m, `tributary_view_rows{schema="public",view="agg"}`, 10)
 	wantMetric(t, m, "tributary_checkpoint_last_rows", 300)
 }
