@@ -84,6 +84,15 @@ func (x *Index) Clone() *Index { return &Index{tree: x.tree.Clone(), n: x.n} }
 // Len is the number of rows, counting multiplicity.
 func (x *Index) Len() int64 { return x.n }
 
+// Max returns the greatest row, if the index holds any.
+func (x *Index) Max() (types.Row, bool) {
+	e, ok := x.tree.Max()
+	if !ok {
+		return nil, false
+	}
+	return e.row, true
+}
+
 // Count returns the multiplicity of row.
 func (x *Index) Count(row types.Row) int64 {
 	if e, ok := x.tree.Get(&indexEntry{row: row}); ok {

@@ -502,6 +502,9 @@ var pkHashSeed = maphash.MakeSeed()
 // It reports done=false, having checked nothing, when two different keys
 // of the batch hash alike; the caller then checks with key strings.
 func (o *Object) checkInsertedKeys(changes []dataflow.Update) (done bool, err error) {
+	if o.keysAscendPastTable(changes) {
+		return true, nil
+	}
 	seen := make(map[uint64]int, len(changes)) // hash -> index in changes
 	var scratch, other [64]byte
 	for i, u := range changes {
@@ -547,6 +550,51 @@ func (o *Object) pkUnchangedPairs(changes []dataflow.Update) bool {
 				return false
 			}
 		}
+	}
+	return true
+}
+
+// keysAscendPastTable reports whether a batch of inserts, one row each, has
+// keys that strictly increase, none NULL, the first greater than every key of the
+// table: then none is taken or repeated. A bulk load in key order (most
+// COPYs, and every batch of a growing id) is checked with one comparison
+// per row instead of a hash lookup in the primary key's index and one in
+// the batch's own (a tenth of a COPY's time under the write lock).
+//
+// It needs the key to be the leading columns, in order, so that the
+// table's greatest row (its B-tree's last) holds its greatest key, and key
+// types whose order tells their key identities apart (types.Compare
+// strictly less means types.AppendKey different): integers, text, dates
+// and timestamps; others take the general check.
+func (o *Object) keysAscendPastTable(changes []dataflow.Update) bool {
+	k := len(o.PrimaryKey)
+	for i, c := range o.PrimaryKey {
+		if c != i {
+			return false
+		}
+		switch t := o.Columns[c].Type; {
+		case t.IsInteger(), t == types.Text, t == types.Varchar,
+			t == types.Date, t == types.Timestamp, t == types.TimestampTZ:
+		default:
+			return false
+		}
+	}
+	for i, u := range changes {
+		if u.Diff != 1 {
+			return false
+		}
+		key := u.Row[:k]
+		for _, d := range key {
+			if d.IsNull() {
+				return false
+			}
+		}
+		if i > 0 && types.CompareRows(changes[i-1].Row[:k], key) >= 0 {
+			return false
+		}
+	}
+	if last, ok := o.Data.Max(); ok && len(changes) > 0 && types.CompareRows(last[:k], changes[0].Row[:k]) >= 0 {
+		return false
 	}
 	return true
 }
