@@ -78,19 +78,30 @@ func (a *Arrangement) Add(key, row types.Row, diff int64) {
 	a.addKeyed(row, diff)
 }
 
+// AddCols adds diff copies of row under the key made of its columns cols
+// (Add with that key, without building it: a table's indexes).
+func (a *Arrangement) AddCols(row types.Row, cols []int, diff int64) {
+	if diff == 0 {
+		return
+	}
+	if len(cols) == 1 {
+		// An integer encodes as intKey's form of its value.
+		if d := &row[cols[0]]; !d.IsNull() && d.Type().IsInteger() {
+			a.addInt(d.Int(), row, diff)
+			return
+		}
+	}
+	a.buf = a.buf[:0]
+	for _, c := range cols {
+		a.buf = types.AppendKey(a.buf, row[c])
+	}
+	a.addKeyed(row, diff)
+}
+
 // addKeyed is Add for the key whose types.RowKey encoding is a.buf.
 func (a *Arrangement) addKeyed(row types.Row, diff int64) {
 	if v, ok := intKey(a.buf); ok {
-		e, ok := a.ints[v]
-		if !ok {
-			a.ints[v] = arrKey{one: arrRow{row: row, count: diff}}
-			return
-		}
-		if a.addTo(&e, row, diff) {
-			a.ints[v] = e
-		} else {
-			delete(a.ints, v)
-		}
+		a.addInt(v, row, diff)
 		return
 	}
 	e, ok := a.keys[string(a.buf)]
@@ -103,6 +114,21 @@ func (a *Arrangement) addKeyed(row types.Row, diff int64) {
 		a.keys[string(a.buf[:k])] = e
 	} else {
 		delete(a.keys, string(a.buf[:k]))
+	}
+}
+
+// addInt is Add for a key whose encoding is the integer v (intKey).
+func (a *Arrangement) addInt(v int64, row types.Row, diff int64) {
+	e, ok := a.ints[v]
+	if !ok {
+		a.ints[v] = arrKey{one: arrRow{row: row, count: diff}}
+		return
+	}
+	a.buf = a.buf[:0]
+	if a.addTo(&e, row, diff) {
+		a.ints[v] = e
+	} else {
+		delete(a.ints, v)
 	}
 }
 

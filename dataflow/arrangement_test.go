@@ -60,3 +60,27 @@ func TestArrangementKeyIdentity(t *testing.T) {
 		t.Fatalf("Len after retraction = %d, want 4", got)
 	}
 }
+
+// TestArrangementAddCols checks that AddCols files a row under the same key
+// as Add with the key built from its columns.
+func TestArrangementAddCols(t *testing.T) {
+	a := NewArrangement()
+	i5, f5, txt := types.NewInt(types.Int4, 5), types.NewFloat8(5), types.NewText("a")
+	a.AddCols(types.Row{txt, i5}, []int{1}, 1)                     // the integer fast path
+	a.Add(types.Row{f5}, types.Row{txt, f5}, 1)                    // an equal row under an equal key
+	a.AddCols(types.Row{txt, i5}, []int{0, 1}, 1)                  // a two-column key
+	a.AddCols(types.Row{txt, types.Null(types.Int4)}, []int{1}, 1) // NULL key
+	if got := a.CountEncodedBytes(types.RowKey(nil, types.Row{types.NewInt(types.Int8, 5)})); got != 2 {
+		t.Fatalf("rows under 5: %d, want 2", got)
+	}
+	if got := a.CountEncodedBytes(types.RowKey(nil, types.Row{txt, i5})); got != 1 {
+		t.Fatalf("rows under ('a', 5): %d, want 1", got)
+	}
+	if got := a.CountEncodedBytes(types.RowKey(nil, types.Row{types.Null(types.Int8)})); got != 1 {
+		t.Fatalf("rows under NULL: %d, want 1", got)
+	}
+	a.AddCols(types.Row{txt, i5}, []int{1}, -2)
+	if got, want := a.Len(), 2; got != want {
+		t.Fatalf("Len after retracting 5: %d, want %d", got, want)
+	}
+}

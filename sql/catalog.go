@@ -235,14 +235,8 @@ type tableIndex struct {
 }
 
 func (x *tableIndex) add(ups []dataflow.Update) {
-	// Arrangement.Add encodes the key and does not keep it: one scratch
-	// row serves every update.
-	key := make(types.Row, len(x.cols))
 	for _, u := range ups {
-		for i, c := range x.cols {
-			key[i] = u.Row[c]
-		}
-		x.arr.Add(key, u.Row, u.Diff)
+		x.arr.AddCols(u.Row, x.cols, u.Diff)
 	}
 }
 
