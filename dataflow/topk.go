@@ -14,16 +14,16 @@ import (
 //
 // With a LIMIT, only a group's first rows are kept in order: the head, a
 // B-tree of the rows up to a boundary row, holding at least the window
-// (when the group has that many rows) and at most topKHeadMax entries. The
-// other rows — all ordered after the boundary — are kept unordered in a
-// hash map, the tail, and cost a hash lookup per change instead of a
-// B-tree descent. When retractions leave the head shorter than the
-// window, the head is refilled with the tail's first rows, found in one
-// pass over it. `UPDATE events SET v = v + 1` over 100k rows under
+// (when the group has that many rows) and at most topKHeadFactor × headMin
+// entries. The other rows — all ordered after the boundary — are kept
+// unordered in a hash map, the tail, and cost a hash lookup per change
+// instead of a B-tree descent. When retractions leave the head shorter
+// than the window, the head is refilled with the tail's first rows, found
+// in one pass over it. `UPDATE events SET v = v + 1` over 100k rows under
 // `ORDER BY v DESC, id LIMIT 10` retracts and re-inserts every row: in one
 // B-tree of all rows that was 17% of the statement's CPU
-// (BenchmarkUpdateUnderViews). Without a LIMIT every row is in the window
-// and in the head.
+// (BenchmarkUpdateUnderViews). Without a LIMIT, or with one above
+// topKTailAbove, every row is in the head.
 type topKOp struct {
 	plan   *TopK
 	groups map[string]*topGroup
