@@ -14,8 +14,8 @@ import (
 //
 // With a LIMIT, only a group's first rows are kept in order: the head, a
 // B-tree of the rows up to a boundary row, holding at least the window
-// (when the group has that many rows) and at most topKHeadFactor × headMin
-// entries. The other rows — all ordered after the boundary — are kept
+// (when the group has that many rows) and at most topKHeadFactor times
+// what the last refill left (at least headMin) entries. The other rows — all ordered after the boundary — are kept
 // unordered in a hash map, the tail, and cost a hash lookup per change
 // instead of a B-tree descent. When retractions leave the head shorter
 // than the window, the head is refilled with the tail's first rows, found
@@ -35,10 +35,14 @@ type topKOp struct {
 // bound, every row of tail after it; bound is nil while the group has no
 // tail (every row is in head).
 type topGroup struct {
-	head    *btree.BTreeG[*indexEntry]
-	headN   int64 // rows in head, counting multiplicity
-	bound   types.Row
-	tail    map[string]indexEntry // by types.RowKey of the row
+	head  *btree.BTreeG[*indexEntry]
+	headN int64 // rows in head, counting multiplicity
+	bound types.Row
+	tail  map[string]indexEntry // by types.RowKey of the row
+	// keep is the entries the last refill left in the head, at least
+	// headMin: a split keeps as many, and splits only past
+	// topKHeadFactor times that.
+	keep    int
 	out     []types.Row
 	touched bool
 }
@@ -51,6 +55,9 @@ const (
 	// topKHeadFactor: a head of more than topKHeadFactor × its minimum
 	// entries is split (its last rows move to the tail).
 	topKHeadFactor = 4
+	// topKRefillFraction: a refill moves at least this fraction of the
+	// tail to the head.
+	topKRefillFraction = 8
 )
 
 func newTopKOp(p *TopK) *topKOp { return &topKOp{plan: p, groups: map[string]*topGroup{}} }
@@ -114,8 +121,10 @@ func (o *topKOp) add(g *topGroup, row types.Row, diff int64) {
 	if g.bound == nil || o.cmp(row, g.bound) <= 0 {
 		addCount(g.head, row, diff)
 		g.headN += diff
-		if m := o.headMin(); m > 0 && g.head.Len() > topKHeadFactor*m {
-			o.split(g, m)
+		if m := o.headMin(); m > 0 {
+			if keep := max(m, g.keep); g.head.Len() > topKHeadFactor*keep {
+				o.split(g, keep)
+			}
 		}
 		return
 	}
@@ -161,12 +170,17 @@ func (o *topKOp) split(g *topGroup, keep int) {
 }
 
 // refill moves the tail's first rows to the head until the head holds the
-// window's rows or the tail is empty: the first headMin entries, found in
-// one pass over the tail (candidates are sorted and cut in batches).
+// window's rows or the tail is empty: the first headMin entries, or an
+// eighth of the tail if that is more, found in one pass over the tail
+// (candidates are sorted and cut in batches). Taking a fraction of the
+// tail bounds the cost of retractions that keep emptying the head — a
+// window of the oldest rows under retention deletes — to a constant per
+// retraction, not a pass over the tail every few.
 func (o *topKOp) refill(g *topGroup) {
 	need := o.plan.Offset + o.plan.Limit
-	keep := o.headMin()
 	for g.bound != nil && g.headN < need {
+		keep := max(o.headMin(), len(g.tail)/topKRefillFraction)
+		g.keep = keep
 		cand := make([]indexEntry, 0, 2*keep)
 		var worst types.Row // no row after it can be among the first keep
 		byOrder := func(a, b indexEntry) int { return o.cmp(a.row, b.row) }

@@ -26,15 +26,7 @@ func bruteTopK(rows map[[3]int64]int64, limit, offset int64) map[string]int64 {
 	}
 	out := map[string]int64{}
 	for _, rs := range byGroup {
-		slices.SortFunc(rs, func(a, b [3]int64) int {
-			if a[1] != b[1] {
-				if a[1] == nullV || b[1] == nullV {
-					return map[bool]int{true: -1, false: 1}[a[1] == nullV]
-				}
-				return -int(a[1] - b[1])
-			}
-			return slices.Compare(a[:], b[:])
-		})
+		slices.SortFunc(rs, topKOrder)
 		for i, r := range rs {
 			rank := int64(i + 1)
 			if rank > offset && (limit < 0 || rank <= offset+limit) {
@@ -47,6 +39,17 @@ func bruteTopK(rows map[[3]int64]int64, limit, offset int64) map[string]int64 {
 
 const nullV = -1 // v's stand-in for NULL in the test's rows
 
+// topKOrder is the test's ORDER BY v DESC NULLS FIRST, then the whole row.
+func topKOrder(a, b [3]int64) int {
+	if a[1] != b[1] {
+		if a[1] == nullV || b[1] == nullV {
+			return map[bool]int{true: -1, false: 1}[a[1] == nullV]
+		}
+		return -int(a[1] - b[1])
+	}
+	return slices.Compare(a[:], b[:])
+}
+
 func renderTopK(r [3]int64, rank int64) string {
 	v := fmt.Sprint(r[1])
 	if r[1] == nullV {
@@ -57,8 +60,9 @@ func renderTopK(r [3]int64, rank int64) string {
 
 // TestTopKMatchesRecomputation steps TopK operators (ORDER BY v DESC, LIMIT
 // and OFFSET, ROW_NUMBER, per group) with random batches — single rows,
-// batches as large as the groups, which split heads into tails, and
-// retractions of nearly every row, which empty heads to refill them — of
+// batches as large as the groups, which split heads into tails,
+// retractions of nearly every row and of the first-ranked rows, which
+// empty heads to refill them — of
 // insertions and retractions (duplicates, ties, NULLs), and checks after
 // every step that the accumulated output equals a recomputation from the
 // surviving rows.
@@ -96,6 +100,22 @@ func TestTopKMatchesRecomputation(t *testing.T) {
 							batch = append(batch, Update{Row: topKRow(r), Diff: -1})
 						}
 					}
+					if state[r] == 0 {
+						delete(state, r)
+					}
+				}
+				live = slices.DeleteFunc(live, func(r [3]int64) bool { return state[r] == 0 })
+			}
+			if rng.IntN(4) == 0 {
+				// Retract the first-ranked rows, as retention does to a
+				// window of the oldest: the heads empty step after step.
+				slices.SortFunc(live, topKOrder)
+				for i := 0; i < len(live) && i < 1+rng.IntN(60); i++ {
+					r := live[i]
+					state[r]--
+					batch = append(batch, Update{Row: topKRow(r), Diff: -1})
+				}
+				for _, r := range live {
 					if state[r] == 0 {
 						delete(state, r)
 					}
