@@ -46,10 +46,12 @@ import (
 // another version is recomputed instead of loaded.
 const StateFormatVersion = 1
 
-// StateWriter receives a dataflow's state, row by row. The row is valid
-// only during the call: WriteRow encodes or copies it.
+// StateWriter receives a dataflow's state, row by row: WriteRow writes the
+// row made of prefix followed by row (a few datums of the operator's and
+// a row it holds, which is not copied to join them). Both are valid only
+// during the call: WriteRow encodes or copies them.
 type StateWriter interface {
-	WriteRow(row types.Row) error
+	WriteRow(prefix, row types.Row) error
 }
 
 // StateReader hands the rows back in order; at the end it returns io.EOF.
@@ -189,10 +191,13 @@ type stateOut struct {
 
 func (o *stateOut) row(ds ...types.Datum) { o.write(append(o.buf[:0], ds...)) }
 
-func (o *stateOut) write(r types.Row) {
-	o.buf = r[:0]
+func (o *stateOut) write(r types.Row) { o.entry(r, nil) }
+
+// entry writes prefix followed by row; prefix is the scratch row (start).
+func (o *stateOut) entry(prefix, row types.Row) {
+	o.buf = prefix[:0]
 	if o.err == nil {
-		o.err = o.w.WriteRow(r)
+		o.err = o.w.WriteRow(prefix, row)
 	}
 }
 
@@ -320,7 +325,7 @@ func (o *thresholdOp) kind() string { return "threshold" }
 func (o *thresholdOp) saveState(w *stateOut) {
 	w.row(i8(int64(o.counts.tree.Len())))
 	o.counts.Scan(func(row types.Row, count int64) bool {
-		w.write(append(append(w.start(), i8(count)), row...))
+		w.entry(append(w.start(), i8(count)), row)
 		return w.err == nil
 	})
 }
@@ -349,7 +354,7 @@ func (o *joinOp) saveState(w *stateOut) {
 		}
 		w.row(i8(int64(side.a.rows())))
 		side.a.scan(func(key string, row types.Row, count int64) {
-			w.write(append(append(w.start(), bytea(key), i8(count)), row...))
+			w.entry(append(w.start(), bytea(key), i8(count)), row)
 		})
 	}
 }
@@ -520,7 +525,7 @@ func (o *topKOp) saveState(w *stateOut) {
 	w.row(i8(int64(o.stateRows())))
 	for _, g := range o.groups {
 		g.each(func(row types.Row, count int64) bool {
-			w.write(append(append(w.start(), i8(count)), row...))
+			w.entry(append(w.start(), i8(count)), row)
 			return w.err == nil
 		})
 	}
@@ -558,7 +563,7 @@ func (o *temporalOp) kind() string { return "temporal" }
 func (o *temporalOp) saveState(w *stateOut) {
 	w.row(i8(int64(o.pending.Len())))
 	o.pending.Ascend(func(e *pendingChange) bool {
-		w.write(append(append(w.start(), i8(e.at), i8(e.diff)), e.row...))
+		w.entry(append(w.start(), i8(e.at), i8(e.diff)), e.row)
 		return w.err == nil
 	})
 }
@@ -583,7 +588,7 @@ func (o *sessionOp) saveState(w *stateOut) {
 	}
 	for _, g := range o.groups {
 		g.rows.Ascend(func(e sessRow) bool {
-			w.write(append(append(w.start(), i8(e.count)), e.row...))
+			w.entry(append(w.start(), i8(e.count)), e.row)
 			return w.err == nil
 		})
 	}

@@ -21,8 +21,8 @@ type encodedState struct {
 	rows int
 }
 
-func (s *encodedState) WriteRow(r types.Row) error {
-	s.buf = storage.AppendRow(s.buf, r)
+func (s *encodedState) WriteRow(prefix, r types.Row) error {
+	s.buf = storage.AppendRows(s.buf, prefix, r)
 	s.rows++
 	return nil
 }

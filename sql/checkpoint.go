@@ -430,9 +430,13 @@ type stateChunks struct {
 	bytes  int64
 }
 
-func (s *stateChunks) WriteRow(r types.Row) error {
+func (s *stateChunks) WriteRow(prefix, r types.Row) error {
+	if s.cur == nil {
+		// Chunks are about this size: grow none by copying.
+		s.cur = make([]byte, 0, viewStateChunkBytes+viewStateChunkBytes/4)
+	}
 	n := len(s.cur)
-	s.cur = storage.AppendRow(s.cur, r)
+	s.cur = storage.AppendRows(s.cur, prefix, r)
 	s.bytes += int64(len(s.cur) - n)
 	if len(s.cur) >= viewStateChunkBytes {
 		s.chunks = append(s.chunks, s.cur)

@@ -88,6 +88,19 @@ func AppendRow(buf []byte, r types.Row) []byte {
 	return buf
 }
 
+// AppendRows appends the encoding of the one row made of a followed by b,
+// as AppendRow of their concatenation would, without building it.
+func AppendRows(buf []byte, a, b types.Row) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(a)+len(b)))
+	for _, d := range a {
+		buf = AppendDatum(buf, d)
+	}
+	for _, d := range b {
+		buf = AppendDatum(buf, d)
+	}
+	return buf
+}
+
 // AppendDatum appends the encoding of one datum.
 func AppendDatum(buf []byte, d types.Datum) []byte {
 	t := d.Type()

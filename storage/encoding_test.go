@@ -157,3 +157,16 @@ func FuzzDecodeRow(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendRowsIsAppendRowOfTheConcatenation: the view state writer's
+// two-part rows decode as one row.
+func TestAppendRowsIsAppendRowOfTheConcatenation(t *testing.T) {
+	a := types.Row{types.NewInt8(-3), types.Null(types.Text)}
+	b := types.Row{types.NewText("x\x00y"), types.NewBool(true)}
+	for _, tc := range [][2]types.Row{{a, b}, {nil, b}, {a, nil}, {nil, nil}} {
+		want := AppendRow([]byte{9}, append(append(types.Row(nil), tc[0]...), tc[1]...))
+		if got := AppendRows([]byte{9}, tc[0], tc[1]); string(got) != string(want) {
+			t.Errorf("AppendRows(%v, %v) = %x, want %x", tc[0], tc[1], got, want)
+		}
+	}
+}
