@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/google/btree"
+	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/types"
 )
 
@@ -41,8 +42,8 @@ import (
 // have.
 
 // StateFormatVersion is the version of the layout above. Bump it with any
-// change of what an operator writes, of an aggregate's AppendState, or of
-// the meaning of a state: Fingerprint changes with it, so a checkpoint of
+// change of what an operator writes or of the meaning of a state (an
+// aggregate's AppendState layout is covered by expr.AggStateProbe): Fingerprint changes with it, so a checkpoint of
 // another version is recomputed instead of loaded.
 const StateFormatVersion = 1
 
@@ -94,7 +95,8 @@ var keyEncodingProbe = func() []byte {
 }()
 
 // Fingerprint identifies the shape of the dataflow's state: a hash of the
-// state format's version, the key encoding, the plan (its EXPLAIN and
+// state format's version, the key encoding, the aggregates' state layouts
+// (expr.AggStateProbe), the plan (its EXPLAIN and
 // every node's column types) and the operators built from it. A
 // checkpointed state loads only into a dataflow with the same Fingerprint.
 func (d *Dataflow) Fingerprint() string {
@@ -108,6 +110,7 @@ func (d *Dataflow) computeFingerprint() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "state format %d\n", StateFormatVersion)
 	h.Write(keyEncodingProbe)
+	h.Write(expr.AggStateProbe())
 	h.Write([]byte(Explain(d.plan)))
 	seen := map[Plan]bool{}
 	var walk func(p Plan)

@@ -248,3 +248,36 @@ func showUpdates(ups []dataflow.Update) string {
 	}
 	return s
 }
+
+// sharedLeft hands out an arrangement for collection 1 keyed by column 0.
+type sharedLeft struct{ a *dataflow.Arrangement }
+
+func (s sharedLeft) Arrangement(id dataflow.CollectionID, cols []int) *dataflow.Arrangement {
+	if id == 1 && len(cols) == 1 && cols[0] == 0 {
+		return s.a
+	}
+	return nil
+}
+
+// TestRestoreSharedSideMismatch: a join state taken while a side read a
+// shared arrangement does not load into a join that keeps that side
+// itself: ErrStateMismatch, so that the caller recomputes instead.
+func TestRestoreSharedSideMismatch(t *testing.T) {
+	plan := checkpointPlans(t)["join"]
+	shared, err := dataflow.Build(plan, sharedLeft{dataflow.NewArrangement()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := &encodedState{}
+	if err := shared.Checkpoint(saved); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := dataflow.Build(plan, nil)
+	if err := own.Restore(&stateReader{rest: saved.buf}); !errors.Is(err, dataflow.ErrStateMismatch) {
+		t.Fatalf("Restore = %v, want ErrStateMismatch", err)
+	}
+	again, _ := dataflow.Build(plan, sharedLeft{dataflow.NewArrangement()})
+	if err := again.Restore(&stateReader{rest: saved.buf}); err != nil {
+		t.Fatalf("Restore into the same sharing: %v", err)
+	}
+}

@@ -1,9 +1,12 @@
 package expr
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"sync"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/tributary-db/tributary/sql/types"
@@ -13,8 +16,79 @@ import (
 // state is written as plain datums — counts as int8, exact sums as numeric,
 // the items of a multiset as their key datums and count — so that the one
 // binary encoding of datums (package storage) is the only byte format
-// involved. The layout of each state is private to its type; it changes
-// only with the dataflow's state-format version (dataflow/checkpoint.go).
+// involved. The layout of each state is private to its type. A change of
+// layout needs no version bump: AggStateProbe, part of every dataflow's
+// fingerprint, changes with it, so a checkpoint of the old layout is
+// recomputed instead of loaded.
+
+// AggStateProbe is a hash of the saved states of every registered
+// aggregate overload after a few fixed inputs: it changes whenever the
+// datums some AppendState writes do.
+func AggStateProbe() []byte {
+	aggProbeOnce.Do(func() { aggProbe = computeAggStateProbe() })
+	return aggProbe
+}
+
+var (
+	aggProbeOnce sync.Once
+	aggProbe     []byte
+)
+
+// probeValues are the inputs of AggStateProbe, by type.
+var probeValues = map[types.Type][]types.Datum{
+	types.Int2:     {types.NewInt(types.Int2, 3), types.NewInt(types.Int2, -1)},
+	types.Int4:     {types.NewInt4(3), types.NewInt4(-1)},
+	types.Int8:     {types.NewInt8(3), types.NewInt8(-1)},
+	types.Float4:   {types.NewFloat(types.Float4, 2.5), types.NewFloat(types.Float4, -1)},
+	types.Float8:   {types.NewFloat8(2.5), types.NewFloat8(-1)},
+	types.Numeric:  {types.NewNumeric(apd.New(150, -2)), types.NewNumeric(apd.New(-1, 0))},
+	types.Interval: {types.NewInterval(types.IntervalValue{Days: 1}), types.NewInterval(types.IntervalValue{Micros: -5})},
+	types.Bool:     {types.NewBool(true), types.NewBool(false)},
+	types.Text:     {types.NewText("b"), types.NewText("a")},
+	types.Unknown:  {types.NewInt4(3), types.NewInt4(-1)}, // "any"
+}
+
+func computeAggStateProbe() []byte {
+	h := sha256.New()
+	names := make([]string, 0, len(aggregates))
+	for name := range aggregates {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, a := range aggregates[name] {
+			args := make([]types.Type, len(a.Args))
+			for i, t := range a.Args {
+				args[i] = t
+				if t == types.Unknown {
+					args[i] = types.Int4
+				}
+			}
+			s := a.New(args)
+			for v := 0; v < 2; v++ {
+				row := make([]types.Datum, len(a.Args))
+				for i, t := range a.Args {
+					if vals := probeValues[t]; len(vals) > 0 {
+						row[i] = vals[v]
+					} else {
+						row[i] = types.Null(t)
+					}
+				}
+				_ = s.Add(row, 1)
+			}
+			fmt.Fprintf(h, "%s(%v):", name, args)
+			for _, d := range s.AppendState(nil) {
+				if d.IsNull() {
+					fmt.Fprintf(h, " NULL::%s", d.Type())
+				} else {
+					fmt.Fprintf(h, " %s::%s", types.FormatText(d), d.Type())
+				}
+			}
+			h.Write([]byte("\n"))
+		}
+	}
+	return h.Sum(nil)
+}
 
 // ErrBadAggState is returned by LoadState for datums that are not a state
 // of that aggregate: corruption, or a checkpoint of another binary.

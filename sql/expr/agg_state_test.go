@@ -179,3 +179,34 @@ func TestAggregateStateRejectsGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestAggStateProbe: the probe is a function of what the states write, so
+// that a changed layout changes every dataflow's fingerprint.
+func TestAggStateProbe(t *testing.T) {
+	before := computeAggStateProbe()
+	if string(before) != string(computeAggStateProbe()) {
+		t.Fatal("the probe is not deterministic")
+	}
+	width := 1
+	RegisterAggregate("zz_probe_test", &Aggregate{Args: []types.Type{types.Int4}, Ret: types.Int8,
+		New: func([]types.Type) AggState { return &probeState{width: &width} }})
+	defer delete(aggregates, "zz_probe_test")
+	one := computeAggStateProbe()
+	width = 2
+	if two := computeAggStateProbe(); string(one) == string(before) || string(two) == string(one) {
+		t.Fatal("the probe did not change with a state's layout")
+	}
+}
+
+// probeState writes width datums.
+type probeState struct {
+	countState
+	width *int
+}
+
+func (s *probeState) AppendState(dst types.Row) types.Row {
+	for i := 0; i < *s.width; i++ {
+		dst = append(dst, types.NewInt8(s.n))
+	}
+	return dst
+}
