@@ -38,7 +38,7 @@ func (r *stateReader) ReadRow() (types.Row, error) {
 	return row, err
 }
 
-func aggCall(t *testing.T, name string, distinct bool, args ...expr.Expr) dataflow.AggCall {
+func aggCall(t testing.TB, name string, distinct bool, args ...expr.Expr) dataflow.AggCall {
 	t.Helper()
 	var ts []types.Type
 	for _, a := range args {
