@@ -431,8 +431,10 @@ type stateChunks struct {
 }
 
 func (s *stateChunks) WriteRow(prefix, r types.Row) error {
-	if s.cur == nil {
-		// Chunks are about this size: grow none by copying.
+	if s.cur == nil && len(s.chunks) > 0 {
+		// A state that filled a chunk fills the next ones: allocate them
+		// at their size instead of growing them by copying. (The first
+		// grows: most views' states are far smaller.)
 		s.cur = make([]byte, 0, viewStateChunkBytes+viewStateChunkBytes/4)
 	}
 	n := len(s.cur)

@@ -388,6 +388,10 @@ func TestCheckpointRandomized(t *testing.T) {
 			if after := snapshotAll(ts, names); !mapsEqual(before, after) {
 				t.Fatalf("step %d: state after a restart differs:\nbefore %v\nafter  %v", step, before, after)
 			}
+			// Every view the checkpoint holds is restored from its state.
+			if st := ts.restoredRows("SELECT views_recomputed FROM tb_catalog.restart"); !slices.Equal(st, []string{"0"}) {
+				t.Fatalf("step %d: %v views recomputed after a restart", step, st)
+			}
 			if len(views) > 0 {
 				checkViewsFresh(t, ts)
 			}
