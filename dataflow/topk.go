@@ -28,7 +28,6 @@ type topKOp struct {
 	plan   *TopK
 	groups map[string]*topGroup
 	buf    []byte
-	keyBuf []byte // a tail row's types.RowKey
 }
 
 // topGroup is one group's rows. Every row of head orders at or before
@@ -38,7 +37,7 @@ type topGroup struct {
 	head  *btree.BTreeG[*indexEntry]
 	headN int64 // rows in head, counting multiplicity
 	bound types.Row
-	tail  map[string]indexEntry // by types.RowKey of the row
+	tail  *rowBag
 	// keep is the entries the last refill left in the head, at least
 	// headMin: a split keeps as many, and splits only past
 	// topKHeadFactor times that.
@@ -128,18 +127,7 @@ func (o *topKOp) add(g *topGroup, row types.Row, diff int64) {
 		}
 		return
 	}
-	o.keyBuf = types.RowKey(o.keyBuf[:0], row)
-	e, ok := g.tail[string(o.keyBuf)]
-	if !ok {
-		g.tail[string(o.keyBuf)] = indexEntry{row: row, count: diff}
-		return
-	}
-	// As in addCount, the row already there is kept.
-	if e.count += diff; e.count == 0 {
-		delete(g.tail, string(o.keyBuf))
-	} else {
-		g.tail[string(o.keyBuf)] = e
-	}
+	g.tail.add(row, diff)
 }
 
 // split keeps the first keep entries of g's head and moves the others to
@@ -160,12 +148,10 @@ func (o *topKOp) split(g *topGroup, keep int) {
 	})
 	g.head = head
 	if g.tail == nil {
-		g.tail = make(map[string]indexEntry, len(moved))
+		g.tail = newRowBag(len(moved))
 	}
 	for _, e := range moved {
-		o.keyBuf = types.RowKey(o.keyBuf[:0], e.row)
-		t := g.tail[string(o.keyBuf)] // none: the tail orders after the old boundary
-		g.tail[string(o.keyBuf)] = indexEntry{row: e.row, count: e.count + t.count}
+		g.tail.add(e.row, e.count) // a new row: the tail orders after the old boundary
 	}
 }
 
@@ -179,30 +165,30 @@ func (o *topKOp) split(g *topGroup, keep int) {
 func (o *topKOp) refill(g *topGroup) {
 	need := o.plan.Offset + o.plan.Limit
 	for g.bound != nil && g.headN < need {
-		keep := max(o.headMin(), len(g.tail)/topKRefillFraction)
+		keep := max(o.headMin(), g.tail.n/topKRefillFraction)
 		g.keep = keep
 		cand := make([]indexEntry, 0, 2*keep)
 		var worst types.Row // no row after it can be among the first keep
 		byOrder := func(a, b indexEntry) int { return o.cmp(a.row, b.row) }
-		for _, e := range g.tail {
+		g.tail.each(func(e indexEntry) bool {
 			if worst != nil && o.cmp(e.row, worst) >= 0 {
-				continue
+				return true
 			}
 			if cand = append(cand, e); len(cand) == cap(cand) {
 				slices.SortFunc(cand, byOrder)
 				cand = cand[:keep]
 				worst = cand[keep-1].row
 			}
-		}
+			return true
+		})
 		slices.SortFunc(cand, byOrder)
 		cand = cand[:min(len(cand), keep)]
 		for _, e := range cand {
 			addCount(g.head, e.row, e.count)
 			g.headN += e.count
-			o.keyBuf = types.RowKey(o.keyBuf[:0], e.row)
-			delete(g.tail, string(o.keyBuf))
+			g.tail.add(e.row, -e.count)
 		}
-		if len(g.tail) == 0 {
+		if g.tail.n == 0 {
 			g.bound, g.tail = nil, nil
 		} else {
 			g.bound = cand[len(cand)-1].row
@@ -211,7 +197,12 @@ func (o *topKOp) refill(g *topGroup) {
 }
 
 // rows is the number of distinct rows of g.
-func (g *topGroup) rows() int { return g.head.Len() + len(g.tail) }
+func (g *topGroup) rows() int {
+	if g.tail == nil {
+		return g.head.Len()
+	}
+	return g.head.Len() + g.tail.n
+}
 
 // each calls f for every distinct row of g with its multiplicity, the head's
 // in order, then the tail's in no order.
@@ -221,10 +212,8 @@ func (g *topGroup) each(f func(row types.Row, count int64) bool) {
 		ok = f(e.row, e.count)
 		return ok
 	})
-	for _, e := range g.tail {
-		if !ok || !f(e.row, e.count) {
-			return
-		}
+	if ok && g.tail != nil {
+		g.tail.each(func(e indexEntry) bool { return f(e.row, e.count) })
 	}
 }
 
@@ -242,15 +231,24 @@ func (o *topKOp) checkGroup(g *topGroup) {
 	if n != g.headN {
 		panic(fmt.Sprintf("dataflow: top-k head holds %d rows, counted %d", n, g.headN))
 	}
-	if g.bound == nil && len(g.tail) > 0 {
+	if g.tail == nil {
+		return
+	}
+	if g.bound == nil {
 		panic("dataflow: top-k tail without a boundary")
 	}
-	for _, e := range g.tail {
+	rows := 0
+	g.tail.each(func(e indexEntry) bool {
 		if e.count <= 0 || o.cmp(e.row, g.bound) <= 0 {
 			panic(fmt.Sprintf("dataflow: top-k tail row %v ×%d, boundary %v", e.row, e.count, g.bound))
 		}
+		rows++
+		return true
+	})
+	if rows != g.tail.n {
+		panic(fmt.Sprintf("dataflow: top-k tail of %d rows, counted %d", rows, g.tail.n))
 	}
-	if len(g.tail) > 0 && g.headN < o.plan.Offset+o.plan.Limit {
+	if g.headN < o.plan.Offset+o.plan.Limit {
 		panic(fmt.Sprintf("dataflow: top-k head of %d rows for a window to %d", g.headN, o.plan.Offset+o.plan.Limit))
 	}
 }

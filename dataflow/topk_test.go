@@ -185,3 +185,48 @@ func mapsEqualTopK(a, b map[string]int64) bool {
 	}
 	return true
 }
+
+// TestRowBag adds and retracts random rows, duplicates and rows equal under
+// types.RowsEqual but typed differently, in a bag whose hashes are cut to
+// two bits (so that most rows collide), and compares it after every change
+// with a reference keyed by the rows' text.
+func TestRowBag(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for _, mask := range []uint64{3, ^uint64(0)} {
+		b := newRowBag(0)
+		b.mask = mask
+		want := map[string]int64{}
+		kept := map[string]types.Type{} // the type of the row the bag keeps
+		for i := 0; i < 3000; i++ {
+			v := int64(rng.IntN(40))
+			typ := []types.Type{types.Int4, types.Int8}[rng.IntN(2)]
+			row := types.Row{types.NewInt(typ, v), types.NewText(fmt.Sprint(v % 3))}
+			k := fmt.Sprint(v)
+			diff := int64(1 + rng.IntN(2))
+			if want[k] > 0 && rng.IntN(2) == 0 {
+				diff = -1 - rng.Int64N(want[k])
+			}
+			if want[k] == 0 {
+				kept[k] = typ
+			}
+			b.add(row, diff)
+			if want[k] += diff; want[k] == 0 {
+				delete(want, k)
+			}
+			got := map[string]int64{}
+			b.each(func(e indexEntry) bool {
+				k := fmt.Sprint(e.row[0].Int())
+				if e.row[0].Type() != kept[k] {
+					t.Fatalf("seed %d: row %v kept as %s, the first added was %s", seed, e.row, e.row[0].Type(), kept[k])
+				}
+				got[k] += e.count
+				return true
+			})
+			if fmt.Sprint(got) != fmt.Sprint(want) || b.n != len(want) {
+				t.Fatalf("seed %d, mask %x, change %d: bag %v (%d rows), want %v", seed, mask, i, got, b.n, want)
+			}
+		}
+	}
+}
