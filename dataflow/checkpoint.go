@@ -545,7 +545,7 @@ func (o *topKOp) loadState(r *stateIn) error {
 		if len(o.plan.Group) == 0 && o.headMin() > 0 && n > 0 {
 			// The one group's tail gets room for its rows at once, instead
 			// of growing by rehashing (a quarter of restoring 1M rows).
-			o.group(nil).tail = make(map[string]indexEntry, n)
+			o.group(nil).tail = newRowBag(n)
 		}
 	}
 	err := r.rowsSized("a top-k row", sized, func() {
