@@ -178,7 +178,7 @@ func TestViewStateFingerprintMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEngine(EngineOptions{Log: &fingerprintLog{PebbleLog: l, view: "a"}})
+	e, err := NewEngine(EngineOptions{Log: &fingerprintLog{PebbleLog: l}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +195,10 @@ func TestViewStateFingerprintMismatch(t *testing.T) {
 }
 
 // fingerprintLog is a log whose checkpoint reports another fingerprint
-// for the state of one view, as a checkpoint of another binary would.
+// for the state of its first view (the first collection whose Meta is a
+// fingerprint), as a checkpoint of another binary would.
 type fingerprintLog struct {
 	*storage.PebbleLog
-	view string
 }
 
 func (l *fingerprintLog) LatestCheckpoint() (*storage.Checkpoint, error) {
@@ -206,8 +206,6 @@ func (l *fingerprintLog) LatestCheckpoint() (*storage.Checkpoint, error) {
 	if cp == nil || err != nil {
 		return cp, err
 	}
-	// The views are created after t: a is the first collection after it
-	// whose Meta is a fingerprint.
 	for i := range cp.Collections {
 		if c := &cp.Collections[i]; len(c.Meta) == 64 {
 			c.Meta = []byte(strings.Repeat("0", 64))
@@ -289,4 +287,45 @@ func TestViewStateOfAFailedView(t *testing.T) {
 	}
 	ts.mustExec("DELETE FROM t WHERE v = 0")
 	checkViewsFresh(t, ts)
+}
+
+// TestWindowCloseWithoutStateReplaysTheLog: an EMIT ON WINDOW CLOSE view
+// cannot be recomputed from the tables (the late rows are in them, the
+// deleted rows of emitted windows are not), so a checkpoint without its
+// state (here: a fingerprint of another binary) makes the restart replay
+// the whole log, which gives the same output.
+func TestWindowCloseWithoutStateReplaysTheLog(t *testing.T) {
+	dir := t.TempDir()
+	ts := openTestEngine(t, dir)
+	ts.mustExec(`CREATE TABLE bids (k int, ts timestamp, WATERMARK FOR ts AS ts - INTERVAL '1 second')`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW w AS SELECT window_end, count(*) AS n FROM TUMBLE(bids, ts, INTERVAL '10 seconds') GROUP BY window_end EMIT ON WINDOW CLOSE`)
+	ts.mustExec(`INSERT INTO bids VALUES (1, '2026-01-01 00:00:01'), (2, '2026-01-01 00:00:05'), (3, '2026-01-01 00:00:31')`)
+	ts.mustExec(`INSERT INTO bids VALUES (4, '2026-01-01 00:00:02')`) // late: its window closed
+	ts.mustExec(`DELETE FROM bids WHERE k = 2`)                       // of an emitted window
+	ts.mustExec("CHECKPOINT")
+	want := ts.restoredRows("SELECT * FROM w")
+	if len(want) != 1 {
+		t.Fatalf("emitted windows: %v", want)
+	}
+	ts.e.Close()
+
+	l, err := storage.OpenPebble(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(EngineOptions{Log: &fingerprintLog{PebbleLog: l}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts = &testSession{t: t, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}
+	defer ts.e.Close()
+	if st := ts.restoredRows("SELECT checkpoint_valid_at IS NULL, views_restored FROM tb_catalog.restart"); !slices.Equal(st, []string{"t | 0"}) {
+		t.Fatalf("tb_catalog.restart %v, want the whole log replayed", st)
+	}
+	if got := ts.restoredRows("SELECT * FROM w"); !slices.Equal(got, want) {
+		t.Fatalf("view after replaying the log: %v, want %v", got, want)
+	}
+	if got := ts.restoredRows("SELECT late_rows FROM tb_catalog.window_close"); !slices.Equal(got, []string{"1"}) {
+		t.Fatalf("late rows after replaying the log: %v", got)
+	}
 }

@@ -205,7 +205,8 @@ func TestFormatVersion1Upgrades(t *testing.T) {
 }
 
 // TestManifestMeta round-trips a manifest with per-collection state and
-// still reads a version 1 manifest, which has none.
+// still reads version 1 (no Meta) and version 2 (no state chunks)
+// manifests.
 func TestManifestMeta(t *testing.T) {
 	cp := &Checkpoint{Time: 9, CatalogTime: 3, Collections: []CheckpointCollection{
 		{ID: 1, Rows: 5, Meta: []byte{1, 2, 3}}, {ID: 4, Rows: 0, StateChunks: 2},
@@ -229,6 +230,22 @@ func TestManifestMeta(t *testing.T) {
 	}
 	if want := (&Checkpoint{Time: 9, CatalogTime: 3, Collections: []CheckpointCollection{{ID: 1, Rows: 5}}}); !reflect.DeepEqual(got, want) {
 		t.Fatalf("version 1: got %+v, want %+v", got, want)
+	}
+	// Version 2: Meta, no state chunk counts (checkpoints of tables only).
+	v2 := []byte{2}
+	v2 = binary.BigEndian.AppendUint64(v2, 9)
+	v2 = binary.BigEndian.AppendUint64(v2, 3)
+	v2 = binary.AppendUvarint(v2, 1)
+	v2 = binary.BigEndian.AppendUint64(v2, 1)
+	v2 = binary.AppendUvarint(v2, 5)
+	v2 = binary.AppendUvarint(v2, 2)
+	v2 = append(v2, 7, 8)
+	got, err = decodeManifest(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (&Checkpoint{Time: 9, CatalogTime: 3, Collections: []CheckpointCollection{{ID: 1, Rows: 5, Meta: []byte{7, 8}}}}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("version 2: got %+v, want %+v", got, want)
 	}
 	if _, err := decodeManifest(append(encodeManifest(cp)[:len(encodeManifest(cp))-1], 0xff, 0xff)); err == nil {
 		t.Fatal("a manifest with a bad state chunk count decoded")
