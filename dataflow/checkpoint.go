@@ -43,8 +43,9 @@ import (
 
 // StateFormatVersion is the version of the layout above. Bump it with any
 // change of what an operator writes or of the meaning of a state (an
-// aggregate's AppendState layout is covered by expr.AggStateProbe): Fingerprint changes with it, so a checkpoint of
-// another version is recomputed instead of loaded.
+// aggregate's AppendState layout is covered by expr.AggStateProbe):
+// Fingerprint changes with it, so a checkpoint of another version is
+// recomputed instead of loaded.
 const StateFormatVersion = 1
 
 // StateWriter receives a dataflow's state, row by row: WriteRow writes the

@@ -18,7 +18,9 @@
 //
 // Materialized views keep a Dataflow alive and step it on every write; an
 // ad-hoc SELECT runs the same plan once over a snapshot (RunOnce). There is
-// no second evaluator.
+// no second evaluator. A Dataflow's operator state can be written out and
+// loaded into a fresh one of the same plan (Checkpoint, Restore:
+// checkpoint.go), which is how a restart resumes a view.
 //
 // dataflow imports sql/types and sql/expr, never sql or planner.
 package dataflow
