@@ -330,7 +330,10 @@ func (o *joinOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error) {
 		return nil, err
 	}
 	o.slab.reset()
-	var out []Update
+	// Sized for one match per changed row (a join on a key), rather than
+	// grown by doubling from nothing: 200k output rows per step under an
+	// UPDATE of every row.
+	out := make([]Update, 0, len(dl)+len(dr))
 	// A join can produce far more rows than it reads: check for a cancel
 	// every few thousand output rows. canceled also holds the first error
 	// of a fused projection.
