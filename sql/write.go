@@ -314,7 +314,11 @@ func (s *Session) execWrite(ctx context.Context, p *Prepared, params []types.Dat
 		return nil, err
 	}
 	n := len(w.table.Columns)
-	var changes []dataflow.Update
+	perRow := 1
+	if w.oldCols && w.newCols {
+		perRow = 2 // an UPDATE retracts and inserts
+	}
+	changes := make([]dataflow.Update, 0, perRow*len(rows))
 	var returned []types.Row
 	for _, r := range rows {
 		var oldRow, newRow types.Row
