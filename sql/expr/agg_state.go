@@ -223,6 +223,10 @@ func (m *multiset) loadState(c *stateCursor, width int) {
 			m.add(key, cnt)
 		}
 	}
+	// Applied now, in the order they were written (sorted), the items
+	// become the multiset's ordered base; left pending, the first change
+	// after a restart would sort them together with its own.
+	m.flush()
 }
 
 func (s *minMaxState) AppendState(dst types.Row) types.Row {
