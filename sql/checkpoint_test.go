@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,7 +217,8 @@ func TestCheckpointWhileWriting(t *testing.T) {
 // scripts/bench-durable-vs-postgres.sh) and an empty log tail. It reports
 // the restart's load and views phases, and for the CHECKPOINT that made
 // it how long writers were held (writers_held_ms: cloning and encoding the
-// views' operator state under the lock) and the size of that state:
+// views' operator state under the lock) and the size of that state, and
+// the live heap after the restart:
 //
 //	timeout 900 go test -run XXX -bench RestartFromCheckpoint -benchtime 1x ./sql/
 func BenchmarkRestartFromCheckpoint(b *testing.B) {
@@ -246,7 +248,7 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 	}
 	ts.e.Close()
 	b.ResetTimer()
-	var load, views float64
+	var load, views, heap float64
 	for i := 0; i < b.N; i++ {
 		ts := openBenchEngine(b, dir)
 		b.StopTimer()
@@ -257,6 +259,10 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 			b.Fatal(err)
 		}
 		load, views = load+l, views+v
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		heap = float64(ms.HeapAlloc) / 1e6
 		ts.e.Close()
 		b.StartTimer()
 	}
@@ -264,6 +270,7 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 	b.ReportMetric(views/float64(b.N), "views_ms")
 	b.ReportMetric(held, "ckpt_writers_held_ms")
 	b.ReportMetric(stateBytes/1e6, "view_state_MB")
+	b.ReportMetric(heap, "heap_MB")
 }
 
 // BenchmarkRestartWithTail restarts from a checkpoint of the 100k-row
