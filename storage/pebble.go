@@ -395,10 +395,20 @@ func (l *PebbleLog) enqueue(b Batch) (*pendingAppend, error) {
 }
 
 // estimatedSize is what the disk-space guard admits a batch by, before it
-// is encoded: a key and a small row per entry. Encoding happens later, on
-// the committer (a COPY of 100k rows took 20 ms to encode under the
-// coordinator's lock); the guard needs only the order of magnitude.
-func estimatedSize(b Batch) int { return len(b.Catalog) + 64*len(b.Entries) }
+// is encoded (on the committer: a COPY of 100k rows took 20 ms to encode
+// under the coordinator's lock): per entry its key and diff, and per datum
+// a tag, up to 9 bytes of a fixed-size value and a string's bytes: a bound
+// for most rows, a little short for numerics and intervals, which need more.
+func estimatedSize(b Batch) int {
+	n := len(b.Catalog)
+	for _, e := range b.Entries {
+		n += 32
+		for _, d := range e.Row {
+			n += 10 + len(d.Str())
+		}
+	}
+	return n
+}
 
 // encodeBatch writes b's keys into pb (format.md, "Keys").
 func encodeBatch(pb *pebble.Batch, b Batch) error {

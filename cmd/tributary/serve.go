@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,7 @@ func init() { commands["serve"] = runServe }
 
 const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR] [--metrics-listen HOST:PORT]
                        [--checkpoint-interval D] [--checkpoint-rows N]
+                       [--gc-percent N] [--memory-limit BYTES]
                        [--auth trust|password|scram-sha-256] [--tls-cert FILE --tls-key FILE]
 
 Runs a Tributary server that speaks the PostgreSQL wire protocol. SIGINT or
@@ -80,6 +82,8 @@ func runServe(args []string) int {
 	bootUser := fs.String("bootstrap-user", "tributary", "the superuser role --bootstrap-password-file creates")
 	tick := fs.Duration("tick-interval", time.Second, "how often the timeline advances with no writes, so that views with temporal filters (mz_now()) drop and add rows as time passes; 0 disables")
 	minFree := fs.Int64("min-free-disk", storage.DefaultMinFreeBytes, "with --data-dir: refuse writes (SQLSTATE 53100, reads keep working) while the data directory's disk has less free space than this many bytes; negative: never")
+	gcPercent := fs.Int("gc-percent", 0, "the Go garbage collector's target (GOGC): collect when the heap has grown this many percent over the live data; higher trades memory for CPU (docs/operations.md); 0: GOGC or Go's 100")
+	memLimit := fs.Int64("memory-limit", 0, "a soft limit in bytes on the process' memory (GOMEMLIMIT): the collector runs more often near it, whatever --gc-percent says; 0: GOMEMLIMIT or none")
 	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile (go tool pprof) of the whole run to this file, finished at shutdown; for performance work")
 	bootPwFile := fs.String("bootstrap-password-file", "", "file holding the password of --bootstrap-user; at start, that superuser login role is created if it does not exist (an existing role is left as is)")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +98,16 @@ func runServe(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *gcPercent < 0 || *memLimit < 0 {
+		fmt.Fprintln(os.Stderr, "tributary serve: --gc-percent and --memory-limit must not be negative")
+		return 2
+	}
+	if *gcPercent > 0 {
+		debug.SetGCPercent(*gcPercent)
+	}
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
