@@ -322,7 +322,7 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	st.tablesLoaded = tables
 	st.loadElapsed = time.Since(start)
 	start = time.Now()
-	e.enterPhase(st, PhaseRecomputingViews)
+	e.enterPhase(st, PhaseRestoringViews)
 	// Views are recomputed as of the checkpoint's time (temporal filters
 	// compare with it).
 	if e.mu.lastTime < cp.Time {

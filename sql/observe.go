@@ -22,13 +22,13 @@ import (
 const (
 	PhaseReplayingCatalog  = "replaying the catalog"
 	PhaseLoadingCheckpoint = "loading the checkpoint"
-	PhaseRecomputingViews  = "recomputing materialized views"
+	PhaseRestoringViews    = "restoring materialized views"
 	PhaseReplayingLog      = "replaying the log"
 	PhaseDone              = "done"
 )
 
 // RestorePhases lists the restore phases in order.
-var RestorePhases = []string{PhaseReplayingCatalog, PhaseLoadingCheckpoint, PhaseRecomputingViews, PhaseReplayingLog, PhaseDone}
+var RestorePhases = []string{PhaseReplayingCatalog, PhaseLoadingCheckpoint, PhaseRestoringViews, PhaseReplayingLog, PhaseDone}
 
 // RestoreProgress is the live progress of the engine's restore from its
 // log. The engine updates it while NewEngine runs; other goroutines (a
@@ -314,8 +314,8 @@ func (s RestoreSnapshot) Describe() string {
 	}
 	fmt.Fprintf(&b, "; %d catalog records replayed", s.CatalogRecords)
 	if s.CheckpointTime != 0 {
-		fmt.Fprintf(&b, ", %d rows loaded into %d %s, %d materialized views recomputed", s.RowsLoaded, s.TablesLoaded,
-			map[bool]string{true: "table", false: "tables"}[s.TablesLoaded == 1], s.ViewsRecomputed)
+		fmt.Fprintf(&b, ", %d rows loaded into %d %s, %d materialized views restored and %d recomputed", s.RowsLoaded, s.TablesLoaded,
+			map[bool]string{true: "table", false: "tables"}[s.TablesLoaded == 1], s.ViewsRestored, s.ViewsRecomputed)
 	}
 	fmt.Fprintf(&b, ", %d write batches (%d updates) replayed; %s elapsed.", s.TailBatches, s.TailUpdates, s.Elapsed.Round(time.Millisecond))
 	return b.String()

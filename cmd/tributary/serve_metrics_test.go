@@ -165,7 +165,7 @@ func TestServeDuringRestore(t *testing.T) {
 
 	reached, release := make(chan struct{}), make(chan struct{})
 	r := startServe(t, dir, func(phase string) {
-		if phase == sql.PhaseRecomputingViews {
+		if phase == sql.PhaseRestoringViews {
 			close(reached)
 			<-release
 		}
@@ -176,13 +176,13 @@ func TestServeDuringRestore(t *testing.T) {
 		t.Errorf("/healthz while restoring: %d %s", code, body)
 	}
 	code, rd := r.readyz(t)
-	if code != http.StatusServiceUnavailable || rd.Status != "starting" || rd.Restore.Phase != sql.PhaseRecomputingViews ||
+	if code != http.StatusServiceUnavailable || rd.Status != "starting" || rd.Restore.Phase != sql.PhaseRestoringViews ||
 		rd.Restore.RowsLoaded != 300 || rd.Restore.TablesLoaded != 1 || rd.Restore.CatalogRecords != 2 || rd.Restore.CheckpointTime == 0 {
 		t.Errorf("/readyz while restoring: %d %+v", code, rd)
 	}
 	m := r.scrape(t)
 	wantMetric(t, m, "tributary_ready", 0)
-	wantMetric(t, m, `tributary_restore_phase{phase="recomputing materialized views"}`, 1)
+	wantMetric(t, m, `tributary_restore_phase{phase="restoring materialized views"}`, 1)
 	wantMetric(t, m, `tributary_restore_phase{phase="done"}`, 0)
 	wantMetric(t, m, "tributary_restore_rows_loaded", 300)
 	wantMetric(t, m, "tributary_restore_catalog_records", 2)
@@ -196,7 +196,7 @@ func TestServeDuringRestore(t *testing.T) {
 	_, err := r.connect(ctx)
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "57P03" || pe.Severity != "FATAL" || pe.Message != "the database system is starting up" ||
-		!strings.Contains(pe.Detail, "recomputing materialized views") || !strings.Contains(pe.Detail, "300 rows loaded into 1 table,") {
+		!strings.Contains(pe.Detail, "restoring materialized views") || !strings.Contains(pe.Detail, "300 rows loaded into 1 table,") {
 		t.Fatalf("connecting while restoring: %v (%#v)", err, pe)
 	}
 	t.Logf("pgx while restoring: %v; DETAIL: %s", err, pe.Detail)
