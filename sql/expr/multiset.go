@@ -176,7 +176,7 @@ func (m *multiset) flush() {
 // not matter — summed into runs, and applied.
 func (m *multiset) flushInts() {
 	c := m.ints
-	slices.SortFunc(c, func(a, b msInt) int { return cmp.Compare(a.v, b.v) })
+	c = sortInts(c)
 	n := 0
 	for i := 0; i < len(c); {
 		j, sum := i, int64(0)
@@ -210,6 +210,42 @@ func (m *multiset) flushInts() {
 
 // msInt is a pending change of an integer key.
 type msInt struct{ v, n int64 }
+
+// sortInts sorts changes by value, not stably, and returns them (in c or
+// in a new array). Many changes are radix-sorted on the bytes of v − min
+// that vary, a pass each (two or three for the values of an int column):
+// comparison-sorting the 20k changes of each of 20 min/max groups was most
+// of a flush under UPDATE events SET v = v + 1.
+func sortInts(c []msInt) []msInt {
+	if len(c) < 256 {
+		slices.SortFunc(c, func(a, b msInt) int { return cmp.Compare(a.v, b.v) })
+		return c
+	}
+	lo, hi := c[0].v, c[0].v
+	for _, x := range c {
+		lo, hi = min(lo, x.v), max(hi, x.v)
+	}
+	span := uint64(hi) - uint64(lo) // the values' spread, without overflow
+	tmp := make([]msInt, len(c))
+	for shift := uint(0); shift < 64 && span>>shift != 0; shift += 8 {
+		var count [256]int
+		for _, x := range c {
+			count[byte((uint64(x.v)-uint64(lo))>>shift)]++
+		}
+		at := 0
+		for i, n := range count {
+			count[i] = at
+			at += n
+		}
+		for _, x := range c {
+			d := byte((uint64(x.v) - uint64(lo)) >> shift)
+			tmp[count[d]] = x
+			count[d]++
+		}
+		c, tmp = tmp, c
+	}
+	return c
+}
 
 // applyRuns applies sorted changes, one per distinct key (width datums in
 // all): merged in one pass when they are many next to the items, else
