@@ -228,13 +228,20 @@ func (o *Object) pkKey(row types.Row) string {
 type tableIndex struct {
 	name string
 	cols []int
-	arr  *dataflow.Arrangement
+	// arr arranges the rows by cols; nil while the contents' B-tree
+	// answers for the index instead (a primary key on the leading
+	// columns, keyLeads): then it is built when a join needs it
+	// (arrangement), and lookups and counts scan the B-tree.
+	arr *dataflow.Arrangement
 	// users counts what keeps the index alive: the primary key or a
 	// CREATE INDEX, and every materialized view whose joins read it.
 	users int
 }
 
 func (x *tableIndex) add(ups []dataflow.Update) {
+	if x.arr == nil {
+		return // the contents answer for it
+	}
 	for _, u := range ups {
 		x.arr.AddCols(u.Row, x.cols, u.Diff)
 	}
@@ -253,6 +260,79 @@ func (o *Object) addIndex(name string, cols []int) *tableIndex {
 	}
 	x.users++
 	return x
+}
+
+// addPrimaryKey makes the primary key's index. When the key is the leading
+// columns, of types whose order tells keys apart (keyLeads), the contents'
+// B-tree holds the rows in key order already and answers for it: a table
+// then keeps one structure per row, not two (the key's hash map was as
+// costly as the B-tree in a COPY, and a third of the collector's heap).
+func (o *Object) addPrimaryKey(name string) {
+	if o.keyLeads() && o.indexFor(o.PrimaryKey) == nil {
+		o.pk = &tableIndex{name: name, cols: o.PrimaryKey, users: 1}
+		o.indexes = append(o.indexes, o.pk)
+		return
+	}
+	o.pk = o.addIndex(name, o.PrimaryKey)
+}
+
+// keyLeads reports whether the primary key is the leading columns, in
+// order, of types whose order tells their key identities apart
+// (types.Compare strictly less means types.AppendKey different, and equal
+// means equal): integers, text, dates and timestamps. The table's
+// greatest row then holds its greatest key, and the rows of one key are
+// adjacent in the B-tree.
+func (o *Object) keyLeads() bool {
+	if len(o.PrimaryKey) == 0 {
+		return false
+	}
+	for i, c := range o.PrimaryKey {
+		if c != i {
+			return false
+		}
+		switch t := o.Columns[c].Type; {
+		case t.IsInteger(), t == types.Text, t == types.Varchar,
+			t == types.Date, t == types.Timestamp, t == types.TimestampTZ:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// arrangement returns x as an Arrangement, building it from o's contents
+// if the B-tree answered for it so far; it is kept current from then on.
+func (x *tableIndex) arrangement(o *Object) *dataflow.Arrangement {
+	if x.arr == nil {
+		x.arr = dataflow.NewArrangement()
+		x.add(o.Data.Snapshot())
+	}
+	return x.arr
+}
+
+// orderedLike reports whether datums of type t are looked up in a column of
+// type c by the column's order with the same answers as by key identity
+// (types.AppendKey): keyLeads' types, each with those of its kind.
+func orderedLike(t, c types.Type) bool {
+	text := func(t types.Type) bool { return t == types.Text || t == types.Varchar }
+	return t == c || (t.IsInteger() && c.IsInteger()) || (text(t) && text(c)) ||
+		(t.Family() == types.FamDateTime && c.Family() == types.FamDateTime)
+}
+
+// lookup calls f with the rows whose cols equal key. REQUIRES: without an
+// arrangement, each of key's datums is NULL or orderedLike its column.
+func (x *tableIndex) lookup(o *Object, key types.Row, f func(row types.Row, count int64)) {
+	if x.arr != nil {
+		x.arr.Lookup(key, f)
+		return
+	}
+	o.Data.ScanFrom(key, func(row types.Row, count int64) bool {
+		if types.CompareRows(row[:len(key)], key) != 0 {
+			return false
+		}
+		f(row, count)
+		return true
+	})
 }
 
 // releaseIndex drops one user of x, and the index with its last user.
@@ -349,12 +429,32 @@ func runParallel(tasks []func()) {
 	}
 }
 
-// pkCount is the number of rows whose primary key's encoding (pkKey) is k.
-func (o *Object) pkCount(k string) int64 {
-	if o.pk == nil {
+// pkCount is the number of rows holding row's primary key, whose encoding
+// (pkKey) is k.
+func (o *Object) pkCount(row types.Row, k string) int64 {
+	switch {
+	case o.pk == nil:
 		return 0
+	case o.pk.arr != nil:
+		return o.pk.arr.CountEncoded(k)
 	}
-	return o.pk.arr.CountEncoded(k)
+	return o.countLeading(row[:len(o.PrimaryKey)])
+}
+
+// pkCountEncoded is pkCount with the key's encoding in a byte slice.
+func (o *Object) pkCountEncoded(row types.Row, k []byte) int64 {
+	if o.pk != nil && o.pk.arr != nil {
+		return o.pk.arr.CountEncodedBytes(k)
+	}
+	return o.pkCount(row, "")
+}
+
+// countLeading counts the rows whose leading columns equal key (the primary
+// key answered by the contents' B-tree).
+func (o *Object) countLeading(key types.Row) int64 {
+	n := int64(0)
+	o.pk.lookup(o, key, func(_ types.Row, count int64) { n += count })
+	return n
 }
 
 // sharedIndex is one index a materialized view's dataflow reads.
@@ -381,7 +481,7 @@ func (v *viewArrangements) Arrangement(id dataflow.CollectionID, cols []int) *da
 	}
 	x := o.addIndex("", append([]int(nil), cols...))
 	v.used = append(v.used, sharedIndex{on: o, x: x})
-	return x.arr
+	return x.arrangement(o)
 }
 
 // release gives back every index the arrangements were taken from.

@@ -214,7 +214,7 @@ func (e *Engine) createTable(s *Session, cs *pg.CreateStmt, st *Statement) (*Res
 		}
 	}
 	if len(o.PrimaryKey) > 0 {
-		o.pk = o.addIndex(name+"_pkey", o.PrimaryKey)
+		o.addPrimaryKey(name + "_pkey")
 	}
 	if st.streaming != nil && st.streaming.Watermark != nil {
 		w, err := bindWatermark(b, o, st.streaming.Watermark)

@@ -747,9 +747,20 @@ func (s *Session) readLocked(g *dataflow.Get) ([]dataflow.Update, error) {
 		return nil, pgerror.New(pgerror.InternalError, "no index on %s%v", g.Name, g.LookupCols)
 	}
 	var out []dataflow.Update
-	x.arr.Lookup(g.Lookup, func(row types.Row, n int64) {
-		out = append(out, dataflow.Update{Row: row, Diff: n})
-	})
+	add := func(row types.Row, n int64) { out = append(out, dataflow.Update{Row: row, Diff: n}) }
+	ordered := true
+	for i, c := range x.cols {
+		if d := g.Lookup[i]; !d.IsNull() && !orderedLike(d.Type(), o.Columns[c].Type) {
+			ordered = false
+		}
+	}
+	if x.arr == nil && !ordered {
+		// The B-tree orders by the columns' types; a value of another
+		// type is looked up by its key identity, in an arrangement.
+		x.arrangement(o).Lookup(g.Lookup, add)
+	} else {
+		x.lookup(o, g.Lookup, add)
+	}
 	for _, u := range pending {
 		match := true
 		for i, c := range g.LookupCols {
@@ -806,17 +817,20 @@ func (e *Engine) validateLocked(writes map[dataflow.CollectionID][]dataflow.Upda
 		}
 		ups = dataflow.Consolidate(append([]dataflow.Update(nil), ups...))
 		keys := map[string]int64{}
+		rowOf := map[string]types.Row{}
 		for _, u := range ups {
 			if u.Diff < 0 && o.Data.Count(u.Row)+u.Diff < 0 {
 				return &pgerror.Error{Code: pgerror.TRSerializationFailure, Message: "could not serialize access due to concurrent update",
 					Hint: "The transaction might succeed if retried."}
 			}
 			if len(o.PrimaryKey) > 0 {
-				keys[o.pkKey(u.Row)] += u.Diff
+				k := o.pkKey(u.Row)
+				keys[k] += u.Diff
+				rowOf[k] = u.Row
 			}
 		}
 		for k, d := range keys {
-			if d > 0 && o.pkCount(k)+d > 1 {
+			if d > 0 && o.pkCount(rowOf[k], k)+d > 1 {
 				return &pgerror.Error{Code: pgerror.UniqueViolation, Message: fmt.Sprintf("duplicate key value violates unique constraint %q", o.Name+"_pkey")}
 			}
 		}

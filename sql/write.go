@@ -459,7 +459,7 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 		for _, u := range changes {
 			k := o.pkKey(u.Row)
 			delta[k] += u.Diff
-			if err := o.checkKeyedRow(u.Row, o.pkCount(k)+pending[k]+delta[k]); err != nil {
+			if err := o.checkKeyedRow(u.Row, o.pkCount(u.Row, k)+pending[k]+delta[k]); err != nil {
 				return err
 			}
 		}
@@ -487,7 +487,7 @@ func (s *Session) checkPrimaryKeyLocked(o *Object, changes []dataflow.Update) er
 		if delta[k] <= 0 {
 			continue
 		}
-		if err := o.checkKeyedRow(rowOf[k], o.pkCount(k)+pending[k]+delta[k]); err != nil {
+		if err := o.checkKeyedRow(rowOf[k], o.pkCount(rowOf[k], k)+pending[k]+delta[k]); err != nil {
 			return err
 		}
 	}
@@ -516,7 +516,7 @@ func (o *Object) checkInsertedKeys(changes []dataflow.Update) (done bool, err er
 		for _, c := range o.PrimaryKey {
 			buf = types.AppendKey(buf, u.Row[c])
 		}
-		count := o.pk.arr.CountEncodedBytes(buf) + u.Diff
+		count := o.pkCountEncoded(u.Row, buf) + u.Diff
 		h := maphash.Bytes(pkHashSeed, buf)
 		if j, ok := seen[h]; ok {
 			prev := other[:0]
@@ -565,24 +565,14 @@ func (o *Object) pkUnchangedPairs(changes []dataflow.Update) bool {
 // per row instead of a hash lookup in the primary key's index and one in
 // the batch's own (a tenth of a COPY's time under the write lock).
 //
-// It needs the key to be the leading columns, in order, so that the
-// table's greatest row (its B-tree's last) holds its greatest key, and key
-// types whose order tells their key identities apart (types.Compare
-// strictly less means types.AppendKey different): integers, text, dates
-// and timestamps; others take the general check.
+// It needs the key to lead the rows (keyLeads), so that the table's
+// greatest row (its B-tree's last) holds its greatest key and the order
+// tells keys apart; others take the general check.
 func (o *Object) keysAscendPastTable(changes []dataflow.Update) bool {
-	k := len(o.PrimaryKey)
-	for i, c := range o.PrimaryKey {
-		if c != i {
-			return false
-		}
-		switch t := o.Columns[c].Type; {
-		case t.IsInteger(), t == types.Text, t == types.Varchar,
-			t == types.Date, t == types.Timestamp, t == types.TimestampTZ:
-		default:
-			return false
-		}
+	if !o.keyLeads() {
+		return false
 	}
+	k := len(o.PrimaryKey)
 	for i, u := range changes {
 		if u.Diff != 1 {
 			return false
