@@ -380,11 +380,13 @@ const parallelApplyRows = 4096
 // apply adds a consolidated batch to a table's or view's contents and keeps
 // its indexes (the primary key's among them) current.
 func (o *Object) apply(ups []dataflow.Update) {
-	if len(ups) >= parallelApplyRows && len(o.indexes)+len(o.uniques) > 0 {
+	if len(ups) >= parallelApplyRows {
 		tasks := make([]func(), 0, 1+len(o.indexes)+len(o.uniques))
 		tasks = append(tasks, func() { o.Data.Apply(ups) })
 		for _, x := range o.indexes {
-			tasks = append(tasks, func() { x.add(ups) })
+			if x.arr != nil { // else the contents answer for it
+				tasks = append(tasks, func() { x.add(ups) })
+			}
 		}
 		for _, u := range o.uniques {
 			tasks = append(tasks, func() { u.apply(ups) })
