@@ -28,12 +28,12 @@ type Arrangement struct {
 
 // arrKey is the rows under one key. Most keys hold one row (a primary key,
 // a join on a unique column), so that row is kept inline (one), compared
-// with types.RowsEqual, and the map (and the rows' encodings) is made only
-// when a second row arrives: a key with one row costs its map entry and
-// nothing else (BenchmarkDurableCopy).
+// with types.RowsEqual, and a rowBag is made only when a second row
+// arrives: a key with one row costs its map entry and nothing else
+// (BenchmarkDurableCopy).
 type arrKey struct {
-	one  arrRow             // the only row, while rows is nil
-	rows map[string]*arrRow // by types.RowKey of the row, once there were two
+	one  arrRow  // the only row, while rows is nil
+	rows *rowBag // once there were two
 }
 
 type arrRow struct {
@@ -132,34 +132,22 @@ func (a *Arrangement) addInt(v int64, row types.Row, diff int64) {
 	}
 }
 
-// addTo adds diff copies of row to an existing key's rows (its encoding is
-// a.buf, which it keeps), and reports whether any row is left under it.
+// addTo adds diff copies of row to an existing key's rows, and reports
+// whether any row is left under it. A key's second row moves its rows to a
+// rowBag: no key string or entry allocation per row (an UPDATE of every row
+// of a table re-filed each under a join's key, 200k allocations a step).
 func (a *Arrangement) addTo(e *arrKey, row types.Row, diff int64) bool {
-	k := len(a.buf)
-	defer func() { a.buf = a.buf[:k] }()
 	if e.rows == nil {
 		if types.RowsEqual(e.one.row, row) {
 			e.one.count += diff
 			return e.one.count != 0
 		}
-		a.buf = types.RowKey(a.buf, e.one.row)
-		e.rows = map[string]*arrRow{string(a.buf[k:]): {row: e.one.row, count: e.one.count}}
+		e.rows = newRowBag(2)
+		e.rows.add(e.one.row, e.one.count)
 		e.one = arrRow{}
-		a.buf = a.buf[:k]
 	}
-	a.buf = types.RowKey(a.buf, row)
-	rowKey := a.buf[k:]
-	r, ok := e.rows[string(rowKey)]
-	if !ok {
-		e.rows[string(rowKey)] = &arrRow{row: row, count: diff}
-		return true
-	}
-	r.count += diff
-	if r.count == 0 {
-		delete(e.rows, string(rowKey))
-		return len(e.rows) > 0
-	}
-	return true
+	e.rows.add(row, diff)
+	return e.rows.n > 0
 }
 
 // lookup returns the entry of the key whose encoding is enc.
@@ -184,9 +172,10 @@ func (a *Arrangement) Lookup(key types.Row, f func(row types.Row, count int64)) 
 		f(e.one.row, e.one.count)
 		return
 	}
-	for _, r := range e.rows {
+	e.rows.each(func(r indexEntry) bool {
 		f(r.row, r.count)
-	}
+		return true
+	})
 }
 
 // CountEncoded returns the number of rows (with multiplicity) under the
@@ -204,9 +193,10 @@ func count(e arrKey, ok bool) int64 {
 		return e.one.count
 	}
 	n := int64(0)
-	for _, r := range e.rows {
+	e.rows.each(func(r indexEntry) bool {
 		n += r.count
-	}
+		return true
+	})
 	return n
 }
 

@@ -409,9 +409,10 @@ func (a *Arrangement) scan(f func(key string, row types.Row, count int64)) {
 			f(k, e.one.row, e.one.count)
 			return
 		}
-		for _, r := range e.rows {
+		e.rows.each(func(r indexEntry) bool {
 			f(k, r.row, r.count)
-		}
+			return true
+		})
 	}
 	for k, e := range a.keys {
 		each(k, e)

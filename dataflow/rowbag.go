@@ -6,28 +6,31 @@ import (
 	"github.com/tributary-db/tributary/sql/types"
 )
 
-// rowBag is an unordered multiset of rows: a top-k group's tail. A row is
-// found by a hash of its types.RowKey encoding and told apart from other
-// rows of that hash by types.RowsEqual, so that keeping a row costs no key
-// string (in a map[string] the key was an allocation per row, a fifth of
-// an UPDATE's allocations under an ORDER BY … LIMIT view). As with a B-tree
-// of rows, adding a row that equals one already there keeps the old one.
+// rowBag is an unordered multiset of rows: a top-k group's tail, and the
+// rows under one key of an Arrangement. A row is found by a hash of its
+// types.RowKey encoding and told apart from other rows of that hash by
+// types.RowsEqual, so that keeping a row costs no key string and no entry
+// of its own (in a map[string] the key was an allocation per row, a fifth
+// of an UPDATE's allocations under an ORDER BY … LIMIT view). As with a
+// B-tree of rows, adding a row that equals one already there keeps the old
+// one.
 type rowBag struct {
-	seed maphash.Seed
 	mask uint64                  // applied to hashes: tests force collisions
 	one  map[uint64]indexEntry   // the first row of each hash
-	more map[uint64][]indexEntry // the other rows of a hash, if any
+	more map[uint64][]indexEntry // the other rows of a hash; nil until one collides
 	n    int                     // distinct rows
-	buf  []byte
+	buf  []byte                  // a row's encoding
 }
 
+var rowBagSeed = maphash.MakeSeed()
+
 func newRowBag(size int) *rowBag {
-	return &rowBag{seed: maphash.MakeSeed(), mask: ^uint64(0), one: make(map[uint64]indexEntry, size), more: map[uint64][]indexEntry{}}
+	return &rowBag{mask: ^uint64(0), one: make(map[uint64]indexEntry, size)}
 }
 
 func (b *rowBag) hash(row types.Row) uint64 {
 	b.buf = types.RowKey(b.buf[:0], row)
-	return maphash.Bytes(b.seed, b.buf) & b.mask
+	return maphash.Bytes(rowBagSeed, b.buf) & b.mask
 }
 
 // add adds diff copies of row, and removes the row when its count reaches
@@ -66,6 +69,9 @@ func (b *rowBag) add(row types.Row, diff int64) {
 			b.setMore(h, m[:len(m)-1])
 		}
 		return
+	}
+	if b.more == nil {
+		b.more = map[uint64][]indexEntry{}
 	}
 	b.more[h] = append(m, indexEntry{row: row, count: diff})
 	b.n++

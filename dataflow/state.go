@@ -33,8 +33,9 @@ func (a *Arrangement) rows() int {
 	count := func(k arrKey) {
 		if k.rows == nil {
 			n++ // the one row kept inline
+		} else {
+			n += k.rows.n
 		}
-		n += len(k.rows)
 	}
 	for _, k := range a.keys {
 		count(k)
