@@ -29,6 +29,7 @@
 #
 # usage: scripts/bench-durable-vs-postgres.sh      (from the repository root)
 #   COPY_ONLY=1 ROUNDS=3 scripts/bench-durable-vs-postgres.sh   (part 1 only)
+#   INSERT_ONLY=1 ROUNDS=3 scripts/bench-durable-vs-postgres.sh (part 2 only)
 #   HISTORY_ROWS=10000000 INGEST_ROWS=1000000 scripts/bench-durable-vs-postgres.sh
 # Needs: go, and PostgreSQL's initdb/pg_ctl/pgbench/psql (installed with
 # apt-get if missing; that needs root). Results go to stdout and to $OUT
@@ -52,9 +53,12 @@ RESTART_STATE=${RESTART_STATE:-1} # 0: skip 4
 # PostgreSQL alternating (each round on a fresh --data-dir and a fresh
 # table), so both are measured in the same minutes.
 COPY_ONLY=${COPY_ONLY:-0}
+# INSERT_ONLY=1: the same for part 2 (batched INSERT ingest).
+INSERT_ONLY=${INSERT_ONLY:-0}
 ROUNDS=${ROUNDS:-1}
-TRIBUTARY_FLAGS=${TRIBUTARY_FLAGS:-} # extra flags for tributary serve in COPY_ONLY mode
-if [ "$COPY_ONLY" = 1 ]; then RESTART_STATE=0; fi
+TRIBUTARY_FLAGS=${TRIBUTARY_FLAGS:-} # extra flags for tributary serve in COPY_ONLY/INSERT_ONLY mode
+ONLY=0
+if [ "$COPY_ONLY" = 1 ] || [ "$INSERT_ONLY" = 1 ]; then RESTART_STATE=0 ONLY=1; fi
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -116,12 +120,12 @@ copy_chunks() { # PORT PREFIX
 	done
 }
 echo "generating data ..." >&2
-if [ "$INGEST" = 1 ] || [ "$COPY_ONLY" = 1 ]; then gen_chunks "$TMP/ingest" 0 "$INGEST_ROWS"; fi
+if { [ "$INGEST" = 1 ] && [ "$INSERT_ONLY" != 1 ]; } || [ "$COPY_ONLY" = 1 ]; then gen_chunks "$TMP/ingest" 0 "$INGEST_ROWS"; fi
 if [ "$RESTART_STATE" = 1 ]; then
 	gen_chunks "$TMP/history" 0 "$HISTORY_ROWS"
 	gen_chunks "$TMP/tail" "$HISTORY_ROWS" "$TAIL_ROWS"
 fi
-if [ "$COPY_ONLY" != 1 ]; then gen_chunks "$TMP/state" 0 "$STATE_ROWS"; fi
+if [ "$ONLY" != 1 ]; then gen_chunks "$TMP/state" 0 "$STATE_ROWS"; fi
 awk -v n="$INSERT_ROWS" -v b="$INSERT_BATCH" 'BEGIN {
 	srand(7)
 	for (i = 0; i < n; i++) {
@@ -186,14 +190,18 @@ copy_ingest() { # NAME PORT
 	secs=$(elapsed "$t0")
 	report "$1: COPY $INGEST_ROWS rows ($COPY_CHUNK per COPY), durable" "$(per_sec "$INGEST_ROWS" "$secs")" "rows/s ($secs s)"
 }
+insert_ingest() { # NAME PORT: into an empty events table
+	local t0 secs
+	t0=$(now)
+	"$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$2" -U postgres -d postgres -f "$TMP/inserts.sql" >/dev/null
+	secs=$(elapsed "$t0")
+	report "$1: INSERT $INSERT_ROWS rows, $INSERT_BATCH per INSERT, durable" "$(per_sec "$INSERT_ROWS" "$secs")" "rows/s ($secs s)"
+}
 ingest() { # NAME PORT
-	local name=$1 port=$2 t0 secs
+	local name=$1 port=$2
 	copy_ingest "$name" "$port"
 	q "$port" "DROP TABLE events" "$CREATE_EVENTS"
-	t0=$(now)
-	"$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres -f "$TMP/inserts.sql" >/dev/null
-	secs=$(elapsed "$t0")
-	report "$name: INSERT $INSERT_ROWS rows, $INSERT_BATCH per INSERT, durable" "$(per_sec "$INSERT_ROWS" "$secs")" "rows/s ($secs s)"
+	insert_ingest "$name" "$port"
 	q "$port" "DROP TABLE events" "$CREATE_EVENTS"
 	for c in $CLIENTS; do
 		timeout "$RUN_TIMEOUT" "$PGBENCH" -n -h 127.0.0.1 -p "$port" -U postgres -M prepared \
@@ -214,6 +222,21 @@ if [ "$COPY_ONLY" = 1 ]; then
 		copy_ingest "tributary (round $r)" "$TPORT"
 		stop_tributary TERM
 		copy_ingest "postgresql (round $r)" "$PPORT"
+		q "$PPORT" "DROP TABLE events"
+	done
+	INGEST=0
+fi
+if [ "$INSERT_ONLY" = 1 ]; then
+	for r in $(seq 1 "$ROUNDS"); do
+		rm -rf "$TMP/tdata-insert"
+		# shellcheck disable=SC2086
+		start_tributary "$TMP/tdata-insert" $TRIBUTARY_FLAGS
+		wait_read "$TPORT" "SELECT 1"
+		q "$TPORT" "$CREATE_EVENTS"
+		insert_ingest "tributary (round $r)" "$TPORT"
+		stop_tributary TERM
+		q "$PPORT" "DROP TABLE IF EXISTS events" "$CREATE_EVENTS" 2>/dev/null
+		insert_ingest "postgresql (round $r)" "$PPORT"
 		q "$PPORT" "DROP TABLE events"
 	done
 	INGEST=0
@@ -272,7 +295,7 @@ stop_tributary TERM
 fi
 
 # --- 5: restart, history >> state (Tributary) ------------------------------
-if [ "$COPY_ONLY" != 1 ]; then
+if [ "$ONLY" != 1 ]; then
 HIST=$((2 * STATE_ROWS * UPDATE_ROUNDS))
 NOCKPT=(--checkpoint-interval 0 --checkpoint-rows 0)
 start_tributary "$TMP/tdata-hist" "${NOCKPT[@]}"

@@ -50,6 +50,15 @@ func (*ShowObjects) ext() {}
 // Parse splits query into statements and parses each. Empty statements
 // (";;") are dropped; an all-blank query yields no statements.
 func Parse(query string) ([]Statement, error) {
+	if sts, ok := parseInsertValues(query); ok {
+		return sts, nil
+	}
+	return parseScanned(query)
+}
+
+// parseScanned is Parse without the fast path for INSERTs of literal rows:
+// every statement goes through pg_query's scanner and parser.
+func parseScanned(query string) ([]Statement, error) {
 	scan, err := pg.Scan(query)
 	if err != nil {
 		return nil, syntaxError(err, 0)
