@@ -161,10 +161,12 @@ func lookup[E string | []byte](a *Arrangement, enc E) (arrKey, bool) {
 }
 
 // Lookup calls f for each row stored under key with its multiplicity. f
-// must not modify the arrangement.
+// must not modify the arrangement. Lookup only reads: the joins of views
+// stepped in parallel probe a shared arrangement at once (the key is
+// encoded on the stack, not in a.buf).
 func (a *Arrangement) Lookup(key types.Row, f func(row types.Row, count int64)) {
-	a.buf = types.RowKey(a.buf[:0], key)
-	e, ok := lookup(a, a.buf)
+	var scratch [64]byte
+	e, ok := lookup(a, types.RowKey(scratch[:0], key))
 	if !ok {
 		return
 	}
