@@ -304,31 +304,41 @@ func (b *binder) bindBool(n *pg.Node, sc *scope, what string) (expr.Expr, error)
 }
 
 func bindConst(c *pg.A_Const) (expr.Expr, error) {
+	d, err := constDatum(c)
+	if err != nil {
+		return nil, err
+	}
+	return &expr.Const{Val: d}, nil
+}
+
+// constDatum is a literal's value, typed as PostgreSQL types literals: an
+// integer that fits is int4, a larger one int8 and any other number
+// numeric; a string is unknown until its context gives it a type.
+func constDatum(c *pg.A_Const) (types.Datum, error) {
 	if c.Isnull {
-		return &expr.Const{Val: types.NullUnknown}, nil
+		return types.NullUnknown, nil
 	}
 	switch {
 	case c.GetIval() != nil:
-		v := int64(c.GetIval().Ival)
-		return &expr.Const{Val: types.NewInt4(int32(v))}, nil
+		return types.NewInt4(c.GetIval().Ival), nil
 	case c.GetFval() != nil:
 		s := c.GetFval().Fval
 		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return &expr.Const{Val: types.NewInt8(v)}, nil
+			return types.NewInt8(v), nil
 		}
 		d, _, err := apd.NewFromString(s)
 		if err != nil {
-			return nil, pgerror.New(pgerror.InvalidTextRepresentation, "invalid number %q", s)
+			return types.Datum{}, pgerror.New(pgerror.InvalidTextRepresentation, "invalid number %q", s)
 		}
-		return &expr.Const{Val: types.NewNumeric(d)}, nil
+		return types.NewNumeric(d), nil
 	case c.GetBoolval() != nil:
-		return &expr.Const{Val: types.NewBool(c.GetBoolval().Boolval)}, nil
+		return types.NewBool(c.GetBoolval().Boolval), nil
 	case c.GetSval() != nil:
-		return &expr.Const{Val: types.NewString(types.Unknown, c.GetSval().Sval)}, nil
+		return types.NewString(types.Unknown, c.GetSval().Sval), nil
 	case c.GetBsval() != nil:
-		return &expr.Const{Val: types.NewString(types.Unknown, c.GetBsval().Bsval)}, nil
+		return types.NewString(types.Unknown, c.GetBsval().Bsval), nil
 	}
-	return &expr.Const{Val: types.NullUnknown}, nil
+	return types.NullUnknown, nil
 }
 
 func bindTypeName(tn *pg.TypeName) (types.Type, error) {

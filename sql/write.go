@@ -2,9 +2,12 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/tributary-db/tributary/dataflow"
@@ -174,13 +177,20 @@ func assignType(b *binder, e expr.Expr, col ColumnDef) (expr.Expr, error) {
 	if e.Type() == col.Type {
 		return e, nil
 	}
-	from := e.Type()
+	if err := checkAssignable(e.Type(), col); err != nil {
+		return nil, err
+	}
+	return b.coerce(e, col.Type)
+}
+
+// checkAssignable fails when a value of type from cannot be assigned to col.
+func checkAssignable(from types.Type, col ColumnDef) error {
 	ok := from == types.Unknown || types.ImplicitCast(from, col.Type) ||
 		(from.Family() == col.Type.Family()) || col.Type.Family() == types.FamString
 	if !ok {
-		return nil, pgerror.New(pgerror.DatatypeMismatch, "column %q is of type %s but expression is of type %s", col.Name, col.Type, from)
+		return pgerror.New(pgerror.DatatypeMismatch, "column %q is of type %s but expression is of type %s", col.Name, col.Type, from)
 	}
-	return b.coerce(e, col.Type)
+	return nil
 }
 
 func (s *Session) bindReturning(b *binder, w *boundWrite, list []*pg.Node, cols []scopeCol) error {
@@ -641,46 +651,34 @@ func (s *Session) bindInsertValues(b *binder, ins *pg.InsertStmt, o *Object, tar
 	// One evaluation context for every row: building it resolves the
 	// search path (9% of a 1000-row INSERT when it was made per row).
 	ectx := s.evalCtx()
+	// What a column not given a value gets: its default, or NULL.
+	defaults := make([]expr.Expr, len(o.Columns))
+	for i, c := range o.Columns {
+		if c.Default != nil {
+			defaults[i] = c.Default
+		} else {
+			defaults[i] = &expr.Const{Val: types.Null(c.Type)}
+		}
+	}
+	lits := newLiteralRows(b, o, target, defaults)
 	for _, l := range vs.ValuesLists {
 		items := l.GetList().Items
 		if len(items) > len(target) {
 			return nil, pgerror.New(pgerror.SyntaxError, "INSERT has more expressions than target columns")
 		}
-		exprs := make([]expr.Expr, len(o.Columns))
-		for i, c := range o.Columns {
-			if c.Default != nil {
-				exprs[i] = c.Default
-			} else {
-				exprs[i] = &expr.Const{Val: types.Null(c.Type)}
-			}
+		if row, ok, err := lits.row(items, ectx); err != nil {
+			return nil, err
+		} else if ok {
+			consts = append(consts, row)
+			continue
 		}
-		for j, item := range items {
-			if item.GetSetToDefault() != nil {
-				continue
-			}
-			e, err := b.bindExpr(item, &scope{})
-			if err != nil {
-				return nil, err
-			}
-			if e, err = assignCast(b, e, o.Columns[target[j]]); err != nil {
-				return nil, err
-			}
-			exprs[target[j]] = e
+		exprs, err := valuesRowExprs(b, o, target, defaults, items)
+		if err != nil {
+			return nil, err
 		}
-		row := make(types.Row, len(exprs))
-		constant := true
-		for i, e := range exprs {
-			if !expr.IsConst(e) {
-				constant = false
-				break
-			}
-			d, err := e.Eval(ectx, nil)
-			if err != nil {
-				return nil, err
-			}
-			row[i] = d
-		}
-		if constant {
+		if row, constant, err := constRow(exprs, ectx); err != nil {
+			return nil, err
+		} else if constant {
 			consts = append(consts, row)
 			continue
 		}
@@ -707,6 +705,179 @@ func (s *Session) bindInsertValues(b *binder, ins *pg.InsertStmt, o *Object, tar
 		return nil, err
 	}
 	return w, nil
+}
+
+// valuesRowExprs binds a row of VALUES items: each column's expression.
+func valuesRowExprs(b *binder, o *Object, target []int, defaults []expr.Expr, items []*pg.Node) ([]expr.Expr, error) {
+	exprs := slices.Clone(defaults)
+	for j, item := range items {
+		if item.GetSetToDefault() != nil {
+			continue
+		}
+		e, err := b.bindExpr(item, &scope{})
+		if err != nil {
+			return nil, err
+		}
+		if e, err = assignCast(b, e, o.Columns[target[j]]); err != nil {
+			return nil, err
+		}
+		exprs[target[j]] = e
+	}
+	return exprs, nil
+}
+
+// constRow evaluates a row of expressions that are all constants;
+// constant=false (and the row unevaluated from there) when one is not.
+func constRow(exprs []expr.Expr, ectx *expr.Ctx) (row types.Row, constant bool, err error) {
+	row = make(types.Row, len(exprs))
+	for i, e := range exprs {
+		if !expr.IsConst(e) {
+			return nil, false, nil
+		}
+		if row[i], err = e.Eval(ectx, nil); err != nil {
+			return nil, false, err
+		}
+	}
+	return row, true, nil
+}
+
+// literalRows binds the VALUES rows of an INSERT that are all plain
+// literals (bulk ingest's batched INSERTs) straight to their datums: what
+// binding each literal, assigning it to its column's type (assignCast),
+// folding the constant and evaluating the row give, without building an
+// expression per value. Rows it does not take are bound the general way.
+type literalRows struct {
+	b        *binder
+	o        *Object
+	target   []int
+	defaults []expr.Expr
+	// fold is the context casts of literals are folded in: one for the
+	// statement (coerce makes one per cast).
+	fold *expr.Ctx
+	// ok is false when no row can be taken: a column gets a value through
+	// a function call (a type modifier such as varchar(n)), or a column
+	// left out gets a default that is not a constant.
+	ok bool
+	// left are the columns left out; rest their values, evaluated with the
+	// first row that needs them (as the general way evaluates a row's
+	// expressions: after binding its values).
+	left []int
+	rest []types.Datum
+}
+
+func newLiteralRows(b *binder, o *Object, target []int, defaults []expr.Expr) *literalRows {
+	l := &literalRows{b: b, o: o, target: target, defaults: defaults, ok: true}
+	given := make([]bool, len(o.Columns))
+	for _, c := range target {
+		given[c] = true
+		if len(o.Columns[c].Mods) > 0 {
+			l.ok = false
+		}
+	}
+	for i, d := range defaults {
+		if !given[i] {
+			l.left = append(l.left, i)
+			if !expr.IsConst(d) {
+				l.ok = false
+			}
+		}
+	}
+	return l
+}
+
+// checkLiteralRows makes literalRows.row check every row it takes against
+// the general way: on with the invariants build tag, and in
+// TestLiteralValuesRows.
+var checkLiteralRows atomic.Bool
+
+func init() { checkLiteralRows.Store(invariants) }
+
+// row returns the datums of a row of VALUES items, ok=false when the row is
+// not one of literals for every target column.
+func (l *literalRows) row(items []*pg.Node, ectx *expr.Ctx) (types.Row, bool, error) {
+	row, ok, err := l.literalRow(items, ectx)
+	if checkLiteralRows.Load() && (ok || err != nil) {
+		if msg := l.compareWithGeneral(items, ectx, row, err); msg != "" {
+			panic("literal VALUES row: " + msg)
+		}
+	}
+	return row, ok, err
+}
+
+// compareWithGeneral binds and evaluates items the general way and returns
+// how the outcome differs from row, err ("" when it does not).
+func (l *literalRows) compareWithGeneral(items []*pg.Node, ectx *expr.Ctx, row types.Row, err error) string {
+	var want types.Row
+	var constant bool
+	exprs, werr := valuesRowExprs(l.b, l.o, l.target, l.defaults, items)
+	if werr == nil {
+		want, constant, werr = constRow(exprs, ectx)
+	}
+	switch {
+	case (err == nil) != (werr == nil):
+		return fmt.Sprintf("error %v, the general way %v", err, werr)
+	case err != nil:
+		var pe, wpe *pgerror.Error
+		if !errors.As(err, &pe) || !errors.As(werr, &wpe) || *pe != *wpe {
+			return fmt.Sprintf("error %#v, the general way %#v", err, werr)
+		}
+		return ""
+	case !constant:
+		return "the general way's row is not constant"
+	}
+	for i := range row {
+		if row[i].Type() != want[i].Type() || row[i].IsNull() != want[i].IsNull() ||
+			types.FormatText(row[i]) != types.FormatText(want[i]) {
+			return fmt.Sprintf("column %d is %s %q, the general way %s %q", i, row[i].Type(), types.FormatText(row[i]), want[i].Type(), types.FormatText(want[i]))
+		}
+	}
+	return ""
+}
+
+func (l *literalRows) literalRow(items []*pg.Node, ectx *expr.Ctx) (types.Row, bool, error) {
+	if !l.ok || len(items) != len(l.target) {
+		return nil, false, nil
+	}
+	for _, item := range items {
+		if item.GetAConst() == nil {
+			return nil, false, nil
+		}
+	}
+	if l.fold == nil {
+		l.fold = l.b.foldCtx()
+	}
+	row := make(types.Row, len(l.o.Columns))
+	for j, item := range items {
+		col := l.o.Columns[l.target[j]]
+		d, err := constDatum(item.GetAConst())
+		if err != nil {
+			return nil, false, err
+		}
+		if d.Type() != col.Type {
+			if err := checkAssignable(d.Type(), col); err != nil {
+				return nil, false, err
+			}
+			if col.Type != types.Unknown {
+				if d, err = expr.CastDatum(l.fold, d, col.Type); err != nil {
+					return nil, false, err
+				}
+			}
+		}
+		row[l.target[j]] = d
+	}
+	if l.rest == nil && len(l.left) > 0 {
+		for _, i := range l.left {
+			d, err := l.defaults[i].Eval(ectx, nil)
+			if err != nil {
+				return nil, false, err
+			}
+			l.rest = append(l.rest, d)
+		}
+	}
+	for k, i := range l.left {
+		row[i] = l.rest[k]
+	}
+	return row, true, nil
 }
 
 // targetColumn finds the column an INSERT or UPDATE names.

@@ -1,0 +1,5 @@
+//go:build !invariants
+
+package sql
+
+const invariants = false
