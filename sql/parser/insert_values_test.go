@@ -306,3 +306,38 @@ const pgKeywords = `
 	xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable year
 	yes zone
 `
+
+// BenchmarkParseInsert parses a 1000-row INSERT of the script's shape
+// (scripts/bench-durable-vs-postgres.sh): through the fast path, through
+// pg_query, and with a cast per row (which the fast path declines).
+func BenchmarkParseInsert(b *testing.B) {
+	rows := func(cast string) string {
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO events VALUES ")
+		for i := 0; i < 1000; i++ {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			fmt.Fprintf(&sb, "(%d,%d,%d,'note %d'%s)", i, i%1000, i*7919%1000000, i, cast)
+		}
+		return sb.String()
+	}
+	for _, c := range []struct {
+		name, query string
+		parse       func(string) ([]Statement, error)
+	}{
+		{"literals", rows(""), Parse},
+		{"literals-pg_query", rows(""), parseScanned},
+		{"casts", rows("::text"), Parse},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.parse(c.query); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
