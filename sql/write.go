@@ -754,10 +754,15 @@ type literalRows struct {
 	// fold is the context casts of literals are folded in: one for the
 	// statement (coerce makes one per cast).
 	fold *expr.Ctx
-	// ok is false when no row can be taken: a column gets a value through
-	// a function call (a type modifier such as varchar(n)), or a column
-	// left out gets a default that is not a constant.
+	// ok is false when no row can be taken: a column left out gets a
+	// default that is not a constant, or a type modifier does not bind.
 	ok bool
+	// typmods[j] applies the type modifier of target column j (varchar(n),
+	// numeric(p, s): a function call) to the value in column 0 of a
+	// one-column row, one; nil for a column without one. Bound once for the
+	// statement rather than once per value.
+	typmods []expr.Expr
+	one     types.Row
 	// left are the columns left out; rest their values, evaluated with the
 	// first row that needs them (as the general way evaluates a row's
 	// expressions: after binding its values).
@@ -768,10 +773,19 @@ type literalRows struct {
 func newLiteralRows(b *binder, o *Object, target []int, defaults []expr.Expr) *literalRows {
 	l := &literalRows{b: b, o: o, target: target, defaults: defaults, ok: true}
 	given := make([]bool, len(o.Columns))
-	for _, c := range target {
+	for j, c := range target {
 		given[c] = true
-		if len(o.Columns[c].Mods) > 0 {
-			l.ok = false
+		col := o.Columns[c]
+		if len(col.Mods) == 0 {
+			continue
+		}
+		if l.typmods == nil {
+			l.typmods = make([]expr.Expr, len(target))
+			l.one = make(types.Row, 1)
+		}
+		var err error
+		if l.typmods[j], err = b.applyTypmod(&expr.Col{Idx: 0, Typ: col.Type}, col.Type, col.Mods, false); err != nil {
+			l.ok = false // the general way reports it at the value
 		}
 	}
 	for i, d := range defaults {
@@ -861,6 +875,15 @@ func (l *literalRows) literalRow(items []*pg.Node, ectx *expr.Ctx) (types.Row, b
 				if d, err = expr.CastDatum(l.fold, d, col.Type); err != nil {
 					return nil, false, err
 				}
+			}
+		}
+		if l.typmods != nil && l.typmods[j] != nil {
+			// The general way folds the call when it succeeds; one that
+			// fails it reports when it evaluates the row, after binding
+			// the row's other values: left to it.
+			l.one[0] = d
+			if d, err = l.typmods[j].Eval(l.fold, l.one); err != nil {
+				return nil, false, nil
 			}
 		}
 		row[l.target[j]] = d
