@@ -348,7 +348,7 @@ func (p *insertParser) str() (string, bool) {
 }
 
 // escapeStr reads an E'...' string (p.i at its quote) with the escapes
-// \b \f \n \r \t and a backslash before any other ASCII character that is
+// \b \f \n \r \t \v and a backslash before any other ASCII character that is
 // not a digit, x, u or U (which is that character); octal, hex and Unicode
 // escapes are left to PostgreSQL's parser.
 func (p *insertParser) escapeStr() (string, bool) {
@@ -388,6 +388,8 @@ func (p *insertParser) escapeStr() (string, bool) {
 				e = '\r'
 			case e == 't':
 				e = '\t'
+			case e == 'v':
+				e = '\v'
 			}
 			b = append(b, e)
 			p.i += 2

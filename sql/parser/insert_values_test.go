@@ -47,7 +47,7 @@ func TestInsertValuesFastPath(t *testing.T) {
 	for _, q := range []string{
 		"INSERT INTO events VALUES (1, 2, 3, 'note 1'), (2, 3, 4, 'note 2')",
 		"insert into s.t (a, B, c$1) values (-1, - 2.5, 1e10);",
-		"  INSERT INTO t VALUES (NULL, true, FALSE, 'it''s', E'a\\nb\\'c\\\\', e'\\q')  ;  ;",
+		"  INSERT INTO t VALUES (NULL, true, FALSE, 'it''s', E'a\\nb\\'c\\\\', e'\\q', E'\\v\\b\\f\\r\\t')  ;  ;",
 		"INSERT INTO t VALUES (2147483647, 2147483648, -2147483648, -2147483649, 007, .5, 1., 1.5E-3)",
 		"INSERT INTO t VALUES ('a\\b');\nINSERT INTO u VALUES (1)\n",
 		"INSERT\tINTO\nt\r\nVALUES(1)",
@@ -73,6 +73,20 @@ func TestInsertValuesFastPath(t *testing.T) {
 	} {
 		if checkInsertFastPath(t, q) {
 			t.Errorf("%q: taken by the fast path", q)
+		}
+	}
+	// Every ASCII character escaped in an E'' string, inside a '' string,
+	// between tokens and after a number.
+	for c := 1; c < 0x80; c++ {
+		ch := string(rune(c))
+		for _, q := range []string{
+			"INSERT INTO t VALUES (E'a\\" + ch + "b')",
+			"INSERT INTO t VALUES ('a" + ch + "b')",
+			"INSERT INTO t VALUES (1," + ch + "2)",
+			"INSERT INTO t VALUES (1" + ch + ")",
+			"INSERT INTO t" + ch + "VALUES (1)",
+		} {
+			checkInsertFastPath(t, q)
 		}
 	}
 	// Every keyword as a table, a schema and a column name: the fast path
@@ -197,7 +211,7 @@ func genInsert(rng *rand.Rand) string {
 			return "'" + pick("", "note", "it''s", "a\\b", "a\"b", "x y", "line\nbreak", "\t", "é", "\x00", "a'", "--", "/*") + "'"
 		case 9:
 			if !edgy {
-				return pick("E", "e") + "'" + pick("\\n", "\\t", "\\b\\f\\r", "\\\\", "\\'", "''", "\\q", "plain") + "'"
+				return pick("E", "e") + "'" + pick("\\n", "\\t", "\\b\\f\\r", "\\v", "\\\\", "\\'", "''", "\\q", "plain") + "'"
 			}
 			return pick("E", "e") + "'" + pick("\\n", "\\t", "\\b\\f\\r", "\\\\", "\\'", "''", "\\q", "\\x41", "\\xg",
 				"\\101", "\\0", "\\u0041", "\\U00000041", "\\u00", "\\é", "plain", "a\\", "\\\"") + "'"
