@@ -74,12 +74,18 @@ type insertParser struct {
 	items    []*pg.Node // the rows' items, each row's a full slice of it
 }
 
-// slab hands out pointers to zeroed values allocated a chunk at a time.
-type slab[T any] struct{ free []T }
+// slab hands out pointers to zeroed values allocated a chunk at a time,
+// each chunk twice the last (from 4 to 512): a one-row INSERT allocates
+// little, a 1000-row one a few chunks per type.
+type slab[T any] struct {
+	free []T
+	size int
+}
 
 func (s *slab[T]) new() *T {
 	if len(s.free) == 0 {
-		s.free = make([]T, 256)
+		s.size = min(max(2*s.size, 4), 512)
+		s.free = make([]T, s.size)
 	}
 	v := &s.free[0]
 	s.free = s.free[1:]
