@@ -57,7 +57,8 @@ type StateWriter interface {
 }
 
 // StateReader hands the rows back in order; at the end it returns io.EOF.
-// The dataflow owns the rows it reads.
+// A row is valid until the next ReadRow: the dataflow copies what it
+// keeps, so a reader may decode every row into one buffer.
 type StateReader interface {
 	ReadRow() (types.Row, error)
 }
@@ -259,7 +260,10 @@ func (s *stateIn) bool() bool    { return s.datum(types.Bool).Bool() }
 func (s *stateIn) text() string  { return s.datum(types.Text).Str() }
 func (s *stateIn) bytes() string { return s.datum(types.Bytea).Str() }
 
-// datums takes the next n datums of the row, as they are.
+// datums takes a copy of the next n datums of the row, in a slice of its
+// own: an operator keeps what it reads without the rest of the row (a
+// state row's counts and keys, or a whole reduce group's aggregate
+// states) and without the reader's buffer (StateReader).
 func (s *stateIn) datums(n int) types.Row {
 	if s.err != nil {
 		return nil
@@ -268,7 +272,8 @@ func (s *stateIn) datums(n int) types.Row {
 		s.err = fmt.Errorf("%w: a row ends early", ErrBadState)
 		return nil
 	}
-	r := s.row[:n:n]
+	r := make(types.Row, n)
+	copy(r, s.row)
 	s.row = s.row[n:]
 	return r
 }

@@ -27,14 +27,24 @@ func (s *encodedState) WriteRow(prefix, r types.Row) error {
 	return nil
 }
 
-type stateReader struct{ rest []byte }
+// stateReader decodes every row into one buffer, as the sql layer's
+// does, and overwrites the previous row first: an operator that kept a
+// row it read instead of a copy restores a wrong state.
+type stateReader struct {
+	rest []byte
+	row  types.Row
+}
 
 func (r *stateReader) ReadRow() (types.Row, error) {
+	r.row = r.row[:cap(r.row)]
+	for i := range r.row {
+		r.row[i] = types.NewString(types.Text, "overwritten by the next ReadRow")
+	}
 	if len(r.rest) == 0 {
 		return nil, io.EOF
 	}
-	row, rest, err := storage.DecodeRow(r.rest)
-	r.rest = rest
+	row, rest, err := storage.DecodeRowInto(r.row, r.rest)
+	r.rest, r.row = rest, row
 	return row, err
 }
 

@@ -457,10 +457,12 @@ func (s *stateChunks) done() [][]byte {
 }
 
 // stateRows is the dataflow.StateReader of a restore: it decodes the rows
-// of a view's state chunks in order.
+// of a view's state chunks in order, each into the same buffer (the
+// dataflow copies what it keeps).
 type stateRows struct {
 	chunks [][]byte
 	rest   []byte
+	row    types.Row
 }
 
 func (s *stateRows) ReadRow() (types.Row, error) {
@@ -470,11 +472,11 @@ func (s *stateRows) ReadRow() (types.Row, error) {
 		}
 		s.rest, s.chunks = s.chunks[0], s.chunks[1:]
 	}
-	row, rest, err := storage.DecodeRow(s.rest)
+	row, rest, err := storage.DecodeRowInto(s.row, s.rest)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", dataflow.ErrBadState, err)
 	}
-	s.rest = rest
+	s.rest, s.row = rest, row
 	return row, nil
 }
 

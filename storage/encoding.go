@@ -161,12 +161,24 @@ func appendDecimal(buf []byte, x *apd.Decimal) []byte {
 // DecodeRow decodes one row encoded by AppendRow and returns the rest of
 // buf. Strings are copied: the result does not alias buf.
 func DecodeRow(buf []byte) (types.Row, []byte, error) {
+	return DecodeRowInto(nil, buf)
+}
+
+// DecodeRowInto is DecodeRow decoding into dst's storage when it has room
+// (a reader that copies what it keeps decodes every row into one
+// buffer); the datums hold no reference to buf.
+func DecodeRowInto(dst types.Row, buf []byte) (types.Row, []byte, error) {
 	n, k := binary.Uvarint(buf)
 	if k <= 0 || n > uint64(len(buf)) {
 		return nil, nil, fmt.Errorf("%w: bad column count", errBadRow)
 	}
 	buf = buf[k:]
-	row := make(types.Row, n)
+	var row types.Row
+	if uint64(cap(dst)) >= n {
+		row = dst[:n]
+	} else {
+		row = make(types.Row, n)
+	}
 	for i := range row {
 		var err error
 		if row[i], buf, err = DecodeDatum(buf); err != nil {
