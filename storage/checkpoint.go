@@ -339,8 +339,55 @@ func (l *PebbleLog) dropStaleCheckpoints() error {
 const checkpointReadChunk = 64 << 10
 
 // ReadCheckpoint implements Checkpoints. It checks that each collection
-// holds as many rows as the manifest says.
+// holds as many rows as the manifest says. The rows are read and decoded
+// on a goroutine of their own, a chunk ahead of f (which runs on the
+// caller's): a restart decodes the next chunk while it loads this one.
 func (l *PebbleLog) ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c CollectionID, entries []Entry) error) error {
+	type chunk struct {
+		c       CollectionID
+		entries []Entry
+	}
+	chunks := make(chan chunk, 1)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(chunks)
+		defer func() {
+			if r := recover(); r != nil {
+				readErr = fmt.Errorf("storage: reading the checkpoint at %d: panic: %v", cp.Time, r)
+			}
+		}()
+		readErr = l.readCheckpointRows(ctx, cp, func(c CollectionID, entries []Entry) bool {
+			select {
+			case chunks <- chunk{c, entries}:
+				return true
+			case <-stop:
+				return false
+			}
+		})
+	}()
+	var err error
+	for ch := range chunks { // until the reader is done, even after an error
+		if err == nil {
+			if err = f(ch.c, ch.entries); err != nil {
+				close(stop)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return readErr // written before chunks was closed
+}
+
+// errStopped ends readCheckpointRows when its consumer stopped.
+var errStopped = errors.New("storage: stopped")
+
+// readCheckpointRows reads and decodes checkpoint cp's rows, collection by
+// collection, and hands them to emit in chunks of up to
+// checkpointReadChunk entries; it stops (errStopped) when emit returns
+// false.
+func (l *PebbleLog) readCheckpointRows(ctx context.Context, cp *Checkpoint, emit func(c CollectionID, entries []Entry) bool) error {
 	for _, c := range cp.Collections {
 		lo := appendCheckpointKey(nil, cp.Time, c.ID, 0)
 		hi := appendCheckpointKey(nil, cp.Time, c.ID, stateSeq)
@@ -374,9 +421,9 @@ func (l *PebbleLog) ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c
 					it.Close()
 					return err
 				}
-				if err := f(c.ID, chunk); err != nil {
+				if !emit(c.ID, chunk) {
 					it.Close()
-					return err
+					return errStopped
 				}
 				chunk = make([]Entry, 0, min(c.Rows-n, checkpointReadChunk))
 			}
@@ -387,10 +434,8 @@ func (l *PebbleLog) ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c
 		if n != c.Rows {
 			return &CorruptionError{Range: name + " of " + l.dir, Err: fmt.Errorf("%w: %d rows, the manifest says %d", errBadRow, n, c.Rows)}
 		}
-		if len(chunk) > 0 {
-			if err := f(c.ID, chunk); err != nil {
-				return err
-			}
+		if len(chunk) > 0 && !emit(c.ID, chunk) {
+			return errStopped
 		}
 	}
 	return nil

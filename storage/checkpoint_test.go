@@ -172,6 +172,42 @@ func TestCheckpointRowCountMismatch(t *testing.T) {
 	}
 }
 
+// TestReadCheckpointStopsAtError: an error from f ends ReadCheckpoint with
+// that error after the chunk that caused it; the reader, a chunk ahead,
+// stops too.
+func TestReadCheckpointStopsAtError(t *testing.T) {
+	l := openMem(t, vfs.NewMem())
+	defer l.Close()
+	if err := l.Append(ctx, Batch{Time: 1, Catalog: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.WriteCheckpoint(ctx, 1, 1, []CheckpointSource{rowsSource(4, 4*checkpointReadChunk+1, "r"), rowsSource(5, 10, "s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = l.ReadCheckpoint(ctx, cp, func(c CollectionID, es []Entry) error {
+		if calls++; calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || calls != 2 {
+		t.Fatalf("ReadCheckpoint after f failed on chunk 2: %v after %d calls, want %v after 2", err, calls, stop)
+	}
+	// Every chunk, in order, when f does not fail.
+	got := readCheckpoint(t, l, cp)
+	if len(got[4]) != 4*checkpointReadChunk+1 || len(got[5]) != 10 {
+		t.Fatalf("read %d and %d rows, want %d and 10", len(got[4]), len(got[5]), 4*checkpointReadChunk+1)
+	}
+	for i, e := range got[4] {
+		if e.Row[0].Int() != int64(i) {
+			t.Fatalf("row %d of collection 4 is %v", i, e.Row)
+		}
+	}
+}
+
 // TestFormatVersion1Upgrades: a version 1 directory (before checkpoints)
 // opens, keeps its log and is stamped with the current version.
 func TestFormatVersion1Upgrades(t *testing.T) {
