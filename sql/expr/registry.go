@@ -202,8 +202,9 @@ type Aggregate struct {
 // changes, never change what the state means); LoadState sets an empty
 // state, made by the same Aggregate's New (and OrderBy), from exactly the
 // datums AppendState appended, and returns an error wrapping
-// ErrBadAggState for anything else. The loaded state must then behave as
-// the saved one under every later Add and Result.
+// ErrBadAggState for anything else; it must not retain src (a restore
+// reuses it), only the datums it copies out. The loaded state must then
+// behave as the saved one under every later Add and Result.
 // TestAggregateStatesRoundTrip checks every registered aggregate.
 type AggState interface {
 	Add(args []types.Datum, diff int64) error
