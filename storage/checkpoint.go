@@ -366,16 +366,18 @@ func (l *PebbleLog) ReadCheckpoint(ctx context.Context, cp *Checkpoint, f func(c
 			}
 		})
 	}()
-	var err error
-	for ch := range chunks { // until the reader is done, even after an error
-		if err == nil {
-			if err = f(ch.c, ch.entries); err != nil {
-				close(stop)
-			}
+	// However f ends (an error, or a panic the caller recovers from), the
+	// reader is stopped and waited for: its iterator is closed before
+	// ReadCheckpoint returns.
+	defer func() {
+		close(stop)
+		for range chunks {
 		}
-	}
-	if err != nil {
-		return err
+	}()
+	for ch := range chunks {
+		if err := f(ch.c, ch.entries); err != nil {
+			return err
+		}
 	}
 	return readErr // written before chunks was closed
 }

@@ -177,7 +177,11 @@ func TestCheckpointRowCountMismatch(t *testing.T) {
 // stops too.
 func TestReadCheckpointStopsAtError(t *testing.T) {
 	l := openMem(t, vfs.NewMem())
-	defer l.Close()
+	defer func() {
+		if err := l.Close(); err != nil {
+			t.Fatalf("closing the log after the reads: %v", err)
+		}
+	}()
 	if err := l.Append(ctx, Batch{Time: 1, Catalog: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +200,16 @@ func TestReadCheckpointStopsAtError(t *testing.T) {
 	if err != stop || calls != 2 {
 		t.Fatalf("ReadCheckpoint after f failed on chunk 2: %v after %d calls, want %v after 2", err, calls, stop)
 	}
+	// A panic in f, which a caller may recover from, stops the reader too
+	// (its iterator closed: Close checks for leaked iterators).
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want f's panic", r)
+			}
+		}()
+		l.ReadCheckpoint(ctx, cp, func(CollectionID, []Entry) error { panic("boom") })
+	}()
 	// Every chunk, in order, when f does not fail.
 	got := readCheckpoint(t, l, cp)
 	if len(got[4]) != 4*checkpointReadChunk+1 || len(got[5]) != 10 {
