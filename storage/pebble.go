@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -106,8 +107,9 @@ type PebbleOptions struct {
 	// second, a negative value re-reads it on every write (tests).
 	DiskCheckInterval time.Duration
 	// OnSync, when set, is called by the commit pipeline after each group
-	// commit with the number of batches it made durable and how long the
-	// commit (its one WAL sync) took; monitoring records them. It runs on
+	// commit (or each ingested batch) with the number of batches it made
+	// durable and how long it took (encoding and the one WAL sync, or
+	// writing and ingesting the table file); monitoring records them. It runs on
 	// the committer goroutine, so it must be quick.
 	OnSync func(batches int, d time.Duration, err error)
 }
@@ -118,11 +120,15 @@ type PebbleOptions struct {
 // one goroutine takes everything queued, encodes it into one Pebble batch,
 // commits that with one WAL sync, and releases the waiters. Concurrent
 // appenders thus share a sync (group commit), and what is durable is always
-// a prefix of the appended batches in time order.
+// a prefix of the appended batches in time order. A large batch of one
+// collection is ingested as a table file of its own instead (ingest.go), in
+// its place in that order.
 type PebbleLog struct {
-	db     *pebble.DB
-	dir    string
-	logger *slog.Logger
+	db         *pebble.DB
+	dir        string
+	fs         vfs.FS
+	writerOpts sstable.WriterOptions // for the table files of ingested batches
+	logger     *slog.Logger
 
 	wake      chan struct{}                                 // a token when the queue may be non-empty
 	committed chan struct{}                                 // closed when the committer has exited
@@ -192,6 +198,7 @@ func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
 	if o.FS == nil {
 		popts.FS = vfs.Default
 	}
+	popts.EnsureDefaults()
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		if pebble.IsCorruptionError(err) {
@@ -200,13 +207,18 @@ func OpenPebble(dir string, opts *PebbleOptions) (*PebbleLog, error) {
 		}
 		return nil, fmt.Errorf("storage: opening %s: %w", dir, err)
 	}
-	l := &PebbleLog{db: db, dir: dir, logger: o.Logger, wake: make(chan struct{}, 1), committed: make(chan struct{}), onSync: o.OnSync}
+	l := &PebbleLog{db: db, dir: dir, fs: popts.FS, logger: o.Logger, wake: make(chan struct{}, 1), committed: make(chan struct{}), onSync: o.OnSync}
 	l.space = spaceGuard{fs: popts.FS, dir: dir, every: cmp.Or(o.DiskCheckInterval, spaceCheckEvery)}
 	switch {
 	case o.MinFreeBytes == 0:
 		l.space.reserve = DefaultMinFreeBytes
 	case o.MinFreeBytes > 0:
 		l.space.reserve = uint64(o.MinFreeBytes)
+	}
+	l.writerOpts = popts.MakeWriterOptions(6, db.TableFormat())
+	if err := l.removeIngestFiles(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage: removing table files left before ingesting them in %s: %w", dir, err)
 	}
 	if err := l.checkFormat(); err != nil {
 		db.Close()
@@ -466,26 +478,41 @@ func (l *PebbleLog) commitLoop() {
 	}
 }
 
-// commitGroup commits queued appends as one Pebble batch with one sync: all
-// of them are durable, or (after a crash) none.
+// commitGroup commits a group of queued appends in time order: runs of
+// small batches as one Pebble batch with one sync each, and each batch of
+// ingestMinEntries entries or more as an ingested table file (ingest.go).
+// Each run is durable before the next starts, so after a crash the batches
+// present are still a prefix of those appended. After a failure the rest of
+// the group fails with the log's error.
 func (l *PebbleLog) commitGroup(group []*pendingAppend) {
+	start := 0
+	for i, p := range group {
+		if !ingestable(p.batch) {
+			continue
+		}
+		if start < i {
+			l.commitRun(group[start:i], l.commitBatch)
+		}
+		l.commitRun(group[i:i+1], l.ingestBatch)
+		start = i + 1
+	}
+	if start < len(group) {
+		l.commitRun(group[start:], l.commitBatch)
+	}
+}
+
+// commitRun makes run durable with commit (unless the log has failed),
+// publishes the outcome and releases its waiters.
+func (l *PebbleLog) commitRun(run []*pendingAppend, commit func([]*pendingAppend) error) {
 	l.mu.Lock()
 	err := l.mu.err
 	l.mu.Unlock()
 	if err == nil {
-		b := l.db.NewBatch()
-		err = encodeGroup(b, group)
-		if err == nil {
-			err = b.Set(keyLastTime, binary.BigEndian.AppendUint64(nil, group[len(group)-1].batch.Time), nil)
+		start := time.Now()
+		err = commit(run)
+		if l.onSync != nil {
+			l.onSync(len(run), time.Since(start), err)
 		}
-		if err == nil {
-			start := time.Now()
-			err = b.Commit(pebble.Sync)
-			if l.onSync != nil {
-				l.onSync(len(group), time.Since(start), err)
-			}
-		}
-		b.Close()
 		l.syncs.Add(1)
 		l.mu.Lock()
 		if err != nil {
@@ -493,16 +520,30 @@ func (l *PebbleLog) commitGroup(group []*pendingAppend) {
 			l.logger.Error("the event log failed; refusing further writes", "dir", l.dir, "err", err)
 			l.mu.err = err
 		} else {
-			l.mu.durable = group[len(group)-1].batch.Time
+			l.mu.durable = run[len(run)-1].batch.Time
 		}
 		close(l.mu.durableCh)
 		l.mu.durableCh = make(chan struct{})
 		l.mu.Unlock()
 	}
-	for _, p := range group {
+	for _, p := range run {
 		p.err = err
 		close(p.done)
 	}
+}
+
+// commitBatch commits run as one Pebble batch with one WAL sync: all of it
+// is durable, or (after a crash) none.
+func (l *PebbleLog) commitBatch(run []*pendingAppend) error {
+	b := l.db.NewBatch()
+	defer b.Close()
+	if err := encodeGroup(b, run); err != nil {
+		return err
+	}
+	if err := b.Set(keyLastTime, binary.BigEndian.AppendUint64(nil, run[len(run)-1].batch.Time), nil); err != nil {
+		return err
+	}
+	return b.Commit(pebble.Sync)
 }
 
 // encodeGroup encodes the queued batches of one group commit into b. A

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 
@@ -92,4 +94,45 @@ func BenchmarkPebbleCompact(b *testing.B) {
 		l.Close()
 	}
 	b.ReportMetric(float64(batches*per*b.N)/b.Elapsed().Seconds(), "updates/s")
+}
+
+// BenchmarkPebbleAppendLarge measures durable appends of 100k-row batches
+// (a COPY's) through the WAL and memtable and as ingested table files, with
+// Pebble's flushes and compactions included by closing the log:
+//
+//	timeout 900 go test -run XXX -bench PebbleAppendLarge -benchtime 10x -benchmem ./storage/
+func BenchmarkPebbleAppendLarge(b *testing.B) {
+	const rows = 100_000
+	for _, path := range []string{"wal", "ingest"} {
+		b.Run("path="+path, func(b *testing.B) {
+			defer func(n int) { ingestMinEntries = n }(ingestMinEntries)
+			if path == "wal" {
+				ingestMinEntries = math.MaxInt
+			}
+			l, err := OpenPebble(b.TempDir(), &PebbleOptions{Logger: quietPebble.l})
+			if err != nil {
+				b.Fatal(err)
+			}
+			batches := make([]Batch, b.N)
+			for i := range batches {
+				es := make([]Entry, rows)
+				for j := range es {
+					id := int64(i*rows + j)
+					es[j] = Entry{Collection: 1, Diff: 1, Row: types.Row{types.NewInt8(id), types.NewInt4(int32(id % 1000)),
+						types.NewInt4(int32(id * 7919 % 1_000_000)), types.NewText(fmt.Sprintf("note %d", id))}}
+				}
+				batches[i] = Batch{Time: uint64(i + 1), Entries: es}
+			}
+			b.ResetTimer()
+			for _, bt := range batches {
+				if err := l.Append(context.Background(), bt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
 }
