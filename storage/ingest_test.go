@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -300,4 +301,49 @@ func TestPebbleIngestCrashMidStream(t *testing.T) {
 		}
 	}
 	t.Logf("crash after %d acknowledgements: %d batches survived", crashAt, latest)
+}
+
+// fullForIngestFS fails the writes of the table files written for
+// ingestion with ENOSPC, as a disk filling up under the write would (the
+// space guard admitted the batch on an estimate).
+type fullForIngestFS struct{ vfs.FS }
+
+type fullFile struct{ vfs.File }
+
+func (f fullFile) Write(p []byte) (int, error) { return 0, syscall.ENOSPC }
+
+func (f fullForIngestFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.Create(name, c)
+	if err != nil || !strings.Contains(name, ingestFilePrefix) {
+		return file, err
+	}
+	return fullFile{file}, nil
+}
+
+// TestPebbleIngestDiskFull: ENOSPC while writing a large batch's table file
+// fails the write with it, the log refuses later writes, the file is gone,
+// and a reopened log holds the batches before it.
+func TestPebbleIngestDiskFull(t *testing.T) {
+	withIngestMin(t, 4)
+	fs := vfs.NewMem()
+	l := openMem(t, fullForIngestFS{fs})
+	small := batchOf(1, 1, 2)
+	if err := l.Append(ctx, small); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(ctx, batchOf(2, 1, 5000)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("writing the table file on a full disk: %v, want ENOSPC", err)
+	}
+	if err := l.Append(ctx, batchOf(3, 1, 1)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("appending after the failure: %v, want the log's error", err)
+	}
+	if left := ingestFilesIn(t, fs); len(left) != 0 {
+		t.Errorf("table files left after the failure: %v", left)
+	}
+	l.Close()
+	l = openMem(t, fs)
+	defer l.Close()
+	if got := describe(replayAll(t, l)); got != describe([]Batch{small}) {
+		t.Fatalf("replay after reopening:\n%s\nwant:\n%s", got, describe([]Batch{small}))
+	}
 }

@@ -18,7 +18,9 @@ import (
 // batch whose write failed is already in its memtable. So the log refuses
 // writes before the disk is full; if something else fills the last bytes
 // anyway, the process exits and restart recovers the durable prefix, which
-// loses nothing acknowledged.
+// loses nothing acknowledged. (ENOSPC while writing a large batch's table
+// file, ingest.go, is not fatal: that write fails and the log refuses
+// writes until restart, as after a failed sync.)
 var ErrDiskFull error = diskFull{}
 
 type diskFull struct{}
