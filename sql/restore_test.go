@@ -18,11 +18,18 @@ import (
 
 func openTestEngine(t *testing.T, dir string) *testSession {
 	t.Helper()
+	return openWrappedTestEngine(t, dir, func(l *storage.PebbleLog) storage.Log { return l })
+}
+
+// openWrappedTestEngine opens an engine on the log in dir as wrap returns
+// it (a test's log that alters what the engine reads).
+func openWrappedTestEngine(t *testing.T, dir string, wrap func(*storage.PebbleLog) storage.Log) *testSession {
+	t.Helper()
 	l, err := storage.OpenPebble(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEngine(EngineOptions{Log: l})
+	e, err := NewEngine(EngineOptions{Log: wrap(l)})
 	if err != nil {
 		l.Close()
 		t.Fatal(err)

@@ -174,15 +174,7 @@ func TestViewStateFingerprintMismatch(t *testing.T) {
 	want := ts.restoredRows("SELECT * FROM a")
 	ts.e.Close()
 
-	l, err := storage.OpenPebble(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := NewEngine(EngineOptions{Log: &fingerprintLog{PebbleLog: l}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts = &testSession{t: t, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}
+	ts = openWrappedTestEngine(t, dir, func(l *storage.PebbleLog) storage.Log { return &fingerprintLog{PebbleLog: l} })
 	defer ts.e.Close()
 	if st := ts.restoredRows("SELECT views_restored, views_recomputed FROM tb_catalog.restart"); !slices.Equal(st, []string{"1 | 1"}) {
 		t.Fatalf("tb_catalog.restart %v, want b restored and a recomputed", st)
@@ -309,15 +301,7 @@ func TestWindowCloseWithoutStateReplaysTheLog(t *testing.T) {
 	}
 	ts.e.Close()
 
-	l, err := storage.OpenPebble(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := NewEngine(EngineOptions{Log: &fingerprintLog{PebbleLog: l}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts = &testSession{t: t, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}
+	ts = openWrappedTestEngine(t, dir, func(l *storage.PebbleLog) storage.Log { return &fingerprintLog{PebbleLog: l} })
 	defer ts.e.Close()
 	if st := ts.restoredRows("SELECT checkpoint_valid_at IS NULL, views_restored FROM tb_catalog.restart"); !slices.Equal(st, []string{"t | 0"}) {
 		t.Fatalf("tb_catalog.restart %v, want the whole log replayed", st)
