@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/btree"
 	"github.com/tributary-db/tributary/sql/expr"
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -667,20 +666,7 @@ func (o *sessionOp) loadState(r *stateIn) error {
 		if row[o.p.Time].IsNull() {
 			return fmt.Errorf("%w: a session row without a time", ErrBadState)
 		}
-		o.buf = o.buf[:0]
-		for _, k := range o.p.Keys {
-			o.buf = types.AppendKey(o.buf, row[k])
-		}
-		g, ok := o.groups[string(o.buf)]
-		if !ok {
-			g = &sessGroup{
-				key:   string(o.buf),
-				rows:  btree.NewWithFreeListG(16, sessRowLess, o.freeRows),
-				spans: btree.NewWithFreeListG(16, sessSpanLess, o.freeSpans),
-			}
-			o.groups[g.key] = g
-		}
-		o.addRow(g, row[o.p.Time].Int(), row, count)
+		o.addRow(o.groupOf(row), row[o.p.Time].Int(), row, count)
 	}
 	for _, g := range o.groups {
 		for _, s := range o.sessionsOf(g) {

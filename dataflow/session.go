@@ -142,19 +142,7 @@ func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 		if o.closing != nil && o.closing.late(u.Row[o.p.Time].Int(), u.Diff) {
 			continue
 		}
-		o.buf = o.buf[:0]
-		for _, k := range o.p.Keys {
-			o.buf = types.AppendKey(o.buf, u.Row[k])
-		}
-		g, ok := o.groups[string(o.buf)]
-		if !ok {
-			g = &sessGroup{
-				key:   string(o.buf),
-				rows:  btree.NewWithFreeListG(16, sessRowLess, o.freeRows),
-				spans: btree.NewWithFreeListG(16, sessSpanLess, o.freeSpans),
-			}
-			o.groups[g.key] = g
-		}
+		g := o.groupOf(u.Row)
 		if len(g.changes) == 0 {
 			touched = append(touched, g)
 		}
@@ -187,6 +175,24 @@ func (o *sessionOp) step(ctx *expr.Ctx, _ bool, ins [][]Update) ([]Update, error
 		o.closeSessions()
 	}
 	return out, nil
+}
+
+// groupOf returns the group of row's keys, created empty if new.
+func (o *sessionOp) groupOf(row types.Row) *sessGroup {
+	o.buf = o.buf[:0]
+	for _, k := range o.p.Keys {
+		o.buf = types.AppendKey(o.buf, row[k])
+	}
+	g, ok := o.groups[string(o.buf)]
+	if !ok {
+		g = &sessGroup{
+			key:   string(o.buf),
+			rows:  btree.NewWithFreeListG(16, sessRowLess, o.freeRows),
+			spans: btree.NewWithFreeListG(16, sessSpanLess, o.freeSpans),
+		}
+		o.groups[g.key] = g
+	}
+	return g
 }
 
 func (o *sessionOp) time(u Update) int64 { return u.Row[o.p.Time].Int() }
