@@ -113,19 +113,7 @@ func (d *Dataflow) computeFingerprint() string {
 	h.Write(keyEncodingProbe)
 	h.Write(expr.AggStateProbe())
 	h.Write([]byte(Explain(d.plan)))
-	seen := map[Plan]bool{}
-	var walk func(p Plan)
-	walk = func(p Plan) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		fmt.Fprintf(h, "%T %v\n", p, p.Types())
-		for _, in := range p.Inputs() {
-			walk(in)
-		}
-	}
-	walk(d.plan)
+	Visit(d.plan, func(p Plan) { fmt.Fprintf(h, "%T %v\n", p, p.Types()) })
 	for _, n := range d.nodes {
 		fmt.Fprintf(h, "%T %v\n", n.op, n.inputs)
 	}

@@ -129,19 +129,11 @@ func build(p Plan, once bool, shared SharedArrangements) (*Dataflow, error) {
 // consumers counts, for every node of the DAG p, the edges that read it.
 func consumers(p Plan) map[Plan]int {
 	refs := map[Plan]int{}
-	seen := map[Plan]bool{}
-	var walk func(p Plan)
-	walk = func(p Plan) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		for _, in := range p.Inputs() {
+	Visit(p, func(n Plan) {
+		for _, in := range n.Inputs() {
 			refs[in]++
-			walk(in)
 		}
-	}
-	walk(p)
+	})
 	return refs
 }
 

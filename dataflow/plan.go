@@ -317,27 +317,34 @@ func ExplainDAG[N comparable](root N, children func(N) []N, describe func(N) str
 	return b.String()
 }
 
-// Gets returns the distinct collections a plan reads. Plans are DAGs: each
-// node is visited once.
-func Gets(p Plan) []CollectionID {
-	var out []CollectionID
+// Visit calls f once for every node of the DAG p, a node before its
+// inputs, inputs in order.
+func Visit(p Plan, f func(Plan)) {
 	seen := map[Plan]bool{}
-	ids := map[CollectionID]bool{}
 	var walk func(p Plan)
 	walk = func(p Plan) {
 		if seen[p] {
 			return
 		}
 		seen[p] = true
-		if g, ok := p.(*Get); ok && !ids[g.ID] {
-			ids[g.ID] = true
-			out = append(out, g.ID)
-		}
+		f(p)
 		for _, in := range p.Inputs() {
 			walk(in)
 		}
 	}
 	walk(p)
+}
+
+// Gets returns the distinct collections a plan reads.
+func Gets(p Plan) []CollectionID {
+	var out []CollectionID
+	ids := map[CollectionID]bool{}
+	Visit(p, func(p Plan) {
+		if g, ok := p.(*Get); ok && !ids[g.ID] {
+			ids[g.ID] = true
+			out = append(out, g.ID)
+		}
+	})
 	return out
 }
 
@@ -362,13 +369,7 @@ func (k SortKey) String() string {
 // join keys, aggregate arguments and filters), each node visited once.
 func Exprs(p Plan) []expr.Expr {
 	var out []expr.Expr
-	seen := map[Plan]bool{}
-	var walk func(p Plan)
-	walk = func(p Plan) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
+	Visit(p, func(p Plan) {
 		switch n := p.(type) {
 		case *Map:
 			out = append(out, n.Exprs...)
@@ -392,10 +393,6 @@ func Exprs(p Plan) []expr.Expr {
 				}
 			}
 		}
-		for _, in := range p.Inputs() {
-			walk(in)
-		}
-	}
-	walk(p)
+	})
 	return out
 }

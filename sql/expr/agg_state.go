@@ -48,14 +48,19 @@ var probeValues = map[types.Type][]types.Datum{
 	types.Unknown:  {types.NewInt4(3), types.NewInt4(-1)}, // "any"
 }
 
-func computeAggStateProbe() []byte {
-	h := sha256.New()
+// aggregateNames returns the registered aggregates' names, sorted.
+func aggregateNames() []string {
 	names := make([]string, 0, len(aggregates))
 	for name := range aggregates {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
+	return names
+}
+
+func computeAggStateProbe() []byte {
+	h := sha256.New()
+	for _, name := range aggregateNames() {
 		for _, a := range aggregates[name] {
 			args := make([]types.Type, len(a.Args))
 			for i, t := range a.Args {

@@ -3,7 +3,6 @@ package expr
 import (
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -43,12 +42,7 @@ func TestAggregateStatesRoundTrip(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	ctx := testCtx()
-	names := make([]string, 0, len(aggregates))
-	for name := range aggregates {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range aggregateNames() {
 		for _, a := range aggregates[name] {
 			var argSets [][]types.Type
 			switch {
