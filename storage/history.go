@@ -218,5 +218,6 @@ func (l *MemLog) DropCollection(_ context.Context, c CollectionID) error {
 	}
 	l.mu.batches = out
 	delete(l.mu.since, c)
+	delete(l.mu.positions, c)
 	return nil
 }

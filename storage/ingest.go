@@ -38,9 +38,10 @@ var testHookBeforeIngest func()
 // ingestable reports whether b is committed by ingesting a table file: a
 // large batch of one collection's updates and no catalog record, so that
 // its keys (0x03 c t seq) are one contiguous range after everything in the
-// memtable and ingesting them forces no flush.
+// memtable and ingesting them forces no flush. A batch that moves a source's
+// position goes through the WAL, its position key with it.
 func ingestable(b Batch) bool {
-	if b.Catalog != nil || len(b.Entries) < ingestMinEntries {
+	if b.Catalog != nil || b.Positions != nil || len(b.Entries) < ingestMinEntries {
 		return false
 	}
 	c := b.Entries[0].Collection

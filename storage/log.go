@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/tributary-db/tributary/sql/types"
@@ -26,6 +27,18 @@ type Batch struct {
 	Entries []Entry
 	// Catalog is a DDL record written in the same batch, if any.
 	Catalog []byte
+	// Positions are the source positions this batch brings its sources to
+	// (a Kafka offset, a generator's counter), written in the same atomic
+	// batch as the data: after a crash a source resumes from exactly the
+	// position of the data present (exactly once).
+	Positions []Position
+}
+
+// Position is how far one source has been read: opaque bytes its
+// connector encodes and decodes.
+type Position struct {
+	Source CollectionID
+	Value  []byte
 }
 
 // Log is the append-only event log.
@@ -51,6 +64,10 @@ type Batch struct {
 // LastTime returns the Time of the latest batch appended or queued, which
 // stays known after compaction has removed the batch itself (0 for none).
 //
+// Positions returns each source's latest durable position (the Positions of
+// the latest batch that carried one for it; a dropped collection's are
+// gone). It is read at restart, before any append.
+//
 // The Log is safe for concurrent use; Close may be called once, after which
 // every method fails.
 type Log interface {
@@ -60,6 +77,7 @@ type Log interface {
 	Replay(ctx context.Context, f func(Batch) error) error
 	History
 	LastTime() uint64
+	Positions() (map[CollectionID][]byte, error)
 	Close() error
 }
 
@@ -68,9 +86,10 @@ type Log interface {
 type MemLog struct {
 	mu struct {
 		sync.Mutex
-		batches  []Batch
-		since    map[CollectionID]uint64
-		lastTime uint64
+		batches   []Batch
+		since     map[CollectionID]uint64
+		positions map[CollectionID][]byte
+		lastTime  uint64
 	}
 }
 
@@ -86,7 +105,20 @@ func (l *MemLog) Append(_ context.Context, b Batch) error {
 	}
 	l.mu.batches = append(l.mu.batches, b)
 	l.mu.lastTime = b.Time
+	for _, p := range b.Positions {
+		if l.mu.positions == nil {
+			l.mu.positions = map[CollectionID][]byte{}
+		}
+		l.mu.positions[p.Source] = p.Value
+	}
 	return nil
+}
+
+// Positions implements Log.
+func (l *MemLog) Positions() (map[CollectionID][]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.mu.positions), nil
 }
 
 // LastTime implements Log.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +27,9 @@ import (
 // with version 2 and nothing else changes. Version 3 added the operator
 // state of materialized views to checkpoints (checkpoint manifest version
 // 3, state chunks at seq ≥ 2^63); a version 2 directory's checkpoints are
-// still read, so opening it stamps it with version 3.
-const FormatVersion = 3
+// still read, so opening it stamps it with version 3. Version 4 adds source
+// positions (0x05); opening an older directory stamps it with version 4.
+const FormatVersion = 4
 
 // The key spaces, each behind a one-byte prefix (format.md, "Keys").
 const (
@@ -35,8 +37,7 @@ const (
 	prefixCatalog    byte = 0x02 // catalog records by time
 	prefixUpdates    byte = 0x03 // updates by (collection, time, seq)
 	prefixCheckpoint byte = 0x04 // checkpoints by (time, collection, seq)
-	// 0x05 is reserved for source positions (Kafka offsets, PostgreSQL
-	// LSNs).
+	prefixPosition   byte = 0x05 // source positions by source collection
 )
 
 var (
@@ -264,9 +265,10 @@ func (l *PebbleLog) checkFormat() error {
 		return fmt.Errorf("%w: %s has format version %d, this binary reads version %d at most; run a newer tributary",
 			ErrNewerFormat, l.dir, version, FormatVersion)
 	}
-	if version == 1 || version == 2 {
+	if version >= 1 && version <= 3 {
 		// Version 2 only added checkpoints, of which a version 1 directory
-		// has none; version 3 reads version 2's checkpoints.
+		// has none; version 3 reads version 2's checkpoints; version 4 only
+		// added source positions, of which an older directory has none.
 		l.logger.Info("upgrading the data directory's format", "dir", l.dir, "from", version, "to", FormatVersion)
 		return l.db.Set(keyFormatVersion, binary.AppendUvarint(nil, FormatVersion), pebble.Sync)
 	}
@@ -443,7 +445,44 @@ func encodeBatch(pb *pebble.Batch, b Batch) error {
 			return err
 		}
 	}
+	for _, p := range b.Positions {
+		val = append(append(val[:0], positionVersion), p.Value...)
+		if err := pb.Set(positionKey(p.Source), val, nil); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// positionVersion is the first byte of a source position's value.
+const positionVersion = 0x01
+
+func positionKey(c CollectionID) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixPosition}, c)
+}
+
+// Positions implements Log: one scan of the position key space.
+func (l *PebbleLog) Positions() (map[CollectionID][]byte, error) {
+	if err := l.checkOpen(); err != nil {
+		return nil, err
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixPosition}, UpperBound: []byte{prefixPosition + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := map[CollectionID][]byte{}
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) != 9 || len(v) == 0 || v[0] != positionVersion {
+			return nil, l.corruption("the source positions", fmt.Errorf("bad position key %x or value %x", k, v))
+		}
+		out[binary.BigEndian.Uint64(k[1:])] = slices.Clone(v[1:])
+	}
+	if err := it.Error(); err != nil {
+		return nil, l.corruption("the source positions", err)
+	}
+	return out, nil
 }
 
 func catalogKey(t uint64) []byte {
@@ -1024,6 +1063,9 @@ func (l *PebbleLog) DropCollection(ctx context.Context, c CollectionID) error {
 		return err
 	}
 	if err := b.Delete(sinceKey(c), nil); err != nil {
+		return err
+	}
+	if err := b.Delete(positionKey(c), nil); err != nil {
 		return err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
