@@ -65,6 +65,9 @@ type Object struct {
 	// definition is bound with.
 	SearchPath []string
 
+	// Source is set for a source (a table only its connector writes:
+	// source.go).
+	Source *sourceDef
 	// Watermark is the table's WATERMARK (watermark.go), nil if none.
 	Watermark *Watermark
 	// EmitOnWindowClose marks a materialized view created with EMIT ON
@@ -136,6 +139,9 @@ type catalog struct {
 	fresh []*Object
 	// hist is the engine's history bookkeeping, for tb_catalog.history.
 	hist *history
+	// sourceRunners are the engine's running sources, for
+	// tb_catalog.sources.
+	sourceRunners *sourceRunners
 }
 
 // stampCreated sets Created on the objects added since it last ran: the
@@ -183,6 +189,18 @@ func (c *catalog) dependents(o *Object) []*Object {
 	for _, d := range c.byName {
 		if slices.Contains(d.DependsOn, key) || (d.Kind == KindIndex && d.On == key) {
 			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// sources returns the sources in creation order.
+func (c *catalog) sources() []*Object {
+	var out []*Object
+	for _, o := range c.byName {
+		if o.Source != nil {
+			out = append(out, o)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

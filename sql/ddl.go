@@ -54,6 +54,9 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 		return nil, err
 	}
 	e.mu.cat.stampCreated(e.mu.catalogTime)
+	if st.streaming != nil && st.streaming.Source != nil {
+		e.startSourcesLocked()
+	}
 	// The DDL moved the timeline: release what temporal filters had due.
 	e.stepViewsLocked(map[dataflow.CollectionID][]dataflow.Update{})
 	return res, nil
@@ -64,6 +67,8 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 	n := st.ast
 	switch {
+	case n.GetCreateStmt() != nil && st.streaming != nil && st.streaming.Source != nil:
+		return e.createSource(s, n.GetCreateStmt(), st)
 	case n.GetCreateStmt() != nil:
 		return e.createTable(s, n.GetCreateStmt(), st)
 	case n.GetViewStmt() != nil:
@@ -77,7 +82,7 @@ func (e *Engine) execDDLLocked(s *Session, st *Statement) (*Result, error) {
 	case n.GetAlterSeqStmt() != nil:
 		return e.alterSequence(s, n.GetAlterSeqStmt())
 	case n.GetDropStmt() != nil:
-		return e.drop(s, n.GetDropStmt())
+		return e.drop(s, n.GetDropStmt(), st.streaming != nil && st.streaming.DropSource)
 	case n.GetCreateSchemaStmt() != nil:
 		return e.createSchema(s, n.GetCreateSchemaStmt())
 	case n.GetCreateRoleStmt() != nil, n.GetAlterRoleStmt() != nil, n.GetDropRoleStmt() != nil:
@@ -501,12 +506,16 @@ func (e *Engine) createIndex(s *Session, is *pg.IndexStmt) (*Result, error) {
 	return &Result{Tag: "CREATE INDEX"}, nil
 }
 
-func (e *Engine) drop(s *Session, ds *pg.DropStmt) (*Result, error) {
+func (e *Engine) drop(s *Session, ds *pg.DropStmt, dropSource bool) (*Result, error) {
 	var kind ObjectKind
 	var tag string
+	kindName := ""
 	switch ds.RemoveType {
 	case pg.ObjectType_OBJECT_TABLE:
-		kind, tag = KindTable, "DROP TABLE"
+		kind, tag, kindName = KindTable, "DROP TABLE", "table"
+		if dropSource {
+			tag, kindName = "DROP SOURCE", "source"
+		}
 	case pg.ObjectType_OBJECT_VIEW:
 		kind, tag = KindView, "DROP VIEW"
 	case pg.ObjectType_OBJECT_MATVIEW:
@@ -519,6 +528,9 @@ func (e *Engine) drop(s *Session, ds *pg.DropStmt) (*Result, error) {
 		return e.dropSchemas(ds)
 	default:
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "DROP %s is not supported", strings.TrimPrefix(ds.RemoveType.String(), "OBJECT_"))
+	}
+	if kindName == "" {
+		kindName = kind.String()
 	}
 	res := &Result{Tag: tag}
 	cascade := ds.Behavior == pg.DropBehavior_DROP_CASCADE
@@ -538,17 +550,21 @@ func (e *Engine) drop(s *Session, ds *pg.DropStmt) (*Result, error) {
 		o, ok := s.resolve(schema, name)
 		if !ok {
 			if ds.MissingOk {
-				res.Notices = append(res.Notices, Notice{Severity: "NOTICE", Code: "00000", Message: kind.String() + " \"" + relationName(schema, name) + "\" does not exist, skipping"})
+				res.Notices = append(res.Notices, Notice{Severity: "NOTICE", Code: "00000", Message: kindName + " \"" + relationName(schema, name) + "\" does not exist, skipping"})
 				continue
 			}
 			code := pgerror.UndefinedTable
 			if kind == KindIndex {
 				code = pgerror.UndefinedObject
 			}
-			return nil, pgerror.New(code, "%s %q does not exist", kind, relationName(schema, name))
+			return nil, pgerror.New(code, "%s %q does not exist", kindName, relationName(schema, name))
 		}
-		if o.Kind != kind {
-			return nil, pgerror.New(pgerror.WrongObjectType, "%q is not a %s", name, kind)
+		if o.Kind != kind || (o.Kind == KindTable && (o.Source != nil) != dropSource) {
+			err := &pgerror.Error{Code: pgerror.WrongObjectType, Message: fmt.Sprintf("%q is not a %s", name, kindName)}
+			if o.Source != nil {
+				err.Hint = "Use DROP SOURCE to remove a source."
+			}
+			return nil, err
 		}
 		if o.Kind == KindIndex && o.Constraint {
 			tbl := o.On
@@ -641,6 +657,9 @@ func (e *Engine) removeObjects(victims []*Object) {
 		e.mu.cat.remove(v)
 		if v.Kind == KindTable {
 			e.mu.droppedTables = append(e.mu.droppedTables, v.ID)
+		}
+		if v.Source != nil {
+			e.stopSourceLocked(v.ID)
 		}
 	}
 }

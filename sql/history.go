@@ -811,7 +811,7 @@ func (e *Engine) resyncLocked(reason string) error {
 	e.logger.Warn(reason + "; rebuilding the engine's state from the log")
 	reset := func() {
 		e.mu.cat = newCatalog()
-		e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
+		e.mu.cat.status, e.mu.cat.hist, e.mu.cat.sourceRunners = &e.ckpt.status, &e.hist, &e.sources
 		e.mu.catalogTime, e.mu.droppedTables = 0, nil
 	}
 	subs := e.detachSubscriptionsLocked() // txddl.go
@@ -824,6 +824,8 @@ func (e *Engine) resyncLocked(reason string) error {
 		err = e.restoreLocked(context.Background())
 	}
 	e.mu.lastTime = max(e.mu.lastTime, last)
+	// A source that a rolled-back DROP SOURCE stopped runs again.
+	e.startSourcesLocked()
 	// restoreLocked takes every time handed out as applied, which holds at
 	// startup only: here some were never logged, and waiting for them to
 	// be durable would wait for the next write.

@@ -86,6 +86,7 @@ type Engine struct {
 	// ignoreCheckpoints makes restore replay the whole log (windowclose.go).
 	ignoreCheckpoints bool
 	subs              subscriptions // running SUBSCRIBEs (subscribe.go)
+	sources           sourceRunners // running sources (source.go)
 	// progress is the restore's progress, counters the monitoring
 	// counters (observe.go); restoreHook is EngineOptions.RestorePhaseHook.
 	progress    *RestoreProgress
@@ -99,6 +100,9 @@ type Engine struct {
 		catalogTime uint64
 		// droppedTables await the deletion of their updates (Maintain).
 		droppedTables []dataflow.CollectionID
+		// sourcePositions are each source's latest position queued in
+		// the log (source.go).
+		sourcePositions map[dataflow.CollectionID][]byte
 	}
 }
 
@@ -125,13 +129,13 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	e.hist.init()
 	e.subs.bound = opts.SubscribeBufferRows
 	e.mu.cat = newCatalog()
-	e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
+	e.mu.cat.status, e.mu.cat.hist, e.mu.cat.sourceRunners = &e.ckpt.status, &e.hist, &e.sources
 	err := e.restore(context.Background())
 	if errors.Is(err, errReplayWholeLog) {
 		// EMIT ON WINDOW CLOSE views cannot be rebuilt from a checkpoint
 		// (windowclose.go): start over from the beginning of the log.
 		e.mu.cat = newCatalog()
-		e.mu.cat.status, e.mu.cat.hist = &e.ckpt.status, &e.hist
+		e.mu.cat.status, e.mu.cat.hist, e.mu.cat.sourceRunners = &e.ckpt.status, &e.hist, &e.sources
 		e.mu.lastTime, e.mu.catalogTime = 0, 0
 		e.ignoreCheckpoints = true
 		err = e.restore(context.Background())
@@ -139,6 +143,17 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	positions, err := e.log.Positions()
+	if err != nil {
+		return nil, fmt.Errorf("reading the sources' positions: %w", err)
+	}
+	e.mu.Lock()
+	e.mu.sourcePositions = map[dataflow.CollectionID][]byte{}
+	for id, p := range positions {
+		e.mu.sourcePositions[dataflow.CollectionID(id)] = p
+	}
+	e.startSourcesLocked()
+	e.mu.Unlock()
 	e.startCheckpoints(opts.Checkpoints)
 	e.startMaintenance(opts.MaintenanceInterval)
 	if opts.TickInterval > 0 {
@@ -148,9 +163,10 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	return e, nil
 }
 
-// Close stops the background checkpointer and the ticker, and closes the
-// engine's storage.
+// Close stops the sources, the background checkpointer and the ticker, and
+// closes the engine's storage.
 func (e *Engine) Close() error {
+	e.stopSources()
 	e.stopMaintenance()
 	e.stopCheckpoints()
 	if e.stopTicker != nil {
@@ -858,8 +874,15 @@ func (e *Engine) commitLocked(writes map[dataflow.CollectionID][]dataflow.Update
 // whose primary key check found every key distinct). It takes ownership
 // of the batches. The order of a batch does not matter.
 func (e *Engine) commitConsolidatedLocked(changes map[dataflow.CollectionID][]dataflow.Update) error {
+	return e.commitWithPositionsLocked(changes, nil)
+}
+
+// commitWithPositionsLocked is commitConsolidatedLocked for a source's
+// batch: positions go into the same log batch as the changes (written even
+// when there are no changes).
+func (e *Engine) commitWithPositionsLocked(changes map[dataflow.CollectionID][]dataflow.Update, positions []storage.Position) error {
 	t := e.nextTimeLocked()
-	batch := storage.Batch{Time: t}
+	batch := storage.Batch{Time: t, Positions: positions}
 	n := 0
 	for _, ups := range changes {
 		n += len(ups)
@@ -870,7 +893,7 @@ func (e *Engine) commitConsolidatedLocked(changes map[dataflow.CollectionID][]da
 			batch.Entries = append(batch.Entries, storage.Entry{Collection: uint64(id), Row: u.Row, Diff: u.Diff})
 		}
 	}
-	if len(changes) == 0 {
+	if len(changes) == 0 && positions == nil {
 		// The timeline moved all the same: release what is due.
 		e.stepViewsLocked(changes)
 		return nil

@@ -12,8 +12,11 @@ import (
 func extColumns(ext parser.Ext) []Column {
 	switch x := ext.(type) {
 	case *parser.ShowObjects:
-		if x.Kind == "indexes" {
+		switch x.Kind {
+		case "indexes":
 			return []Column{{Name: "name", Type: types.Text}, {Name: "on", Type: types.Text}}
+		case "sources":
+			return []Column{{Name: "name", Type: types.Text}, {Name: "type", Type: types.Text}}
 		}
 		return []Column{{Name: "name", Type: types.Text}}
 	}
@@ -31,18 +34,19 @@ func (s *Session) execExt(ext parser.Ext) (*Result, error) {
 
 // showObjects lists the catalog's objects of one kind, by name.
 func (s *Session) showObjects(x *parser.ShowObjects) (*Result, error) {
-	kind := map[string]ObjectKind{"tables": KindTable, "views": KindView, "materialized views": KindMatView, "indexes": KindIndex}
+	kind := map[string]ObjectKind{"tables": KindTable, "views": KindView, "materialized views": KindMatView, "indexes": KindIndex, "sources": KindTable}
 	res := &Result{Columns: extColumns(x), Tag: "SHOW"}
 	want, ok := kind[x.Kind]
 	if !ok {
-		// Sources and sinks arrive with their issues; none exist yet.
+		// Sinks arrive with their issue; none exist yet.
 		return res, nil
 	}
+	sources := x.Kind == "sources"
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
 	var objs []*Object
 	for _, o := range s.e.mu.cat.byName {
-		if o.Kind == want {
+		if o.Kind == want && (o.Kind != KindTable || (o.Source != nil) == sources) {
 			objs = append(objs, o)
 		}
 	}
@@ -55,6 +59,9 @@ func (s *Session) showObjects(x *parser.ShowObjects) (*Result, error) {
 				on = t.Name
 			}
 			row = append(row, types.NewText(on))
+		}
+		if sources {
+			row = append(row, types.NewText(o.Source.connectorName()))
 		}
 		res.Rows = append(res.Rows, row)
 	}

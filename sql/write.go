@@ -49,6 +49,10 @@ func (s *Session) writableTable(rv *pg.RangeVar) (*Object, error) {
 	if o.Kind != KindTable {
 		return nil, pgerror.New(pgerror.WrongObjectType, "cannot change %s %q", o.Kind, o.Name)
 	}
+	if o.Source != nil {
+		return nil, &pgerror.Error{Code: pgerror.WrongObjectType, Message: fmt.Sprintf("cannot change source %q", o.Name),
+			Detail: "Only its connector (" + o.Source.connectorName() + ") writes to a source."}
+	}
 	return o, nil
 }
 

@@ -16,7 +16,7 @@ import (
 // and blanked out of the text handed to PostgreSQL's parser (replaced by
 // spaces, so that positions in the rest stay those of the original text).
 // Statement.SQL keeps the original text: replaying it yields the clause again.
-// CREATE SOURCE's column list is meant to reuse findWatermark.
+// CREATE SOURCE is rewritten into a CREATE TABLE the same way (source.go).
 
 // Watermark is a WATERMARK FOR col AS expr clause: events whose col is
 // earlier than expr evaluated at the latest event are late.
@@ -37,6 +37,12 @@ type Watermark struct {
 type Streaming struct {
 	Watermark         *Watermark
 	EmitOnWindowClose bool
+	// Source is set for CREATE SOURCE, whose AST is the CREATE TABLE of
+	// its name, columns and options (source.go).
+	Source *Source
+	// DropSource marks DROP SOURCE, whose AST is the DROP TABLE of the
+	// same names.
+	DropSource bool
 }
 
 // streamingClauses finds the streaming clauses of the statement made of
@@ -53,14 +59,28 @@ func streamingClauses(query string, toks []*pg.ScanToken, start, end int) (strin
 		}
 	}
 	var st *Streaming
-	if len(w) >= 3 && w[0] == "create" && createsTable(w) {
+	if len(w) >= 3 && w[0] == "drop" && w[1] == "source" {
+		copy(text[int(toks[1].Start)-start:], "TABLE ")
+		return string(text), &Streaming{DropSource: true}, nil
+	}
+	if createsSource(w) {
+		src, err := sourceClauses(query, toks, w, text, start)
+		if err != nil {
+			return "", nil, err
+		}
+		st = &Streaming{Source: src}
+	}
+	if len(w) >= 3 && w[0] == "create" && (createsTable(w) || st != nil) {
 		wm, from, to, err := findWatermark(query, toks, w)
 		if err != nil {
 			return "", nil, err
 		}
 		if wm != nil {
 			blank(from, to)
-			st = &Streaming{Watermark: wm}
+			if st == nil {
+				st = &Streaming{}
+			}
+			st.Watermark = wm
 		}
 	}
 	if n := len(w); n >= 5 && strings.Join(w[n-4:], " ") == "emit on window close" && createsMatView(w) {

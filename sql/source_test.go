@@ -1,0 +1,185 @@
+package sql
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-db/tributary/sql/pgerror"
+)
+
+// waitRows waits until q answers want (sorted rows joined by "; ").
+func (ts *testSession) waitRows(q, want string) {
+	ts.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows, err := ts.query(q)
+		if err != nil {
+			ts.t.Fatalf("%s: %v", q, err)
+		}
+		got := strings.Join(rows, "; ")
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.t.Fatalf("timed out waiting for %s to answer %s; last: %s", q, want, got)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// checkCounter checks that source c holds 1..n exactly once each, in whole
+// batches of batch rows unless finished at upTo, and returns n.
+func (ts *testSession) checkCounter(c string, batch, upTo int) int {
+	ts.t.Helper()
+	rows, err := ts.query("SELECT count(*), count(DISTINCT counter), coalesce(min(counter), 1), coalesce(max(counter), 0) FROM " + c)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	var n, distinct, lo, hi int
+	fmt.Sscanf(rows[0], "%d | %d | %d | %d", &n, &distinct, &lo, &hi)
+	if n != distinct || lo != 1 || hi != n || (n%batch != 0 && n != upTo) {
+		ts.t.Fatalf("%s holds %s (count, distinct, min, max): not 1..n once each in whole batches of %d", c, rows[0], batch)
+	}
+	return n
+}
+
+func TestSourceLoadGeneratorCounter(t *testing.T) {
+	ts := newTestSession(t)
+	ts.mustExec(`CREATE SOURCE c FROM LOAD GENERATOR COUNTER WITH (tick_interval = '1ms', batch_size = 10, up_to = 100)`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW cs AS SELECT count(*) AS n, sum(counter) AS s, max(counter) AS m FROM c`)
+	ts.mustExec(`CREATE SOURCE recent FROM LOAD GENERATOR COUNTER WITH (tick_interval = 1, batch_size = 3, up_to = 100, max_cardinality = 5)`)
+	ts.waitRows(`SELECT name, connector, status, position, batches, rows, error FROM tb_catalog.sources`,
+		"c | load generator counter | finished | counter 100 | 10 | 100 | NULL; recent | load generator counter | finished | counter 100 | 34 | 195 | NULL")
+	for q, want := range map[string]string{
+		`SELECT * FROM cs`:                     "100 | 5050 | 100",
+		`SELECT count(*), sum(counter) FROM c`: "100 | 5050",
+		`SELECT string_agg(counter::text, ',' ORDER BY counter) FROM recent`: "96,97,98,99,100",
+		`SHOW SOURCES`: "c | load generator counter; recent | load generator counter",
+	} {
+		rows, err := ts.query(q)
+		if err != nil || strings.Join(rows, "; ") != want {
+			t.Errorf("%s: %v %v, want %s", q, rows, err, want)
+		}
+	}
+	if res := ts.mustExec(`SHOW TABLES`); len(res.Rows) != 0 {
+		t.Errorf("SHOW TABLES lists sources: %v", renderRows(res.Rows))
+	}
+	ts.checkCounter("c", 10, 100)
+
+	for _, c := range []struct {
+		sql  string
+		code pgerror.Code
+		msg  string
+	}{
+		{`INSERT INTO c VALUES (101)`, pgerror.WrongObjectType, `cannot change source "c"`},
+		{`UPDATE c SET counter = 0`, pgerror.WrongObjectType, `cannot change source "c"`},
+		{`DELETE FROM c`, pgerror.WrongObjectType, `cannot change source "c"`},
+		{`TRUNCATE c`, pgerror.WrongObjectType, `cannot change source "c"`},
+		{`COPY c FROM STDIN`, pgerror.WrongObjectType, `cannot change source "c"`},
+		{`DROP TABLE c`, pgerror.WrongObjectType, `"c" is not a table`},
+		{`CREATE TABLE t (x int); DROP SOURCE t`, pgerror.WrongObjectType, `"t" is not a source`},
+		{`DROP SOURCE nosuch`, pgerror.UndefinedTable, `source "nosuch" does not exist`},
+		{`CREATE SOURCE c FROM LOAD GENERATOR COUNTER`, pgerror.DuplicateTable, `"c" already exists`},
+		{`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (tick_interval = 'soon')`, pgerror.InvalidParameterValue, "tick_interval"},
+		{`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (speed = 3)`, pgerror.InvalidParameterValue, `unrecognized option "speed"`},
+		{`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (retention = 'forever')`, pgerror.InvalidParameterValue, "retention"},
+		{`CREATE SOURCE d (x int) FROM LOAD GENERATOR COUNTER`, pgerror.InvalidTableDefinition, "own columns"},
+		{`CREATE SOURCE d FROM KAFKA WITH (topic = 't') FORMAT JSON`, pgerror.FeatureNotSupported, "FROM KAFKA is not supported yet"},
+		{`CREATE SOURCE d FROM LOAD GENERATOR TPCH`, pgerror.FeatureNotSupported, "LOAD GENERATOR TPCH"},
+		{`BEGIN; CREATE SOURCE d FROM LOAD GENERATOR COUNTER`, pgerror.ActiveSqlTransaction, "inside a transaction block"},
+	} {
+		_, err := ts.exec(c.sql)
+		if errCode(err) != c.code || !strings.Contains(fmt.Sprint(err), c.msg) {
+			t.Errorf("%s: %v (%s), want %s with %q", c.sql, err, errCode(err), c.code, c.msg)
+		}
+		ts.exec("ROLLBACK")
+	}
+	if _, ok := ts.e.mu.cat.lookup("public", "d"); ok {
+		t.Fatal("a refused CREATE SOURCE left an object")
+	}
+	res := ts.mustExec(`CREATE SOURCE IF NOT EXISTS c FROM LOAD GENERATOR COUNTER`)
+	if len(res.Notices) != 1 || res.Tag != "CREATE SOURCE" {
+		t.Fatalf("CREATE SOURCE IF NOT EXISTS of an existing one: %+v", res)
+	}
+	if res := ts.mustExec(`DROP SOURCE c CASCADE`); res.Tag != "DROP SOURCE" {
+		t.Fatalf("DROP SOURCE answered %s", res.Tag)
+	}
+	if _, err := ts.exec(`SELECT * FROM cs`); errCode(err) != pgerror.UndefinedTable {
+		t.Fatalf("the view over a dropped source: %v", err)
+	}
+	if rows, _ := ts.query(`SELECT name FROM tb_catalog.sources`); strings.Join(rows, ";") != "recent" {
+		t.Fatalf("sources after the drop: %v", rows)
+	}
+	ts.mustExec(`DROP SOURCE IF EXISTS c`)
+}
+
+// TestSourceResumesExactlyOnce restarts an engine on the same directory
+// while a counter runs, from the log and from a checkpoint: after each
+// restart the source holds every value once and goes on from where the log
+// ended.
+func TestSourceResumesExactlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	ts := openTestEngine(t, dir)
+	ts.mustExec(`CREATE SOURCE c FROM LOAD GENERATOR COUNTER WITH (tick_interval = '1ms', batch_size = 7, up_to = 700)`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW cs AS SELECT count(*) AS n, max(counter) AS m FROM c`)
+	waitFor(t, "the counter to reach 70", func() bool { return ts.countOf("c") >= 70 })
+	for round := 0; round < 3; round++ {
+		if round == 1 {
+			if _, err := ts.e.Checkpoint(ts.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := ts.countOf("c")
+		if err := ts.e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ts = openTestEngine(t, dir)
+		n := ts.checkCounter("c", 7, 700)
+		if n < before {
+			t.Fatalf("round %d: %d rows after the restart, %d before", round, n, before)
+		}
+		// One read, one timestamp: the view equals its definition.
+		rows, _ := ts.query(`SELECT cs.n, cs.m, (SELECT count(*) FROM c), (SELECT max(counter) FROM c) FROM cs`)
+		var vn, vm, sn, sm int
+		fmt.Sscanf(rows[0], "%d | %d | %d | %d", &vn, &vm, &sn, &sm)
+		if vn != sn || vm != sm || vn < n {
+			t.Fatalf("round %d: the view says %s (n, m, count, max)", round, rows[0])
+		}
+		t.Logf("round %d: %d rows before the stop, %d after the restart", round, before, n)
+	}
+	ts.waitRows(`SELECT status, position FROM tb_catalog.sources`, "finished | counter 700")
+	ts.checkCounter("c", 7, 700)
+	ts.waitRows(`SELECT * FROM cs`, "700 | 700")
+
+	// A rolled-back DROP SOURCE leaves the source running; a committed one
+	// removes its position with its data.
+	ts.mustExec(`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (tick_interval = '1ms', batch_size = 5, up_to = 400)`)
+	ts.mustExec(`BEGIN`)
+	ts.mustExec(`DROP SOURCE d`)
+	ts.mustExec(`ROLLBACK`)
+	ts.waitRows(`SELECT status, position FROM tb_catalog.sources WHERE name = 'd'`, "finished | counter 400")
+	ts.checkCounter("d", 5, 400)
+	ts.mustExec(`DROP SOURCE c CASCADE`)
+	ts.mustExec(`DROP SOURCE d`)
+	if _, err := ts.e.Maintain(ts.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := ts.e.log.Positions(); err != nil || len(pos) != 0 {
+		t.Fatalf("positions after dropping every source: %v, %v", pos, err)
+	}
+	ts.e.Close()
+}
+
+// countOf counts a relation's rows.
+func (ts *testSession) countOf(rel string) int {
+	ts.t.Helper()
+	rows, err := ts.query("SELECT count(*) FROM " + rel)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	var n int
+	fmt.Sscan(rows[0], &n)
+	return n
+}
