@@ -63,6 +63,10 @@ func TestCrashRecovery(t *testing.T) {
 		"CREATE TABLE items (tx int8, i int, w int, payload text, PRIMARY KEY (tx, i))",
 		"CREATE TABLE txlog (tx int8 PRIMARY KEY, w int, n int)",
 		"CREATE INDEX items_w ON items (w)",
+		// A source writing beside the clients: after each crash it must
+		// hold 1..n once each, in whole batches of 7 (exactly once).
+		"CREATE SOURCE ticks FROM LOAD GENERATOR COUNTER WITH (tick_interval = '1ms', batch_size = 7)",
+		"CREATE MATERIALIZED VIEW tick_stats AS SELECT count(*) AS n, max(counter) AS m FROM ticks",
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -83,6 +87,8 @@ func TestCrashRecovery(t *testing.T) {
 	// doomed must survive the crash even if its commit was never
 	// acknowledged, since a read must not observe what a crash can lose.
 	seen, doomed := map[int64]bool{}, map[int64]bool{}
+	// ticksSeen is the largest counter value a reader saw: it was durable.
+	var ticksSeen atomic.Int64
 	fromCheckpoint := 0
 	for round := 0; round < 3; round++ {
 		killAfter := int64(20 + rng.IntN(150))
@@ -118,6 +124,10 @@ func TestCrashRecovery(t *testing.T) {
 					seen[tx] = true
 				}
 				mu.Unlock()
+				var ticks int64
+				if readerConn.QueryRow(ctx, "SELECT coalesce(max(counter), 0) FROM ticks", pgx.QueryExecModeSimpleProtocol).Scan(&ticks) == nil {
+					ticksSeen.Store(max(ticksSeen.Load(), ticks))
+				}
 			}
 		}()
 		for w := 0; w < 4; w++ {
@@ -197,6 +207,7 @@ func TestCrashRecovery(t *testing.T) {
 		mu.Lock()
 		srv.verify(ctx, t, state, rows, seen, doomed)
 		mu.Unlock()
+		srv.verifyTicks(ctx, t, ticksSeen.Load())
 		vconn := srv.connect(ctx, t)
 		restart := srv.rows(ctx, t, vconn, "SELECT checkpoint_valid_at IS NOT NULL, log_batches FROM tb_catalog.restart")
 		vconn.Close(ctx)
@@ -412,6 +423,27 @@ func (s *server) verify(ctx context.Context, t *testing.T, state map[int64]txSta
 		t.Logf("server log:\n%s", s.stderr)
 		t.FailNow()
 	}
+}
+
+// verifyTicks checks the counter source after a restart: it holds 1..n
+// once each in whole batches of 7, n is at least what a reader saw before
+// the crash, and its view equals its definition at the same time (one
+// query: the source keeps writing).
+func (s *server) verifyTicks(ctx context.Context, t *testing.T, seen int64) {
+	t.Helper()
+	conn := s.connect(ctx, t)
+	defer conn.Close(ctx)
+	var n, distinct, lo, hi, vn, vm int64
+	err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT counter), coalesce(min(counter), 1), coalesce(max(counter), 0),
+		(SELECT n FROM tick_stats), (SELECT coalesce(m, 0) FROM tick_stats) FROM ticks`).Scan(&n, &distinct, &lo, &hi, &vn, &vm)
+	if err != nil {
+		t.Fatalf("reading the source: %v", err)
+	}
+	if n != distinct || lo != 1 || hi != n || n%7 != 0 || n < seen || vn != n || vm != hi {
+		t.Fatalf("source ticks after the restart: count %d, distinct %d, min %d, max %d (a reader saw %d before the crash); its view: n %d, m %d\nserver log:\n%s",
+			n, distinct, lo, hi, seen, vn, vm, s.stderr)
+	}
+	t.Logf("source ticks: 1..%d once each (a reader saw %d before the crash)", n, seen)
 }
 
 func init() {
