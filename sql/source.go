@@ -314,11 +314,23 @@ func (e *Engine) commitSourceBatch(r *sourceRunner, b source.Batch) (uint64, err
 		ups[i] = dataflow.Update{Row: c.Row, Diff: c.Diff}
 	}
 	ups = dataflow.Consolidate(ups)
+	retained := o.hist != nil && o.hist.expiry != nil
+	kept := ups[:0]
 	for _, u := range ups {
-		if u.Diff < 0 && o.Data.Count(u.Row)+u.Diff < 0 {
-			return 0, fmt.Errorf("source %s: connector retracted a row that is not there: %s", o.Name, rowText(u.Row))
+		if u.Diff < 0 {
+			if have := o.Data.Count(u.Row); have+u.Diff < 0 {
+				if !retained {
+					return 0, fmt.Errorf("source %s: connector retracted a row that is not there: %s", o.Name, rowText(u.Row))
+				}
+				// Retention expired it first: retract what is left.
+				if u.Diff = -have; u.Diff == 0 {
+					continue
+				}
+			}
 		}
+		kept = append(kept, u)
 	}
+	ups = kept
 	changes := map[dataflow.CollectionID][]dataflow.Update{}
 	if len(ups) > 0 {
 		changes[o.ID] = ups

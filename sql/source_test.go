@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/storage"
 )
 
 // waitRows waits until q answers want (sorted rows joined by "; ").
@@ -182,4 +183,33 @@ func (ts *testSession) countOf(rel string) int {
 	var n int
 	fmt.Sscan(rows[0], &n)
 	return n
+}
+
+// TestSourceRetention: a source WITH (retention) forgets events older than
+// that, and a view over it follows; the connector's own retractions of rows
+// retention already removed are no-ops, not errors.
+func TestSourceRetention(t *testing.T) {
+	clk := &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	ts := newHistorySession(t, storage.NewMemLog(), clk)
+	defer ts.e.Close()
+	ts.mustExec(`CREATE SOURCE r FROM LOAD GENERATOR COUNTER WITH (tick_interval = '1ms', max_cardinality = 5, retention = '1 hour')`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW rn AS SELECT count(*) AS n FROM r`)
+	waitFor(t, "five rows", func() bool { return ts.countOf("r") == 5 })
+	clk.advance(2 * time.Hour)
+	st, err := ts.e.Maintain(ts.ctx)
+	if err != nil || st.Expired == 0 {
+		t.Fatalf("maintenance after two hours: %+v, %v", st, err)
+	}
+	// The counter goes on, retracting values retention already took.
+	var last string
+	waitFor(t, "the counter to refill its five rows", func() bool {
+		rows, _ := ts.query(`SELECT (SELECT n FROM rn), count(*), min(counter) > 5 FROM r`)
+		last = rows[0]
+		return last == "5 | 5 | t"
+	})
+	ts.waitRows(`SELECT status, error FROM tb_catalog.sources`, "running | NULL")
+	rows, _ := ts.query(`SELECT retention FROM tb_catalog.history WHERE object = 'r'`)
+	if strings.Join(rows, "") != "01:00:00" {
+		t.Fatalf("tb_catalog.history's retention of the source: %v", rows)
+	}
 }
