@@ -115,6 +115,14 @@ type Object struct {
 	IndexCols []int
 }
 
+// kindName is how messages name the object's kind: its Kind, or "source".
+func (o *Object) kindName() string {
+	if o.Source != nil {
+		return "source"
+	}
+	return o.Kind.String()
+}
+
 // Types returns the column types.
 func (o *Object) Types() []types.Type {
 	out := make([]types.Type, len(o.Columns))

@@ -614,8 +614,8 @@ func (e *Engine) dropClosure(named []*Object, cascade bool) ([]*Object, error) {
 		}
 		for _, d := range e.mu.cat.dependents(o) {
 			if d.Kind != KindIndex && !cascade && !slices.Contains(named, d) {
-				return &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: "cannot drop " + o.Kind.String() + " " + o.Name + " because other objects depend on it",
-					Detail: d.Kind.String() + " " + d.Name + " depends on " + o.Kind.String() + " " + o.Name, Hint: "Use DROP ... CASCADE to drop the dependent objects too."}
+				return &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: "cannot drop " + o.kindName() + " " + o.Name + " because other objects depend on it",
+					Detail: d.kindName() + " " + d.Name + " depends on " + o.kindName() + " " + o.Name, Hint: "Use DROP ... CASCADE to drop the dependent objects too."}
 			}
 			if err := collect(d); err != nil {
 				return err

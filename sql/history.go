@@ -337,7 +337,7 @@ func (e *Engine) nameCorruptionLocked(err error) error {
 		return err
 	}
 	if o := e.mu.cat.byID(dataflow.CollectionID(ce.Collection)); o != nil {
-		return fmt.Errorf("reading the log of %s %s.%s: %w", o.Kind, o.Schema, o.Name, err)
+		return fmt.Errorf("reading the log of %s %s.%s: %w", o.kindName(), o.Schema, o.Name, err)
 	}
 	return err
 }

@@ -38,7 +38,7 @@ func init() {
 				}
 			}
 			since := objectSince(c.cat, o, sinceOf)
-			out = append(out, []any{o.Name, o.Kind.String(),
+			out = append(out, []any{o.Name, o.kindName(),
 				types.NewTimestamp(types.TimestampTZ, systemMicros(o.Created)),
 				types.NewTimestamp(types.TimestampTZ, systemMicros(since)), retain, window, retention})
 		}

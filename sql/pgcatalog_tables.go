@@ -689,7 +689,7 @@ func init() {
 					sqlText = e.indexDef()
 				}
 			}
-			out = append(out, []any{o.Name, o.Kind.String(), sqlText})
+			out = append(out, []any{o.Name, o.kindName(), sqlText})
 		}
 		return out
 	})

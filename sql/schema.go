@@ -259,7 +259,7 @@ func (e *Engine) dropSchemas(ds *pg.DropStmt) (*Result, error) {
 	if len(contents) > 0 && !cascade {
 		var details []string
 		for _, o := range contents {
-			details = append(details, fmt.Sprintf("%s %s.%s depends on schema %s", o.Kind, o.Schema, o.Name, o.Schema))
+			details = append(details, fmt.Sprintf("%s %s.%s depends on schema %s", o.kindName(), o.Schema, o.Name, o.Schema))
 		}
 		return nil, &pgerror.Error{Code: pgerror.DependentObjectsStillExist, Message: fmt.Sprintf("cannot drop schema %s because other objects depend on it", names[0]),
 			Detail: strings.Join(details, "\n"), Hint: "Use DROP ... CASCADE to drop the dependent objects too."}

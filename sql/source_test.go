@@ -80,6 +80,7 @@ func TestSourceLoadGeneratorCounter(t *testing.T) {
 		{`TRUNCATE c`, pgerror.WrongObjectType, `cannot change source "c"`},
 		{`COPY c FROM STDIN`, pgerror.WrongObjectType, `cannot change source "c"`},
 		{`DROP TABLE c`, pgerror.WrongObjectType, `"c" is not a table`},
+		{`DROP SOURCE c`, pgerror.DependentObjectsStillExist, `cannot drop source c because other objects depend on it`},
 		{`CREATE TABLE t (x int); DROP SOURCE t`, pgerror.WrongObjectType, `"t" is not a source`},
 		{`DROP SOURCE nosuch`, pgerror.UndefinedTable, `source "nosuch" does not exist`},
 		{`CREATE SOURCE c FROM LOAD GENERATOR COUNTER`, pgerror.DuplicateTable, `"c" already exists`},
