@@ -55,6 +55,10 @@ func TestDiskFullOnSmallFilesystem(t *testing.T) {
 	for _, q := range []string{
 		"CREATE TABLE t (id int8 PRIMARY KEY, p text)",
 		"CREATE MATERIALIZED VIEW v AS SELECT count(*) AS n, sum(id) AS s FROM t",
+		// A source writing on its own: it waits while the disk is full
+		// and resumes, exactly once, when space returns.
+		"CREATE SOURCE ticks FROM LOAD GENERATOR COUNTER WITH (tick_interval = '5ms', batch_size = 3)",
+		"CREATE MATERIALIZED VIEW tick_stats AS SELECT count(*) AS n, max(counter) AS m FROM ticks",
 	} {
 		mustExec(ctx, t, conn, q)
 	}
@@ -92,6 +96,8 @@ func TestDiskFullOnSmallFilesystem(t *testing.T) {
 		t.Fatal("CREATE TABLE on a full disk succeeded")
 	}
 	checkRows(ctx, t, srv, conn, acked)
+	waitSourceStatus(ctx, t, srv, conn, "waiting for disk space")
+	full := checkTicks(ctx, t, srv, conn)
 
 	// Space returns: the next write succeeds.
 	if err := os.Remove(filler); err != nil {
@@ -102,6 +108,10 @@ func TestDiskFullOnSmallFilesystem(t *testing.T) {
 	}
 	mustExec(ctx, t, conn, "CREATE TABLE u (x int)")
 	checkRows(ctx, t, srv, conn, acked)
+	waitSourceStatus(ctx, t, srv, conn, "running")
+	for checkTicks(ctx, t, srv, conn) <= full {
+		// the source writes again
+	}
 	conn.Close(ctx)
 	srv.stop(t)
 
@@ -148,6 +158,34 @@ func TestDiskFullOnSmallFilesystem(t *testing.T) {
 		t.Fatalf("after the restart t has %d rows; %d were acknowledged and the failed write had 500", n, acked)
 	}
 	checkRows(ctx, t, srv, conn, n)
+	checkTicks(ctx, t, srv, conn)
+}
+
+// waitSourceStatus waits until source ticks has status want.
+func waitSourceStatus(ctx context.Context, t *testing.T, srv *server, conn *pgx.Conn, want string) {
+	t.Helper()
+	var got string
+	for got != want {
+		if err := conn.QueryRow(ctx, "SELECT status FROM tb_catalog.sources WHERE name = 'ticks'").Scan(&got); err != nil {
+			t.Fatalf("waiting for the source to be %s (last: %s): %v\n%s", want, got, err, srv.stderr)
+		}
+	}
+}
+
+// checkTicks checks that source ticks holds 1..n once each, in whole
+// batches of 3, and that its view agrees (one read), and returns n.
+func checkTicks(ctx context.Context, t *testing.T, srv *server, conn *pgx.Conn) int64 {
+	t.Helper()
+	var n, distinct, hi, vn, vm int64
+	err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT counter), coalesce(max(counter), 0),
+		(SELECT n FROM tick_stats), (SELECT coalesce(m, 0) FROM tick_stats) FROM ticks`).Scan(&n, &distinct, &hi, &vn, &vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != distinct || hi != n || n%3 != 0 || vn != n || vm != hi {
+		t.Fatalf("source ticks: count %d, distinct %d, max %d, its view %d/%d: not 1..n once each in whole batches\n%s", n, distinct, hi, vn, vm, srv.stderr)
+	}
+	return n
 }
 
 // fill allocates a file at path that leaves about leave bytes free on the
