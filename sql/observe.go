@@ -217,6 +217,7 @@ type EngineStats struct {
 	// Errors counts failed statements by SQLSTATE class ("23", "42" ...).
 	Errors      map[string]uint64
 	Views       []ViewStats
+	Sources     []SourceStats
 	Watermarks  []WatermarkStats
 	Checkpoint  CheckpointStats
 	LastTime    uint64 // the timestamp of the latest write
@@ -235,6 +236,16 @@ type ViewStats struct {
 	// EmitOnWindowClose views only: rows dropped as late.
 	EmitOnWindowClose bool
 	LateRows          int64
+}
+
+// SourceStats describes one source's runner (tb_catalog.sources).
+type SourceStats struct {
+	Schema, Name string
+	// Status is running, finished, waiting for disk space, failed
+	// (retrying), stopped or not running.
+	Status string
+	// Batches and Rows: what this process committed for the source.
+	Batches, Rows uint64
 }
 
 // WatermarkStats is one table's watermark.
@@ -290,6 +301,10 @@ func (e *Engine) Stats() EngineStats {
 			w := WatermarkStats{Schema: o.Schema, Table: o.Name}
 			w.Micros, w.Set = o.Watermark.Value()
 			s.Watermarks = append(s.Watermarks, w)
+		}
+		if o.Source != nil {
+			st := e.sources.statusOf(o)
+			s.Sources = append(s.Sources, SourceStats{Schema: o.Schema, Name: o.Name, Status: st.status, Batches: st.batches, Rows: st.rows})
 		}
 	}
 	e.mu.RUnlock()

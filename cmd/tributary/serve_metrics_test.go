@@ -315,6 +315,19 @@ func TestMetricsAfterWrites(t *testing.T) {
 	if syncs < 1 || syncs > 29 || batches != 24+5 {
 		t.Errorf("%v syncs made %v log batches durable; want 29", syncs, batches)
 	}
+
+	// A source: 12 values in batches of 5, each batch one commit.
+	mustExec(`CREATE SOURCE c FROM LOAD GENERATOR COUNTER WITH (tick_interval = '1ms', batch_size = 5, up_to = 12)`)
+	for status := ""; status != "finished"; {
+		if err := conn.QueryRow(ctx, `SELECT status FROM tb_catalog.sources`).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m = r.scrape(t)
+	wantMetric(t, m, `tributary_source_rows_total{schema="public",source="c"}`, 12)
+	wantMetric(t, m, `tributary_source_batches_total{schema="public",source="c"}`, 3)
+	wantMetric(t, m, `tributary_source_healthy{schema="public",source="c"}`, 1)
+	wantMetric(t, m, "tributary_commits_total", 20+1+1+2+3)
 }
 
 func engExec(t *testing.T, eng *sql.Engine, q string) {
