@@ -45,6 +45,10 @@ func newCounter(o Options) (*counter, error) {
 	if c.tick, err = o.Duration("tick_interval", time.Second); err != nil {
 		return nil, err
 	}
+	if c.tick < time.Millisecond {
+		// Each tick is a durable write under the coordinator's lock.
+		return nil, pgerror.New(pgerror.InvalidParameterValue, "option \"tick_interval\" must be at least 1ms")
+	}
 	if c.batch, err = o.Int("batch_size", 1); err != nil {
 		return nil, err
 	}

@@ -87,6 +87,7 @@ func TestSourceSpecErrors(t *testing.T) {
 		{counterSpec(map[string]string{"tick": "1s"}), pgerror.InvalidParameterValue, `unrecognized option "tick"`},
 		{counterSpec(map[string]string{"tick_interval": "soon"}), pgerror.InvalidParameterValue, "tick_interval"},
 		{counterSpec(map[string]string{"batch_size": "0"}), pgerror.InvalidParameterValue, "at least 1"},
+		{counterSpec(map[string]string{"tick_interval": "10us"}), pgerror.InvalidParameterValue, "at least 1ms"},
 		{counterSpec(map[string]string{"up_to": "-1"}), pgerror.InvalidParameterValue, "non-negative"},
 		{Spec{Connector: "load generator", Generator: "tpch", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "TPCH"},
 		{Spec{Connector: "load generator", Generator: "counter", Format: "json", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "FORMAT"},
