@@ -125,7 +125,7 @@ func (o Options) Duration(name string, def time.Duration) (time.Duration, error)
 		text += " ms"
 	}
 	iv, err := types.ParseInterval(text)
-	d := time.Duration(iv.Months)*30*24*time.Hour + time.Duration(iv.Days)*24*time.Hour + time.Duration(iv.Micros)*time.Microsecond
+	d := iv.Duration()
 	if err != nil || d <= 0 {
 		return 0, pgerror.New(pgerror.InvalidParameterValue, "invalid value for option %q: %q (want a positive interval such as '10ms')", name, v)
 	}

@@ -394,7 +394,7 @@ func optionDuration(de *pg.DefElem) (time.Duration, error) {
 	if err != nil {
 		return 0, pgerror.New(pgerror.InvalidParameterValue, "invalid value for parameter %q: %q (want an interval such as '30 days')", de.Defname, text)
 	}
-	d := time.Duration(iv.Months)*30*24*time.Hour + time.Duration(iv.Days)*24*time.Hour + time.Duration(iv.Micros)*time.Microsecond
+	d := iv.Duration()
 	if d <= 0 {
 		return 0, pgerror.New(pgerror.InvalidParameterValue, "parameter %q must be a positive interval, not %q", de.Defname, text)
 	}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
@@ -129,6 +130,13 @@ type IntervalValue struct {
 	Months int32
 	Days   int32
 	Micros int64
+}
+
+// Duration is the interval as a fixed length of time, counting a month as
+// 30 days and a day as 24 hours (PostgreSQL's justify_interval convention;
+// what options such as retention = '1 month' mean).
+func (v IntervalValue) Duration() time.Duration {
+	return time.Duration(v.Months)*30*24*time.Hour + time.Duration(v.Days)*24*time.Hour + time.Duration(v.Micros)*time.Microsecond
 }
 
 // NewInterval returns an interval.
