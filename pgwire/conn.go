@@ -98,6 +98,9 @@ type conn struct {
 	streaming, terminating atomic.Bool
 
 	// Processor state.
+	// idleInTx is set when the last ReadyForQuery reported a transaction
+	// block: the session now waits for its client inside it.
+	idleInTx       bool
 	wbuf           []byte
 	werr           error
 	stmts          map[string]*prepStmt
@@ -436,7 +439,44 @@ func readBody(r io.Reader, n int) ([]byte, error) {
 // run is the processor: it handles messages in order until the connection
 // ends.
 func (c *conn) run() {
-	for item := range c.msgs {
+	var idle *time.Timer
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
+	for {
+		// idle_in_transaction_session_timeout: a session that holds a
+		// transaction open and sends nothing for that long is ended, as
+		// in PostgreSQL (its transaction rolls back when the session
+		// closes, releasing what it holds, such as the DDL gate).
+		var expired <-chan time.Time
+		if d := c.sess.IdleInTransactionTimeout(); c.idleInTx && d > 0 {
+			if idle == nil {
+				idle = time.NewTimer(d)
+			} else {
+				idle.Reset(d)
+			}
+			expired = idle.C
+		}
+		var item readItem
+		var ok bool
+		select {
+		case item, ok = <-c.msgs:
+		case <-expired:
+			c.sendFatal(pgerror.New(pgerror.IdleInTransactionSessionTimeout, "terminating connection due to idle-in-transaction timeout"))
+			return
+		}
+		if idle != nil && expired != nil && !idle.Stop() {
+			select { // drain a tick that fired as the message arrived
+			case <-idle.C:
+			default:
+			}
+		}
+		if !ok {
+			return
+		}
+		c.idleInTx = false // until the next ReadyForQuery
 		if item.err != nil {
 			c.sendFatal(item.err)
 			return
@@ -541,7 +581,9 @@ func (c *conn) cancelStatement() {
 }
 
 func (c *conn) readyForQuery() {
-	c.send(&pgproto3.ReadyForQuery{TxStatus: byte(c.sess.TxStatus())})
+	st := c.sess.TxStatus()
+	c.idleInTx = st != sql.TxIdle
+	c.send(&pgproto3.ReadyForQuery{TxStatus: byte(st)})
 	c.flush()
 }
 

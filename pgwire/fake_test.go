@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -178,6 +179,8 @@ func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, params []typ
 }
 
 func (s *fakeSession) TxStatus() sql.TxStatus { return s.tx }
+
+func (s *fakeSession) IdleInTransactionTimeout() time.Duration { return 0 }
 func (s *fakeSession) Close()                 { s.env.closed.Add(1) }
 
 type fakeCopy struct {

@@ -35,6 +35,10 @@ type Session interface {
 	Execute(ctx context.Context, p *sql.Prepared, params []types.Datum) (*sql.Result, error)
 	// TxStatus is the transaction state ReadyForQuery reports.
 	TxStatus() sql.TxStatus
+	// IdleInTransactionTimeout is how long the session may wait for its
+	// client inside a transaction block before the connection is ended
+	// with 25P03 (idle_in_transaction_session_timeout); 0: forever.
+	IdleInTransactionTimeout() time.Duration
 	// Close ends the session; it is called exactly once, after the last
 	// other call has returned.
 	Close()

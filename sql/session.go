@@ -50,6 +50,10 @@ type EngineOptions struct {
 	// Progress, when set, receives the restore's progress while NewEngine
 	// runs (observe.go), so that a caller can report it meanwhile.
 	Progress *RestoreProgress
+	// IdleInTransactionSessionTimeout is every session's initial
+	// idle_in_transaction_session_timeout (0: none, PostgreSQL's default);
+	// a client may change its own.
+	IdleInTransactionSessionTimeout time.Duration
 	// RestorePhaseHook, when set, is called as the restore enters each
 	// phase (RestorePhases), with the engine's lock held; tests use it to
 	// hold a restore at a phase.
@@ -92,7 +96,9 @@ type Engine struct {
 	progress    *RestoreProgress
 	counters    engineCounters
 	restoreHook func(phase string)
-	mu          struct {
+	// idleInTxTimeout is EngineOptions.IdleInTransactionSessionTimeout.
+	idleInTxTimeout time.Duration
+	mu              struct {
 		sync.RWMutex
 		cat      *catalog
 		lastTime uint64 // the timestamp of the latest write
@@ -125,7 +131,8 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	if opts.Progress == nil {
 		opts.Progress = &RestoreProgress{}
 	}
-	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock, progress: opts.Progress, restoreHook: opts.RestorePhaseHook}
+	e := &Engine{log: opts.Log, logger: opts.Logger, clock: opts.Clock, progress: opts.Progress, restoreHook: opts.RestorePhaseHook,
+		idleInTxTimeout: opts.IdleInTransactionSessionTimeout}
 	e.hist.init()
 	e.subs.bound = opts.SubscribeBufferRows
 	e.mu.cat = newCatalog()
@@ -264,6 +271,9 @@ func (e *Engine) NewSession(opts SessionOptions) *Session {
 		s.settings[k] = v
 	}
 	s.settings["application_name"] = opts.ApplicationName
+	if d := e.idleInTxTimeout; d > 0 {
+		s.settings["idle_in_transaction_session_timeout"] = strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
 	for k, v := range opts.Params {
 		s.settings[strings.ToLower(k)] = v
 	}
@@ -294,8 +304,13 @@ var defaultSettings = map[string]string{
 	"transaction_isolation":         "strict serializable",
 	"default_transaction_isolation": "strict serializable",
 	"statement_timeout":             "0",
-	"max_identifier_length":         "63",
-	"max_index_keys":                "32",
+	// idle_in_transaction_session_timeout ends a connection that keeps a
+	// transaction block open without sending anything for that long
+	// (pgwire); EngineOptions.IdleInTransactionSessionTimeout sets it for
+	// every session.
+	"idle_in_transaction_session_timeout": "0",
+	"max_identifier_length":               "63",
+	"max_index_keys":                      "32",
 	// psql's \password hashes on the client with this method (roles.go
 	// stores the verifier as is).
 	"password_encryption": "scram-sha-256",
@@ -1253,11 +1268,20 @@ func (s *Session) execShow(vs *pg.VariableShowStmt) (*Result, error) {
 	return &Result{Columns: []Column{{Name: name, Type: types.Text}}, Rows: []types.Row{{types.NewText(v)}}, Tag: "SHOW"}, nil
 }
 
-// statementTimeout is the session's statement_timeout: an integer is
-// milliseconds, as in PostgreSQL; units ms, s, min, h are accepted; 0 or
-// an unparsable value means none.
-func (s *Session) statementTimeout() time.Duration {
-	v := strings.ToLower(strings.TrimSpace(s.settings["statement_timeout"]))
+// statementTimeout is the session's statement_timeout.
+func (s *Session) statementTimeout() time.Duration { return s.durationSetting("statement_timeout") }
+
+// IdleInTransactionTimeout is the session's
+// idle_in_transaction_session_timeout (0: none).
+func (s *Session) IdleInTransactionTimeout() time.Duration {
+	return s.durationSetting("idle_in_transaction_session_timeout")
+}
+
+// durationSetting reads a timeout setting: an integer is milliseconds, as
+// in PostgreSQL; units ms, s, min, h are accepted; 0 or an unparsable value
+// means none.
+func (s *Session) durationSetting(name string) time.Duration {
+	v := strings.ToLower(strings.TrimSpace(s.settings[name]))
 	if v == "" || v == "0" {
 		return 0
 	}

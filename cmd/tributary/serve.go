@@ -29,7 +29,7 @@ func init() { commands["serve"] = runServe }
 
 const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR] [--metrics-listen HOST:PORT]
                        [--checkpoint-interval D] [--checkpoint-rows N]
-                       [--gc-percent N] [--memory-limit BYTES]
+                       [--gc-percent N] [--memory-limit BYTES] [--idle-in-transaction-session-timeout D]
                        [--auth trust|password|scram-sha-256] [--tls-cert FILE --tls-key FILE]
 
 Runs a Tributary server that speaks the PostgreSQL wire protocol. SIGINT or
@@ -84,6 +84,7 @@ func runServe(args []string) int {
 	minFree := fs.Int64("min-free-disk", storage.DefaultMinFreeBytes, "with --data-dir: refuse writes (SQLSTATE 53100, reads keep working) while the data directory's disk has less free space than this many bytes; negative: never")
 	gcPercent := fs.Int("gc-percent", 0, "the Go garbage collector's target (GOGC): collect when the heap has grown this many percent over the live data; higher trades memory for CPU (docs/operations.md); 0: GOGC or Go's 100")
 	memLimit := fs.Int64("memory-limit", 0, "a soft limit in bytes on the process' memory (GOMEMLIMIT): the collector runs more often near it, whatever --gc-percent says; 0: GOMEMLIMIT or none")
+	idleInTx := fs.Duration("idle-in-transaction-session-timeout", 0, "end a connection that holds a transaction block open without sending anything for this long (FATAL 25P03; its transaction rolls back): the default of every session's idle_in_transaction_session_timeout, which a client may change; 0: never, as PostgreSQL. A block that ran DDL holds every other session's statements until it ends (docs/architecture.md), so a forgotten one stops the server without it")
 	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile (go tool pprof) of the whole run to this file, finished at shutdown; for performance work")
 	bootPwFile := fs.String("bootstrap-password-file", "", "file holding the password of --bootstrap-user; at start, that superuser login role is created if it does not exist (an existing role is left as is)")
 	if err := fs.Parse(args); err != nil {
@@ -156,7 +157,7 @@ func runServe(args []string) int {
 	return serve(ctx, serveConfig{
 		listen: *listen, metricsListen: *metricsListen, dataDir: *dataDir, auth: auth, tls: tlsConfig,
 		checkpoints: sql.CheckpointOptions{Interval: *ckptInterval, Rows: *ckptRows}, tick: *tick, minFree: *minFree,
-		bootUser: *bootUser, bootPwFile: *bootPwFile,
+		bootUser: *bootUser, bootPwFile: *bootPwFile, idleInTx: *idleInTx,
 	}, log)
 }
 
@@ -169,6 +170,7 @@ type serveConfig struct {
 	tick                           time.Duration
 	minFree                        int64
 	bootUser, bootPwFile           string
+	idleInTx                       time.Duration
 }
 
 // serveHooks let tests watch and steer serve; all nil in production.
@@ -188,7 +190,8 @@ var serveHooks struct {
 // as PostgreSQL does while it recovers.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) int {
 	progress := &sql.RestoreProgress{}
-	opts := sql.EngineOptions{Logger: log, TickInterval: cfg.tick, Progress: progress, RestorePhaseHook: serveHooks.restorePhase}
+	opts := sql.EngineOptions{Logger: log, TickInterval: cfg.tick, Progress: progress, RestorePhaseHook: serveHooks.restorePhase,
+		IdleInTransactionSessionTimeout: cfg.idleInTx}
 	if cfg.tick <= 0 {
 		opts.TickInterval = -1
 	}
