@@ -1,12 +1,16 @@
 package sql
 
 import (
+	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
 	"github.com/tributary-db/tributary/storage"
 )
 
@@ -212,5 +216,73 @@ func TestSourceRetention(t *testing.T) {
 	rows, _ := ts.query(`SELECT retention FROM tb_catalog.history WHERE object = 'r'`)
 	if strings.Join(rows, "") != "01:00:00" {
 		t.Fatalf("tb_catalog.history's retention of the source: %v", rows)
+	}
+}
+
+// TestSubscribeToSource: a SUBSCRIBE to a source and to a view over it
+// streams each batch the connector commits, once, at its timestamp; AS OF
+// reads a source's past like a table's.
+func TestSubscribeToSource(t *testing.T) {
+	ts := newTestSession(t)
+	ts.mustExec(`CREATE SOURCE c FROM LOAD GENERATOR COUNTER WITH (tick_interval = '1ms', batch_size = 5, up_to = 50, max_cardinality = 10)`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW total AS SELECT count(*) AS n, sum(counter) AS s FROM c`)
+	sub := ts.subscribe(`SUBSCRIBE c`)
+	view := ts.subscribe(`SUBSCRIBE total WITH (SNAPSHOT = false)`)
+	ts.waitRows(`SELECT status FROM tb_catalog.sources`, "finished")
+	// The stream's changes sum to the source's contents, each value
+	// inserted once and (but the last ten) retracted once.
+	ctx, cancel := context.WithTimeout(context.Background(), subscribeDeadline)
+	defer cancel()
+	net := map[int64]int64{}
+	ins := map[int64]int{}
+	var times []uint64
+	for seen := 0; seen < 50+40; {
+		rows, err := sub.Next(ctx, 0, -1)
+		if err != nil {
+			t.Fatalf("after %d changes: %v", seen, err)
+		}
+		for _, r := range rows { // mz_timestamp, mz_diff, counter
+			v, d := r[2].Int(), r[1].Int()
+			net[v] += d
+			if d > 0 {
+				ins[v]++
+			}
+			at, _ := strconv.ParseUint(types.FormatText(r[0]), 10, 64) // mz_timestamp is numeric
+			if len(times) == 0 || times[len(times)-1] != at {
+				times = append(times, at)
+			}
+			seen++
+		}
+	}
+	for v := int64(1); v <= 50; v++ {
+		if ins[v] != 1 || (v > 40) != (net[v] == 1) {
+			t.Fatalf("value %d: inserted %d times, net %d", v, ins[v], net[v])
+		}
+	}
+	if !slices.IsSorted(times) {
+		t.Fatalf("timestamps out of order: %v", times)
+	}
+	// The view's stream ends at the source's final contents.
+	var last []string
+	for {
+		rows, err := view.Next(ctx, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range renderRows(rows) {
+			if _, rest, _ := strings.Cut(r, " | "); strings.HasPrefix(rest, "1 | ") {
+				last = append(last, strings.TrimPrefix(rest, "1 | "))
+			}
+		}
+		if len(last) > 0 && last[len(last)-1] == "10 | 455" {
+			break
+		}
+	}
+	// AS OF the first and the third batch's times: the source as it was.
+	for i, want := range map[int]string{0: "5 | 5", 2: "10 | 15"} { // max_cardinality 10
+		rows, err := ts.query(fmt.Sprintf(`SELECT count(*), max(counter) FROM c AS OF %d`, times[i]))
+		if err != nil || rows[0] != want {
+			t.Fatalf("AS OF batch %d's time: %v %v, want %s", i, rows, err, want)
+		}
 	}
 }
