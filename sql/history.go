@@ -805,10 +805,18 @@ func objectSince(cat *catalog, o *Object, since func(dataflow.CollectionID) uint
 // transaction block's DDL, txddl.go): what clients can see must be what
 // the log holds. It costs a restart's work (a checkpoint and the log after
 // it), and happens only then. Times never go back.
+//
+// It first waits until every write applied so far is durable: writers
+// outside the DDL gate (a source's runner, retention's expiry) may have a
+// batch queued in the log but not yet written, which the rebuild would
+// otherwise read without (and a source would go on after it).
 // REQUIRES: mu held for writing.
 func (e *Engine) resyncLocked(reason string) error {
 	last, applied := e.mu.lastTime, e.applied.Load()
 	e.logger.Warn(reason + "; rebuilding the engine's state from the log")
+	if err := e.log.WaitDurable(applied); err != nil {
+		return fmt.Errorf("rebuilding the engine's state from the log: %w", err)
+	}
 	reset := func() {
 		e.mu.cat = newCatalog()
 		e.mu.cat.status, e.mu.cat.hist, e.mu.cat.sourceRunners = &e.ckpt.status, &e.hist, &e.sources

@@ -2,10 +2,12 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -284,5 +286,105 @@ func TestSubscribeToSource(t *testing.T) {
 		if err != nil || rows[0] != want {
 			t.Fatalf("AS OF batch %d's time: %v %v, want %s", i, rows, err, want)
 		}
+	}
+}
+
+// heldLog is a MemLog that can hold a source's batch past a position in
+// its group commit (durable, and visible to Replay, only once the test
+// releases it) and refuse catalog records.
+type heldLog struct {
+	storage.MemLog
+	mu          sync.Mutex
+	holdAfter   byte // hold batches whose position's first byte is above this
+	failCatalog bool
+	pending     []storage.Batch
+	waiters     int
+	// second is closed when a second caller waits for a held batch.
+	second   chan struct{}
+	released chan struct{}
+}
+
+func (l *heldLog) Append(ctx context.Context, b storage.Batch) error {
+	l.mu.Lock()
+	fail := l.failCatalog && b.Catalog != nil
+	l.mu.Unlock()
+	if fail {
+		return errors.New("the test's log refuses catalog records")
+	}
+	return l.MemLog.Append(ctx, b)
+}
+
+func (l *heldLog) Enqueue(b storage.Batch) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(b.Positions) > 0 && b.Positions[0].Value[0] > l.holdAfter || len(l.pending) > 0 {
+		l.pending = append(l.pending, b)
+		return nil
+	}
+	return l.MemLog.Append(context.Background(), b)
+}
+
+func (l *heldLog) WaitDurable(t uint64) error {
+	l.mu.Lock()
+	held := len(l.pending) > 0 && l.pending[0].Time <= t
+	if held {
+		if l.waiters++; l.waiters == 2 {
+			close(l.second)
+		}
+	}
+	l.mu.Unlock()
+	if held {
+		<-l.released
+	}
+	return nil
+}
+
+func (l *heldLog) release() {
+	l.mu.Lock()
+	for _, b := range l.pending {
+		_ = l.MemLog.Append(context.Background(), b)
+	}
+	l.pending = nil
+	l.mu.Unlock()
+	close(l.released)
+}
+
+// TestResyncWaitsForSourceBatch: when the log refuses a DDL statement's
+// catalog record, the engine rebuilds itself from the log; a source's
+// batch may then be queued but not yet written (sources commit outside
+// the DDL gate). The rebuild must wait for it, or the source, already past
+// that batch, would never send its rows again.
+func TestResyncWaitsForSourceBatch(t *testing.T) {
+	l := &heldLog{holdAfter: 5, second: make(chan struct{}), released: make(chan struct{})}
+	e, err := NewEngine(EngineOptions{Log: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ts := &testSession{t: t, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}
+	// The first batch (1..5) is written at once, the second held.
+	ts.mustExec(`CREATE SOURCE c FROM LOAD GENERATOR COUNTER WITH (tick_interval = '20ms', batch_size = 5, up_to = 10)`)
+	waitFor(t, "the second batch to be queued", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.pending) == 1
+	})
+	l.mu.Lock()
+	l.failCatalog = true
+	l.mu.Unlock()
+	failed := make(chan error, 1)
+	go func() { _, err := ts.exec(`CREATE TABLE x (a int)`); failed <- err }()
+	select {
+	case <-l.second: // the rebuild waits for the batch, as it must
+	case err := <-failed:
+		t.Logf("CREATE TABLE returned (%v) without waiting for the queued batch", err)
+	}
+	l.release()
+	l.mu.Lock()
+	l.failCatalog = false
+	l.mu.Unlock()
+	ts.waitRows(`SELECT status FROM tb_catalog.sources`, "finished")
+	if got := ts.countOf("c"); got != 10 {
+		t.Fatalf("after the rebuild the source holds %d rows, want 10", got)
 	}
 }
