@@ -203,8 +203,13 @@ func (e *Engine) stopSourceLocked(id dataflow.CollectionID) {
 	// back restarts the source from it (ids are never reused).
 }
 
-// stopSources stops every runner and waits for them (Close).
-// MUST NOT be called with mu held.
+// StopSources stops every source's connector and waits until none writes
+// any more (a shutdown does it before its last checkpoint, so that the
+// checkpoint leaves no log tail to replay). Sources stay stopped; Close
+// does it too. MUST NOT be called with mu held.
+func (e *Engine) StopSources() { e.stopSources() }
+
+// stopSources stops every runner and waits for them.
 func (e *Engine) stopSources() {
 	e.sources.mu.Lock()
 	e.sources.closed = true

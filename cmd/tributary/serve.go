@@ -327,7 +327,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) int {
 		code = 1
 	}
 	if cfg.dataDir != "" {
-		// The next start then has no log tail to replay.
+		// The next start then has no log tail to replay (sources stop
+		// writing first).
+		eng.StopSources()
 		if _, err := eng.Checkpoint(context.Background()); err != nil {
 			log.Error("the shutdown checkpoint failed; the next start replays the log after the previous one", "err", err)
 		}
