@@ -1,11 +1,18 @@
 // Package source holds Tributary's source connectors: what CREATE SOURCE
-// reads from (a load generator today; Kafka, PostgreSQL CDC and webhooks
-// are declared by the grammar and refused as not supported yet).
+// reads from. FROM KAFKA (kafka.go, one topic read directly, FORMAT TEXT,
+// BYTES or JSON) and FROM LOAD GENERATOR COUNTER (loadgen.go) are
+// supported; PostgreSQL CDC and webhooks are declared by the grammar and
+// refused as not supported yet.
 //
 // A connector produces batches of changes, each with the position it brings
-// the source to (opaque bytes only the connector reads). The SQL layer
-// (sql/source.go) makes each batch durable in the event log together with
-// that position, in one atomic write, and restarts the connector from the
-// latest durable position after a restart or a crash: every event is in
-// the log exactly once.
+// the source to (opaque bytes only the connector reads; each connector
+// documents its encoding next to its code, see kafkaPosition). The SQL
+// layer (sql/source.go) makes each batch durable in the event log together
+// with that position, in one atomic write, and restarts the connector from
+// the latest durable position after a restart or a crash: every event is in
+// the log exactly once. A connector therefore keeps no offsets anywhere
+// else: the Kafka connector commits nothing to Kafka.
+//
+// This package must not import the sql package (it imports only sql/types
+// and sql/pgerror for values and errors).
 package source

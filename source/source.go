@@ -16,6 +16,9 @@ import (
 type Column struct {
 	Name string
 	Type types.Type
+	// NotNull: the connector never emits a NULL in this column (a Kafka
+	// source skips and counts a message that would be one).
+	NotNull bool
 }
 
 // Change is one row of a batch with its multiplicity change.
@@ -53,6 +56,13 @@ type Connector interface {
 	Describe(position []byte) string
 }
 
+// MalformedCounter is a Connector that skips the events it cannot turn
+// into rows and counts them in its position: Malformed reports how many a
+// position has skipped and the last one's error ("" if none).
+type MalformedCounter interface {
+	Malformed(position []byte) (count int64, last string)
+}
+
 // Spec is a CREATE SOURCE's connector part.
 type Spec struct {
 	// Connector is "kafka", "postgres", "webhook" or "load generator";
@@ -73,10 +83,12 @@ func New(spec Spec) (Connector, error) {
 	switch spec.Connector {
 	case "load generator":
 		return newLoadGenerator(spec)
-	case "kafka", "postgres", "webhook":
+	case "kafka":
+		return newKafka(spec)
+	case "postgres", "webhook":
 		return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported,
 			Message: fmt.Sprintf("CREATE SOURCE ... FROM %s is not supported yet", strings.ToUpper(spec.Connector)),
-			Hint:    "FROM LOAD GENERATOR COUNTER is supported."}
+			Hint:    "FROM KAFKA and FROM LOAD GENERATOR COUNTER are supported."}
 	}
 	return nil, pgerror.New(pgerror.FeatureNotSupported, "unknown source connector %q", spec.Connector)
 }
