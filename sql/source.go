@@ -122,7 +122,10 @@ func (e *Engine) createSource(s *Session, cs *pg.CreateStmt, st *Statement) (*Re
 		Options: source.NewOptions(connOpts),
 	}}
 	if len(cs.TableElts) > 0 {
-		def.spec.Columns = []source.Column{} // declared; the connector says whether it takes them
+		// Declared; the connector says whether it takes them.
+		if def.spec.Columns, err = sourceColumns(cs.TableElts); err != nil {
+			return nil, err
+		}
 	}
 	if def.conn, err = source.New(def.spec); err != nil {
 		return nil, err
@@ -132,7 +135,7 @@ func (e *Engine) createSource(s *Session, cs *pg.CreateStmt, st *Statement) (*Re
 		return nil, err
 	}
 	for _, c := range def.conn.Columns() {
-		o.Columns = append(o.Columns, ColumnDef{Name: c.Name, Type: c.Type})
+		o.Columns = append(o.Columns, ColumnDef{Name: c.Name, Type: c.Type, NotNull: c.NotNull})
 	}
 	if st.streaming.Watermark != nil {
 		if o.Watermark, err = bindWatermark(s.newBinder(nil, nil), o, st.streaming.Watermark); err != nil {
@@ -143,6 +146,45 @@ func (e *Engine) createSource(s *Session, cs *pg.CreateStmt, st *Statement) (*Re
 		return nil, err
 	}
 	return &Result{Tag: "CREATE SOURCE"}, nil
+}
+
+// sourceColumns binds a CREATE SOURCE's column list: names, types (as
+// CREATE TABLE binds them) and NOT NULL, which the connector enforces (a
+// Kafka source skips and counts a message that breaks it). Defaults, keys
+// and other constraints are refused: nothing but the connector writes a
+// source.
+func sourceColumns(elts []*pg.Node) ([]source.Column, error) {
+	cols := []source.Column{}
+	for _, el := range elts {
+		cd := el.GetColumnDef()
+		if cd == nil {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "a source's column list takes columns only, not table constraints")
+		}
+		if _, serial := serialType(cd.TypeName); serial {
+			return nil, pgerror.New(pgerror.FeatureNotSupported, "a source column cannot be serial: only its connector writes it")
+		}
+		t, err := bindTypeName(cd.TypeName)
+		if err != nil {
+			return nil, errAt(err, cd.TypeName.Location)
+		}
+		col := source.Column{Name: cd.Colname, Type: t, NotNull: cd.IsNotNull}
+		for _, c := range cd.Constraints {
+			switch con := c.GetConstraint(); con.Contype {
+			case pg.ConstrType_CONSTR_NOTNULL:
+				col.NotNull = true
+			case pg.ConstrType_CONSTR_NULL:
+			default:
+				return nil, pgerror.New(pgerror.FeatureNotSupported, "constraint %s is not supported on a source column (NOT NULL is)", strings.TrimPrefix(con.Contype.String(), "CONSTR_"))
+			}
+		}
+		for _, c := range cols {
+			if strings.EqualFold(c.Name, col.Name) {
+				return nil, pgerror.New(pgerror.DuplicateColumn, "column %q specified more than once", col.Name)
+			}
+		}
+		cols = append(cols, col)
+	}
+	return cols, nil
 }
 
 // optionText is a WITH option's value as written: a string's contents, a
@@ -353,6 +395,8 @@ type sourceStatus struct {
 	status, position, err string
 	batches, rows         uint64
 	since                 time.Time
+	malformed             int64  // events skipped (a MalformedCounter's)
+	lastMalformed         string // the last one's error
 }
 
 // statusOf reports o's runner.
@@ -368,6 +412,9 @@ func (rs *sourceRunners) statusOf(o *Object) sourceStatus {
 	st := sourceStatus{status: r.mu.status, position: r.def.conn.Describe(r.mu.position), batches: r.mu.batches, rows: r.mu.rows, since: r.mu.since}
 	if r.mu.err != nil {
 		st.err = r.mu.err.Error()
+	}
+	if mc, ok := r.def.conn.(source.MalformedCounter); ok {
+		st.malformed, st.lastMalformed = mc.Malformed(r.mu.position)
 	}
 	return st
 }
@@ -386,7 +433,7 @@ func rowText(r types.Row) string {
 }
 
 func init() {
-	defineSys("tb_catalog", "sources", "name:text schema:text connector:text status:text status_since:tstz position:text batches:int8 rows:int8 error:text", func(c *catalogView) [][]any {
+	defineSys("tb_catalog", "sources", "name:text schema:text connector:text status:text status_since:tstz position:text batches:int8 rows:int8 error:text malformed:int8 last_malformed:text", func(c *catalogView) [][]any {
 		if c.cat.sourceRunners == nil {
 			return nil
 		}
@@ -403,7 +450,11 @@ func init() {
 			if st.position != "" {
 				position = st.position
 			}
-			out = append(out, []any{o.Name, o.Schema, o.Source.connectorName(), st.status, since, position, int64(st.batches), int64(st.rows), errText})
+			var lastMalformed any
+			if st.lastMalformed != "" {
+				lastMalformed = st.lastMalformed
+			}
+			out = append(out, []any{o.Name, o.Schema, o.Source.connectorName(), st.status, since, position, int64(st.batches), int64(st.rows), errText, st.malformed, lastMalformed})
 		}
 		return out
 	})

@@ -94,7 +94,7 @@ func TestSourceLoadGeneratorCounter(t *testing.T) {
 		{`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (speed = 3)`, pgerror.InvalidParameterValue, `unrecognized option "speed"`},
 		{`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (retention = 'forever')`, pgerror.InvalidParameterValue, "retention"},
 		{`CREATE SOURCE d (x int) FROM LOAD GENERATOR COUNTER`, pgerror.InvalidTableDefinition, "own columns"},
-		{`CREATE SOURCE d FROM KAFKA WITH (topic = 't') FORMAT JSON`, pgerror.FeatureNotSupported, "FROM KAFKA is not supported yet"},
+		{`CREATE SOURCE d FROM WEBHOOK FORMAT JSON`, pgerror.FeatureNotSupported, "FROM WEBHOOK is not supported yet"},
 		{`CREATE SOURCE d FROM LOAD GENERATOR TPCH`, pgerror.FeatureNotSupported, "LOAD GENERATOR TPCH"},
 		{`BEGIN; CREATE SOURCE d FROM LOAD GENERATOR COUNTER`, pgerror.ActiveSqlTransaction, "inside a transaction block"},
 	} {
