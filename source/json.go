@@ -1,10 +1,11 @@
 package source
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -26,16 +27,14 @@ import (
 type jsonDecoder struct {
 	cols  []Column
 	exact map[string]int
-	lower map[string]int
+	names [][]byte // the columns' names, for the match ignoring case
 }
 
 func newJSONDecoder(cols []Column) *jsonDecoder {
-	d := &jsonDecoder{cols: cols, exact: map[string]int{}, lower: map[string]int{}}
+	d := &jsonDecoder{cols: cols, exact: map[string]int{}}
 	for i, c := range cols {
 		d.exact[c.Name] = i
-		if _, dup := d.lower[strings.ToLower(c.Name)]; !dup {
-			d.lower[strings.ToLower(c.Name)] = i
-		}
+		d.names = append(d.names, []byte(c.Name))
 	}
 	return d
 }
@@ -85,21 +84,25 @@ func (d *jsonDecoder) row(msg []byte, row types.Row) error {
 }
 
 // column finds the column a field's key (a JSON string, quoted) names.
+// It allocates only for a key with escapes.
 func (d *jsonDecoder) column(key []byte) (int, bool) {
 	raw := key[1 : len(key)-1]
-	var name string
-	if !strings.Contains(string(raw), `\`) {
-		if i, ok := d.exact[string(raw)]; ok {
-			return i, true
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		var name string
+		if json.Unmarshal(key, &name) != nil {
+			return 0, false
 		}
-		name = string(raw)
-	} else if json.Unmarshal(key, &name) != nil {
-		return 0, false
-	} else if i, ok := d.exact[name]; ok {
+		raw = []byte(name)
+	}
+	if i, ok := d.exact[string(raw)]; ok {
 		return i, true
 	}
-	i, ok := d.lower[strings.ToLower(name)]
-	return i, ok
+	for i, name := range d.names {
+		if bytes.EqualFold(name, raw) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // jsonValue converts one JSON value (valid) into a datum of type t.
@@ -110,10 +113,8 @@ func jsonValue(v []byte, t types.Type) (types.Datum, error) {
 	case t == types.JSONB:
 		return types.ParseJSONB(string(v))
 	case v[0] == '"':
-		var s string
-		if !strings.Contains(string(v), `\`) {
-			s = string(v[1 : len(v)-1])
-		} else if err := json.Unmarshal(v, &s); err != nil {
+		s, err := jsonString(v)
+		if err != nil {
 			return types.Datum{}, err
 		}
 		return types.ParseText(t, s)
@@ -127,7 +128,39 @@ func jsonValue(v []byte, t types.Type) (types.Datum, error) {
 		}
 		return types.ParseText(t, types.FormatText(j))
 	}
-	return types.ParseText(t, string(v)) // a number, true or false
+	// A number, true or false. An integer or a boolean needs no string
+	// (strconv does not keep its argument: the conversion stays on the
+	// stack); what does not parse here gets ParseText's error.
+	switch t {
+	case types.Int2, types.Int4, types.Int8:
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			if lo, hi := types.IntRange(t); n >= lo && n <= hi {
+				return types.NewInt(t, n), nil
+			}
+		}
+	case types.Bool:
+		switch string(v) {
+		case "true":
+			return types.NewBool(true), nil
+		case "false":
+			return types.NewBool(false), nil
+		}
+	case types.Float8:
+		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
+			return types.NewFloat8(f), nil
+		}
+	}
+	return types.ParseText(t, string(v))
+}
+
+// jsonString is a JSON string's contents.
+func jsonString(v []byte) (string, error) {
+	if bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(v, &s)
+	return s, err
 }
 
 func skipSpace(b []byte, i int) int {
