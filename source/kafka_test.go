@@ -449,7 +449,9 @@ func BenchmarkKafkaBatch(b *testing.B) {
 		{"text", "text", nil, func(i int) string { return fmt.Sprintf("line %d", i) }},
 		{"json-jsonb", "json", nil, func(i int) string { return fmt.Sprintf(`{"n": %d, "name": "item %d"}`, i, i) }},
 		{"json-columns", "json", []Column{{Name: "n", Type: types.Int8, NotNull: true}, {Name: "name", Type: types.Text}, {Name: "qty", Type: types.Int4}},
-			func(i int) string { return fmt.Sprintf(`{"n": %d, "name": "item %d", "qty": %d, "other": [1, 2]}`, i, i, i%100) }},
+			func(i int) string {
+				return fmt.Sprintf(`{"n": %d, "name": "item %d", "qty": %d, "other": [1, 2]}`, i, i, i%100)
+			}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			spec := Spec{Connector: "kafka", Format: bc.format, Columns: bc.cols, Options: NewOptions(map[string]string{"brokers": "b:1", "topic": "t"})}
