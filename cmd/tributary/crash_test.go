@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // crashViews are the crash test's views with their definitions; after every
@@ -43,6 +45,12 @@ const (
 // multi-row transactions at a random moment, restarts it on the same data
 // directory and checks that every acknowledged transaction is there, none
 // is there in part, and every view equals its definition. Three rounds.
+//
+// Beside the clients, a counter source ticks and a Kafka source reads
+// numbered records that a producer writes to a cluster in this process
+// (kfake) during each round: after each restart each source holds every
+// value at most once and at least what a reader saw, and once the Kafka
+// source has caught up with what the cluster acknowledged, exactly once.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
@@ -57,9 +65,27 @@ func TestCrashRecovery(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(3, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DefaultProduceTopic("events"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	var produced int64 // records 0..produced-1 are acknowledged by the cluster
+
 	srv := startServer(ctx, t, bin, dataDir)
 	conn := srv.connect(ctx, t)
 	for _, q := range []string{
+		// Records {"n": 0}, {"n": 1}, … on three partitions, read in
+		// batches of at most 10.
+		fmt.Sprintf("CREATE SOURCE events (n int8 NOT NULL) FROM KAFKA WITH (brokers = '%s', topic = 'events', max_batch_rows = 10) FORMAT JSON",
+			strings.Join(cluster.ListenAddrs(), ",")),
+		"CREATE MATERIALIZED VIEW event_stats AS SELECT count(*) AS n, max(n) AS m FROM events",
 		"CREATE TABLE items (tx int8, i int, w int, payload text, PRIMARY KEY (tx, i))",
 		"CREATE TABLE txlog (tx int8 PRIMARY KEY, w int, n int)",
 		"CREATE INDEX items_w ON items (w)",
@@ -89,6 +115,8 @@ func TestCrashRecovery(t *testing.T) {
 	seen, doomed := map[int64]bool{}, map[int64]bool{}
 	// ticksSeen is the largest counter value a reader saw: it was durable.
 	var ticksSeen atomic.Int64
+	// eventsSeen is the largest count of events a reader saw.
+	var eventsSeen atomic.Int64
 	fromCheckpoint := 0
 	for round := 0; round < 3; round++ {
 		killAfter := int64(20 + rng.IntN(150))
@@ -128,6 +156,32 @@ func TestCrashRecovery(t *testing.T) {
 				if readerConn.QueryRow(ctx, "SELECT coalesce(max(counter), 0) FROM ticks", pgx.QueryExecModeSimpleProtocol).Scan(&ticks) == nil {
 					ticksSeen.Store(max(ticksSeen.Load(), ticks))
 				}
+				var events int64
+				if readerConn.QueryRow(ctx, "SELECT count(*) FROM events", pgx.QueryExecModeSimpleProtocol).Scan(&events) == nil {
+					eventsSeen.Store(max(eventsSeen.Load(), events))
+				}
+			}
+		}()
+		// The producer writes numbered records until the kill, at most
+		// 2000 a round (every record is in every checkpoint, and the
+		// server checkpoints every 40 updates), paced at a chunk a
+		// millisecond so that the round's records spread over it; each
+		// ProduceSync returns once the cluster acknowledged its records.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			prng := rand.New(rand.NewPCG(seed, uint64(round*10+9)))
+			for limit := produced + 2000; !killed.Load() && produced < limit; time.Sleep(time.Millisecond) {
+				chunk := 1 + prng.IntN(20)
+				recs := make([]*kgo.Record, chunk)
+				for i := range recs {
+					recs[i] = &kgo.Record{Value: fmt.Appendf(nil, `{"n": %d}`, produced+int64(i)), Partition: prng.Int32N(3)}
+				}
+				if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+					t.Errorf("producing to kfake: %v", err)
+					return
+				}
+				produced += int64(chunk)
 			}
 		}()
 		for w := 0; w < 4; w++ {
@@ -208,6 +262,7 @@ func TestCrashRecovery(t *testing.T) {
 		srv.verify(ctx, t, state, rows, seen, doomed)
 		mu.Unlock()
 		srv.verifyTicks(ctx, t, ticksSeen.Load())
+		srv.verifyEvents(ctx, t, eventsSeen.Load(), produced)
 		vconn := srv.connect(ctx, t)
 		restart := srv.rows(ctx, t, vconn, "SELECT checkpoint_valid_at IS NOT NULL, log_batches FROM tb_catalog.restart")
 		vconn.Close(ctx)
@@ -444,6 +499,40 @@ func (s *server) verifyTicks(ctx context.Context, t *testing.T, seen int64) {
 			n, distinct, lo, hi, seen, vn, vm, s.stderr)
 	}
 	t.Logf("source ticks: 1..%d once each (a reader saw %d before the crash)", n, seen)
+}
+
+// verifyEvents checks the Kafka source after a restart: it holds each of
+// the records 0..produced-1 at most once, at least as many as a reader saw
+// before the crash, its view equals its definition, and once it has caught
+// up it holds every one exactly once.
+func (s *server) verifyEvents(ctx context.Context, t *testing.T, seen, produced int64) {
+	t.Helper()
+	conn := s.connect(ctx, t)
+	defer conn.Close(ctx)
+	read := func() (n, distinct, hi, vn, vm int64) {
+		err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT n), coalesce(max(n), -1),
+			(SELECT n FROM event_stats), (SELECT coalesce(m, -1) FROM event_stats) FROM events`).Scan(&n, &distinct, &hi, &vn, &vm)
+		if err != nil {
+			t.Fatalf("reading the Kafka source: %v", err)
+		}
+		if n != distinct || hi >= produced || vn != n || vm != hi {
+			t.Fatalf("source events: count %d, distinct %d, max %d of %d produced; its view: n %d, m %d\nserver log:\n%s",
+				n, distinct, hi, produced, vn, vm, s.stderr)
+		}
+		return
+	}
+	n, _, _, _, _ := read()
+	if n < seen {
+		t.Fatalf("source events: %d rows after the restart, a reader saw %d before the crash", n, seen)
+	}
+	for n < produced {
+		if ctx.Err() != nil {
+			t.Fatalf("source events: %d of %d records before the deadline\nserver log:\n%s", n, produced, s.stderr)
+		}
+		time.Sleep(time.Millisecond)
+		n, _, _, _, _ = read()
+	}
+	t.Logf("source events: %d after the restart (a reader saw %d), caught up with the %d produced, each once", n, seen, produced)
 }
 
 func init() {
