@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -39,12 +40,18 @@ func newJSONDecoder(cols []Column) *jsonDecoder {
 	return d
 }
 
-var errNotObject = errors.New("not a JSON object")
+var (
+	errNotObject   = errors.New("not a JSON object")
+	errInvalidUTF8 = errors.New("invalid UTF-8")
+)
 
 // row decodes msg into row.
 func (d *jsonDecoder) row(msg []byte, row types.Row) error {
 	if !json.Valid(msg) {
 		return errors.New("invalid JSON")
+	}
+	if !utf8.Valid(msg) {
+		return errInvalidUTF8 // json.Valid lets it through in strings
 	}
 	for i, c := range d.cols {
 		row[i] = types.Null(c.Type)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -23,7 +24,7 @@ func FuzzJSONDecoder(f *testing.F) {
 		` { "A" : -2.5e3 , "b":"\"q\u00e9\\" ,"c":null, "Dé": true} `,
 		`{"a": 1, "a": 2, "B": [], "b": "late"}`,
 		`{"d\u00c9": "esc", "\u0061": 7}`,
-		`{}`, `[]`, `"s"`, `{"a": }`, `{"a": 1`, "\xff",
+		`{}`, `[]`, `"s"`, `{"a": }`, `{"a": 1`, "\xff", "{\"b\": \"\xff\"}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -53,6 +54,9 @@ func FuzzJSONDecoder(f *testing.F) {
 func referenceRow(msg []byte, cols []Column) (types.Row, error) {
 	if !json.Valid(msg) {
 		return nil, json.Unmarshal(msg, new(any))
+	}
+	if !utf8.Valid(msg) {
+		return nil, errInvalidUTF8
 	}
 	dec := json.NewDecoder(bytes.NewReader(msg))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {

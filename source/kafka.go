@@ -456,9 +456,10 @@ func (k *kafka) batch(fetches kgo.Fetches, n int, pos *kafkaPosition) Batch {
 				pos.malformed++
 				msg := fmt.Sprintf("partition %d offset %d: %v", r.Partition, r.Offset, err)
 				if len(msg) > maxMalformedText {
-					msg = strings.ToValidUTF8(msg[:maxMalformedText], "")
+					msg = msg[:maxMalformedText]
 				}
-				pos.lastMalformed = msg
+				// It may quote the message: it is shown as text.
+				pos.lastMalformed = strings.ToValidUTF8(msg, "\ufffd")
 				continue
 			}
 			datums = datums[width:]
@@ -485,7 +486,7 @@ func (k *kafka) row(value []byte, row types.Row) error {
 			return nil
 		}
 		if !utf8.Valid(value) {
-			return errors.New("invalid UTF-8")
+			return errInvalidUTF8
 		}
 		row[0] = types.NewText(string(value))
 		return nil
@@ -493,6 +494,9 @@ func (k *kafka) row(value []byte, row types.Row) error {
 		if value == nil {
 			row[0] = types.Null(types.JSONB)
 			return nil
+		}
+		if !utf8.Valid(value) {
+			return errInvalidUTF8 // decoding JSON would replace it silently
 		}
 		d, err := types.ParseJSONB(string(value))
 		if err != nil {
