@@ -45,8 +45,26 @@ var (
 	errInvalidUTF8 = errors.New("invalid UTF-8")
 )
 
-// row decodes msg into row.
+// row decodes msg into row and checks NOT NULL.
 func (d *jsonDecoder) row(msg []byte, row types.Row) error {
+	if err := d.fill(msg, row); err != nil {
+		return err
+	}
+	return d.notNull(row)
+}
+
+// notNull checks the NOT NULL columns of row.
+func (d *jsonDecoder) notNull(row types.Row) error {
+	for i, c := range d.cols {
+		if c.NotNull && row[i].IsNull() {
+			return fmt.Errorf("null value in column %q violates its NOT NULL constraint", c.Name)
+		}
+	}
+	return nil
+}
+
+// fill decodes msg into row (len(row) = the columns).
+func (d *jsonDecoder) fill(msg []byte, row types.Row) error {
 	if !json.Valid(msg) {
 		return errors.New("invalid JSON")
 	}
@@ -80,11 +98,6 @@ func (d *jsonDecoder) row(msg []byte, row types.Row) error {
 		i = skipSpace(msg, i)
 		if msg[i] == ',' {
 			i = skipSpace(msg, i+1)
-		}
-	}
-	for i, c := range d.cols {
-		if c.NotNull && row[i].IsNull() {
-			return fmt.Errorf("null value in column %q violates its NOT NULL constraint", c.Name)
 		}
 	}
 	return nil

@@ -1,8 +1,10 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,6 +46,10 @@ type kafka struct {
 	format   string // text, bytes, json
 	columns  []Column
 	decode   *jsonDecoder // FORMAT JSON with a column list
+	// ENVELOPE UPSERT: the key columns (indexes into columns), filled from
+	// the message's key, and their decoder.
+	key       []int
+	keyDecode *jsonDecoder
 }
 
 // maxMalformedText bounds the last malformed record's error kept in the
@@ -92,7 +98,22 @@ func newKafka(spec Spec) (Connector, error) {
 	k.maxBatch = int(batch)
 	switch spec.Envelope {
 	case "", "none":
-	case "upsert", "debezium":
+		if spec.Key != nil {
+			return nil, &pgerror.Error{Code: pgerror.InvalidTableDefinition, Message: "a source with a PRIMARY KEY needs ENVELOPE UPSERT",
+				Hint: "ENVELOPE UPSERT keeps one row per key: a message replaces its key's row, a null message deletes it."}
+		}
+	case "upsert":
+		if spec.Format != "json" || len(spec.Key) == 0 {
+			return nil, &pgerror.Error{Code: pgerror.InvalidTableDefinition, Message: "ENVELOPE UPSERT needs FORMAT JSON and a column list with a PRIMARY KEY",
+				Hint: "The PRIMARY KEY columns are filled from each message's key, the others from its value."}
+		}
+		k.key = spec.Key
+		keyCols := make([]Column, len(spec.Key))
+		for i, c := range spec.Key {
+			keyCols[i] = spec.Columns[c]
+		}
+		k.keyDecode = newJSONDecoder(keyCols)
+	case "debezium":
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "ENVELOPE %s is not supported yet for a KAFKA source", strings.ToUpper(spec.Envelope))
 	default:
 		return nil, pgerror.New(pgerror.FeatureNotSupported, "unknown ENVELOPE %s", strings.ToUpper(spec.Envelope))
@@ -452,7 +473,13 @@ func (k *kafka) batch(fetches kgo.Fetches, n int, pos *kafkaPosition) Batch {
 		}
 		for _, r := range fp.Records {
 			row := types.Row(datums[:width:width])
-			if err := k.row(r.Value, row); err != nil {
+			diff, err := int64(1), error(nil)
+			if k.key != nil {
+				diff, err = k.upsert(r.Key, r.Value, row)
+			} else {
+				err = k.row(r.Value, row)
+			}
+			if err != nil {
 				pos.malformed++
 				msg := fmt.Sprintf("partition %d offset %d: %v", r.Partition, r.Offset, err)
 				if len(msg) > maxMalformedText {
@@ -463,7 +490,7 @@ func (k *kafka) batch(fetches kgo.Fetches, n int, pos *kafkaPosition) Batch {
 				continue
 			}
 			datums = datums[width:]
-			changes = append(changes, Change{Row: row, Diff: 1})
+			changes = append(changes, Change{Row: row, Diff: diff})
 		}
 		pos.set(fp.Partition, fp.Records[len(fp.Records)-1].Offset+1)
 	})
@@ -506,6 +533,71 @@ func (k *kafka) row(value []byte, row types.Row) error {
 		return nil
 	}
 	return k.decode.row(value, row)
+}
+
+// upsert decodes an ENVELOPE UPSERT message into row: the key columns
+// from key, the others from value; a null value is a deletion of the
+// key's row (Diff -1, see Change). A key is a JSON object whose fields
+// fill the key columns by name, or, for a key of one column, a JSON
+// scalar or any UTF-8 text (converted as a cast from text).
+func (k *kafka) upsert(key, value []byte, row types.Row) (int64, error) {
+	if key == nil {
+		return 0, errors.New("an ENVELOPE UPSERT message needs a key")
+	}
+	diff := int64(1)
+	if value == nil {
+		diff = -1
+		for i, c := range k.columns {
+			row[i] = types.Null(c.Type)
+		}
+	} else {
+		if !utf8.Valid(value) {
+			return 0, errInvalidUTF8
+		}
+		if err := k.decode.fill(value, row); err != nil {
+			return 0, err
+		}
+	}
+	if err := k.keyInto(key, row); err != nil {
+		return 0, fmt.Errorf("key: %v", err)
+	}
+	for _, c := range k.key {
+		if row[c].IsNull() {
+			return 0, fmt.Errorf("key: null value in key column %q", k.columns[c].Name)
+		}
+	}
+	if diff > 0 {
+		return diff, k.decode.notNull(row)
+	}
+	return diff, nil
+}
+
+// keyInto fills row's key columns from a message's key.
+func (k *kafka) keyInto(key []byte, row types.Row) error {
+	if !utf8.Valid(key) {
+		return errInvalidUTF8
+	}
+	trimmed := bytes.TrimSpace(key)
+	switch {
+	case json.Valid(trimmed) && trimmed[0] == '{':
+		keyRow := make(types.Row, len(k.key))
+		if err := k.keyDecode.fill(trimmed, keyRow); err != nil {
+			return err
+		}
+		for i, c := range k.key {
+			row[c] = keyRow[i]
+		}
+		return nil
+	case len(k.key) != 1:
+		return fmt.Errorf("a key of %d columns must be a JSON object", len(k.key))
+	case json.Valid(trimmed):
+		d, err := jsonValue(trimmed, k.columns[k.key[0]].Type)
+		row[k.key[0]] = d
+		return err
+	}
+	d, err := types.ParseText(k.columns[k.key[0]].Type, string(key))
+	row[k.key[0]] = d
+	return err
 }
 
 // kafkaOffsets is for tests: the next offset of each partition a position

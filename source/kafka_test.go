@@ -350,6 +350,77 @@ func TestKafkaLatest(t *testing.T) {
 	}
 }
 
+// TestKafkaUpsert: ENVELOPE UPSERT messages become upserts (Diff 1) and
+// deletions (Diff -1, the key's columns set), the key columns from the
+// message key: a JSON object by field name, or for one column a JSON
+// scalar or plain text.
+func TestKafkaUpsert(t *testing.T) {
+	c := newCluster(t, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, kv := range [][2]string{
+		{`{"k": 1, "s": "a"}`, `{"v": "one", "k": 99}`},
+		{`{"S": "b", "k": 2}`, "<nil>"},
+		{`{"k": 3}`, `{"v": "no s"}`},   // malformed: s is missing
+		{"<nil>", `{"v": "no key"}`},    // malformed
+		{`7`, `{"v": "not an object"}`}, // malformed: two key columns
+	} {
+		r := &kgo.Record{Key: []byte(kv[0]), Value: []byte(kv[1])}
+		if kv[0] == "<nil>" {
+			r.Key = nil
+		}
+		if kv[1] == "<nil>" {
+			r.Value = nil
+		}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cols := []Column{{Name: "v", Type: types.Text}, {Name: "k", Type: types.Int8, NotNull: true}, {Name: "s", Type: types.Text, NotNull: true}}
+	spec := kafkaSpec(c, "json", cols)
+	spec.Envelope, spec.Key = "upsert", []int{1, 2}
+	conn, err := New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := runUntil(t, conn, nil, func(bs []Batch) bool { return kafkaOffsets(lastPosition(bs)) == "0:5" })
+	var got []string
+	for _, b := range bs {
+		for _, ch := range b.Changes {
+			got = append(got, fmt.Sprintf("%d %s", ch.Diff, rowsOf([]Batch{{Changes: []Change{ch}}})))
+		}
+	}
+	if want := "1 one | 1 | a; -1 NULL | 2 | b"; strings.Join(got, "; ") != want {
+		t.Fatalf("changes: %s, want %s", strings.Join(got, "; "), want)
+	}
+	if n, last := conn.(MalformedCounter).Malformed(lastPosition(bs)); n != 3 || !strings.Contains(last, "offset 4: key: a key of 2 columns must be a JSON object") {
+		t.Fatalf("malformed: %d, %q", n, last)
+	}
+
+	// One key column: the key as a JSON scalar or as text.
+	spec = kafkaSpec(c, "json", []Column{{Name: "v", Type: types.Text}, {Name: "k", Type: types.Text, NotNull: true}})
+	spec.Envelope, spec.Key = "upsert", []int{1}
+	conn, err = New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed := func(key []byte) string {
+		row := make(types.Row, 2)
+		if _, err := conn.(*kafka).upsert(key, []byte(`{"v": "x"}`), row); err != nil {
+			return err.Error()
+		}
+		return types.FormatText(row[1])
+	}
+	for key, want := range map[string]string{`"q\"uoted"`: `q"uoted`, `plain text`: `plain text`, ` 12 `: `12`, `{"k": "obj"}`: `obj`, `null`: `key: null value in key column "k"`} {
+		if got := keyed([]byte(key)); got != want {
+			t.Errorf("key %q: %q, want %q", key, got, want)
+		}
+	}
+}
+
 // TestKafkaUnreachable: a connector whose brokers do not answer fails (the
 // runner retries it and shows the error).
 func TestKafkaUnreachable(t *testing.T) {
@@ -417,7 +488,9 @@ func TestKafkaOptions(t *testing.T) {
 		{kafkaSpec(c, "json", nil, "start_offset", "middle"), pgerror.InvalidParameterValue, "start_offset"},
 		{kafkaSpec(c, "json", nil, "group", "g"), pgerror.InvalidParameterValue, `unrecognized option "group"`},
 		{kafkaSpec(c, "json", nil, "max_batch_rows", "0"), pgerror.InvalidParameterValue, "max_batch_rows"},
-		{func() Spec { s := kafkaSpec(c, "json", cols); s.Envelope = "upsert"; return s }(), pgerror.FeatureNotSupported, "ENVELOPE UPSERT is not supported yet"},
+		{func() Spec { s := kafkaSpec(c, "json", cols); s.Envelope = "upsert"; return s }(), pgerror.InvalidTableDefinition, "PRIMARY KEY"},
+		{func() Spec { s := kafkaSpec(c, "json", cols); s.Key = []int{0}; return s }(), pgerror.InvalidTableDefinition, "needs ENVELOPE UPSERT"},
+		{func() Spec { s := kafkaSpec(c, "json", nil); s.Envelope = "upsert"; return s }(), pgerror.InvalidTableDefinition, "PRIMARY KEY"},
 		{func() Spec { s := kafkaSpec(c, "json", cols); s.Envelope = "debezium"; return s }(), pgerror.FeatureNotSupported, "ENVELOPE DEBEZIUM is not supported yet"},
 	} {
 		_, err := New(tc.spec)

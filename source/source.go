@@ -22,6 +22,12 @@ type Column struct {
 }
 
 // Change is one row of a batch with its multiplicity change.
+//
+// For a keyed source (Spec.Key set: ENVELOPE UPSERT) a change is an upsert
+// instead, applied in the batch's order: Diff 1 makes Row the row of its
+// key (replacing the key's row, if any), Diff -1 deletes the row of the
+// key Row holds (its other columns are ignored). The engine finds the
+// key's current row, which the connector does not know after a restart.
 type Change struct {
 	Row  types.Row
 	Diff int64
@@ -72,6 +78,9 @@ type Spec struct {
 	Format, Envelope string
 	// Columns are the statement's column list (nil: none given).
 	Columns []Column
+	// Key is the column list's PRIMARY KEY, as indexes into Columns (nil:
+	// none). Only ENVELOPE UPSERT takes one: the source is then keyed.
+	Key []int
 	// Options are the WITH options the connector reads, by lower-case name.
 	Options Options
 }

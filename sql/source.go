@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,7 +124,7 @@ func (e *Engine) createSource(s *Session, cs *pg.CreateStmt, st *Statement) (*Re
 	}}
 	if len(cs.TableElts) > 0 {
 		// Declared; the connector says whether it takes them.
-		if def.spec.Columns, err = sourceColumns(cs.TableElts); err != nil {
+		if def.spec.Columns, def.spec.Key, err = sourceColumns(cs.TableElts); err != nil {
 			return nil, err
 		}
 	}
@@ -137,6 +138,13 @@ func (e *Engine) createSource(s *Session, cs *pg.CreateStmt, st *Statement) (*Re
 	for _, c := range def.conn.Columns() {
 		o.Columns = append(o.Columns, ColumnDef{Name: c.Name, Type: c.Type, NotNull: c.NotNull})
 	}
+	if def.spec.Key != nil {
+		// A keyed source (ENVELOPE UPSERT, the connector accepted the
+		// key): its columns are the list's, and commitSourceBatch finds a
+		// key's row through the key's index.
+		o.PrimaryKey = def.spec.Key
+		o.addPrimaryKey(name + "_pkey")
+	}
 	if st.streaming.Watermark != nil {
 		if o.Watermark, err = bindWatermark(s.newBinder(nil, nil), o, st.streaming.Watermark); err != nil {
 			return nil, err
@@ -149,23 +157,36 @@ func (e *Engine) createSource(s *Session, cs *pg.CreateStmt, st *Statement) (*Re
 }
 
 // sourceColumns binds a CREATE SOURCE's column list: names, types (as
-// CREATE TABLE binds them) and NOT NULL, which the connector enforces (a
-// Kafka source skips and counts a message that breaks it). Defaults, keys
-// and other constraints are refused: nothing but the connector writes a
-// source.
-func sourceColumns(elts []*pg.Node) ([]source.Column, error) {
+// CREATE TABLE binds them), NOT NULL, which the connector enforces (a
+// Kafka source skips and counts a message that breaks it), and a PRIMARY
+// KEY, returned as column indexes (the connector refuses it unless it is
+// keyed: ENVELOPE UPSERT). Defaults, UNIQUE and other constraints are
+// refused: nothing but the connector writes a source.
+func sourceColumns(elts []*pg.Node) ([]source.Column, []int, error) {
 	cols := []source.Column{}
+	var keyNames []string
+	keyGiven := false
 	for _, el := range elts {
+		if con := el.GetConstraint(); con != nil && con.Contype == pg.ConstrType_CONSTR_PRIMARY {
+			if keyGiven {
+				return nil, nil, pgerror.New(pgerror.InvalidTableDefinition, "multiple primary keys for a source are not allowed")
+			}
+			keyGiven = true
+			for _, k := range con.Keys {
+				keyNames = append(keyNames, k.GetString_().Sval)
+			}
+			continue
+		}
 		cd := el.GetColumnDef()
 		if cd == nil {
-			return nil, pgerror.New(pgerror.FeatureNotSupported, "a source's column list takes columns only, not table constraints")
+			return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "a source's column list takes columns and a PRIMARY KEY only")
 		}
 		if _, serial := serialType(cd.TypeName); serial {
-			return nil, pgerror.New(pgerror.FeatureNotSupported, "a source column cannot be serial: only its connector writes it")
+			return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "a source column cannot be serial: only its connector writes it")
 		}
 		t, err := bindTypeName(cd.TypeName)
 		if err != nil {
-			return nil, errAt(err, cd.TypeName.Location)
+			return nil, nil, errAt(err, cd.TypeName.Location)
 		}
 		col := source.Column{Name: cd.Colname, Type: t, NotNull: cd.IsNotNull}
 		for _, c := range cd.Constraints {
@@ -173,18 +194,36 @@ func sourceColumns(elts []*pg.Node) ([]source.Column, error) {
 			case pg.ConstrType_CONSTR_NOTNULL:
 				col.NotNull = true
 			case pg.ConstrType_CONSTR_NULL:
+			case pg.ConstrType_CONSTR_PRIMARY:
+				if keyGiven {
+					return nil, nil, pgerror.New(pgerror.InvalidTableDefinition, "multiple primary keys for a source are not allowed")
+				}
+				keyGiven = true
+				keyNames = append(keyNames, cd.Colname)
 			default:
-				return nil, pgerror.New(pgerror.FeatureNotSupported, "constraint %s is not supported on a source column (NOT NULL is)", strings.TrimPrefix(con.Contype.String(), "CONSTR_"))
+				return nil, nil, pgerror.New(pgerror.FeatureNotSupported, "constraint %s is not supported on a source column (NOT NULL and PRIMARY KEY are)", strings.TrimPrefix(con.Contype.String(), "CONSTR_"))
 			}
 		}
 		for _, c := range cols {
 			if strings.EqualFold(c.Name, col.Name) {
-				return nil, pgerror.New(pgerror.DuplicateColumn, "column %q specified more than once", col.Name)
+				return nil, nil, pgerror.New(pgerror.DuplicateColumn, "column %q specified more than once", col.Name)
 			}
 		}
 		cols = append(cols, col)
 	}
-	return cols, nil
+	var key []int
+	for _, name := range keyNames {
+		i := slices.IndexFunc(cols, func(c source.Column) bool { return c.Name == name })
+		if i < 0 {
+			return nil, nil, pgerror.New(pgerror.UndefinedColumn, "column %q named in key does not exist", name)
+		}
+		if slices.Contains(key, i) {
+			return nil, nil, pgerror.New(pgerror.DuplicateColumn, "column %q appears twice in primary key constraint", name)
+		}
+		cols[i].NotNull = true
+		key = append(key, i)
+	}
+	return cols, key, nil
 }
 
 // optionText is a WITH option's value as written: a string's contents, a
@@ -335,6 +374,53 @@ func (e *Engine) emitSource(r *sourceRunner, b source.Batch) error {
 	}
 }
 
+// upsertsLocked turns a keyed source's upserts (source.Change: Diff 1
+// sets the key's row, -1 deletes it; applied in order) into the updates
+// they make: for each key touched, the retraction of its current row (found
+// through the key's index) and the insertion of its last value. REQUIRES:
+// mu held.
+func upsertsLocked(o *Object, ups []dataflow.Update) []dataflow.Update {
+	type keyed struct {
+		before, after types.Row // nil: none
+	}
+	byKey := make(map[string]*keyed, len(ups))
+	order := make([]*keyed, 0, len(ups))
+	for _, u := range ups {
+		k := o.pkKey(u.Row)
+		st := byKey[k]
+		if st == nil {
+			st = &keyed{}
+			key := make(types.Row, len(o.PrimaryKey))
+			for i, c := range o.PrimaryKey {
+				key[i] = u.Row[c]
+			}
+			o.pk.lookup(o, key, func(row types.Row, count int64) {
+				if count > 0 {
+					st.before = row
+				}
+			})
+			st.after = st.before
+			byKey[k] = st
+			order = append(order, st)
+		}
+		if u.Diff > 0 {
+			st.after = u.Row
+		} else {
+			st.after = nil
+		}
+	}
+	out := make([]dataflow.Update, 0, 2*len(order))
+	for _, st := range order {
+		if st.before != nil {
+			out = append(out, dataflow.Update{Row: st.before, Diff: -1})
+		}
+		if st.after != nil {
+			out = append(out, dataflow.Update{Row: st.after, Diff: 1})
+		}
+	}
+	return out
+}
+
 // errGateOwned: a DDL transaction holds the gate; try again later.
 var errGateOwned = errors.New("a DDL transaction holds the gate")
 
@@ -359,6 +445,9 @@ func (e *Engine) commitSourceBatch(r *sourceRunner, b source.Batch) (uint64, err
 			return 0, fmt.Errorf("source %s: connector emitted a row of %d columns, the source has %d", o.Name, len(c.Row), len(o.Columns))
 		}
 		ups[i] = dataflow.Update{Row: c.Row, Diff: c.Diff}
+	}
+	if o.Source.spec.Key != nil {
+		ups = upsertsLocked(o, ups)
 	}
 	ups = dataflow.Consolidate(ups)
 	retained := o.hist != nil && o.hist.expiry != nil

@@ -97,11 +97,15 @@ func TestSourceKafka(t *testing.T) {
 		msg  string
 	}{
 		{`CREATE SOURCE d (x int) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT TEXT`, pgerror.InvalidTableDefinition, "remove the column list"},
-		{`CREATE SOURCE d (x int PRIMARY KEY) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON`, pgerror.FeatureNotSupported, "PRIMARY"},
+		{`CREATE SOURCE d (x int PRIMARY KEY) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON`, pgerror.InvalidTableDefinition, "needs ENVELOPE UPSERT"},
+		{`CREATE SOURCE d (x int UNIQUE) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON`, pgerror.FeatureNotSupported, "UNIQUE"},
+		{`CREATE SOURCE d (x int, PRIMARY KEY (y)) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON ENVELOPE UPSERT`, pgerror.UndefinedColumn, `"y"`},
+		{`CREATE SOURCE d (x int) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON ENVELOPE UPSERT`, pgerror.InvalidTableDefinition, "PRIMARY KEY"},
+		{`CREATE SOURCE d FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT TEXT ENVELOPE UPSERT`, pgerror.InvalidTableDefinition, "FORMAT JSON"},
 		{`CREATE SOURCE d (x serial) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON`, pgerror.FeatureNotSupported, "serial"},
 		{`CREATE SOURCE d (x int, X text) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON`, pgerror.DuplicateColumn, "specified more than once"},
 		{`CREATE SOURCE d (x nosuchtype) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON`, pgerror.UndefinedObject, "nosuchtype"},
-		{`CREATE SOURCE d (x int) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON ENVELOPE UPSERT`, pgerror.FeatureNotSupported, "ENVELOPE UPSERT is not supported yet"},
+		{`CREATE SOURCE d (x int) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON ENVELOPE DEBEZIUM`, pgerror.FeatureNotSupported, "ENVELOPE DEBEZIUM is not supported yet"},
 		{`CREATE SOURCE d FROM KAFKA WITH (topic = 't') FORMAT JSON`, pgerror.InvalidParameterValue, "brokers"},
 		{`CREATE SOURCE d FROM POSTGRES`, pgerror.FeatureNotSupported, "FROM POSTGRES is not supported yet"},
 	} {
@@ -110,6 +114,74 @@ func TestSourceKafka(t *testing.T) {
 			t.Errorf("%s: %v (%s), want %s with %q", c.sql, err, errCode(err), c.code, c.msg)
 		}
 	}
+}
+
+// produceKeyed writes keyed messages to partition 0 of t, in order: each
+// pair is a key and a value ("<nil>" for a null value, a deletion).
+func produceKeyed(t testing.TB, p *kgo.Client, kv ...string) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := 0; i+1 < len(kv); i += 2 {
+		r := &kgo.Record{Key: []byte(kv[i]), Value: []byte(kv[i+1])}
+		if kv[i+1] == "<nil>" {
+			r.Value = nil
+		}
+		recs = append(recs, r)
+	}
+	if err := p.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSourceKafkaUpsert: ENVELOPE UPSERT keeps one row per key, the
+// latest message's (a null message deletes it), also across a restart,
+// when the previous value of a key is only in the engine: with the key
+// leading the columns (the contents answer for the key) and not (an index
+// does), and with a two-column key read from a JSON object.
+func TestSourceKafkaUpsert(t *testing.T) {
+	c, p := newKafka(t, 1)
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	dir := t.TempDir()
+	ts := openTestEngine(t, dir)
+	ts.mustExec(fmt.Sprintf(`CREATE SOURCE lead (id text PRIMARY KEY, qty int NOT NULL) FROM KAFKA WITH (brokers = '%[1]s', topic = 't') FORMAT JSON ENVELOPE UPSERT;
+		CREATE SOURCE trail (qty int, id text, PRIMARY KEY (id)) FROM KAFKA WITH (brokers = '%[1]s', topic = 't') FORMAT JSON ENVELOPE UPSERT;
+		CREATE SOURCE pair (a int, b text, qty int, PRIMARY KEY (a, b)) FROM KAFKA WITH (brokers = '%[1]s', topic = 't') FORMAT JSON ENVELOPE UPSERT`, brokers))
+	ts.mustExec(`CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS n, sum(qty) AS q FROM lead`)
+	all := `SELECT 'lead', id, qty FROM lead UNION ALL SELECT 'trail', id, qty FROM trail UNION ALL SELECT 'pair', a || b, qty FROM pair`
+	produceKeyed(t, p,
+		`x`, `{"qty": 1}`,
+		`"y"`, `{"qty": 2, "id": "ignored: the key wins"}`,
+		`x`, `{"qty": 3}`, // replaces x's 1
+		`z`, `{"qty": 4}`,
+		`z`, `<nil>`, // deletes z
+		`{"id": "w", "a": 1, "b": "w"}`, `{"qty": 5}`,
+		`{"id": "v", "a": 2, "b": "v"}`, `{"qty": 6}`,
+		`{"id": "v", "a": 2, "b": "v"}`, `<nil>`,
+		`x`, `{"qty": null}`, // malformed for lead (NOT NULL), a NULL for trail; pair wants a JSON object key
+	)
+	ts.waitRows(`SELECT name, position, malformed FROM tb_catalog.sources`, "lead | kafka t 0:9 | 1; pair | kafka t 0:9 | 6; trail | kafka t 0:9 | 0")
+	ts.waitRows(all, "lead | w | 5; lead | x | 3; lead | y | 2; pair | 1w | 5; trail | w | 5; trail | x | NULL; trail | y | 2")
+	ts.waitRows(`SELECT * FROM totals`, "3 | 10")
+
+	// Restart from a checkpoint: the keys' rows and indexes come back from it.
+	if _, err := ts.e.Checkpoint(ts.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ts = openTestEngine(t, dir)
+	defer ts.e.Close()
+	produceKeyed(t, p,
+		`y`, `{"qty": 20}`,
+		`w`, `<nil>`,
+		`{"a": 1, "b": "w"}`, `{"qty": 50}`,
+		`{"a": 1}`, `{"qty": 0}`, // malformed: a key column is missing
+		`q`, `<nil>`, // deletes nothing
+	)
+	ts.waitRows(`SELECT name, position, malformed FROM tb_catalog.sources`, "lead | kafka t 0:14 | 3; pair | kafka t 0:14 | 10; trail | kafka t 0:14 | 2")
+	ts.waitRows(all, "lead | x | 3; lead | y | 20; pair | 1w | 50; trail | x | NULL; trail | y | 20")
+	ts.waitRows(`SELECT * FROM totals`, "2 | 23")
 }
 
 // TestSourceKafkaUnreachable: a source whose brokers do not answer keeps
