@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -182,6 +183,63 @@ func TestSourceKafkaUpsert(t *testing.T) {
 	ts.waitRows(`SELECT name, position, malformed FROM tb_catalog.sources`, "lead | kafka t 0:14 | 3; pair | kafka t 0:14 | 10; trail | kafka t 0:14 | 2")
 	ts.waitRows(all, "lead | x | 3; lead | y | 20; pair | 1w | 50; trail | x | NULL; trail | y | 20")
 	ts.waitRows(`SELECT * FROM totals`, "2 | 23")
+}
+
+// TestSourceKafkaUpsertRandom applies random upserts and deletions of a
+// few keys, in chunks, with engine restarts between some chunks, and
+// compares the source with a map that applied the same messages in order.
+func TestSourceKafkaUpsertRandom(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	const parts = 3
+	c, p := newKafka(t, parts)
+	dir := t.TempDir()
+	ts := openTestEngine(t, dir)
+	ts.mustExec(fmt.Sprintf(`CREATE SOURCE u (v int, k int PRIMARY KEY) FROM KAFKA WITH (brokers = '%s', topic = 't', max_batch_rows = 7) FORMAT JSON ENVELOPE UPSERT`,
+		strings.Join(c.ListenAddrs(), ",")))
+	model := map[int]int{}
+	offsets := make([]int, parts)
+	for chunk := 0; chunk < 12; chunk++ {
+		var recs []*kgo.Record
+		for i := 0; i < 1+rng.IntN(40); i++ {
+			k := rng.IntN(15)
+			// A key's messages go to one partition (k % parts), as
+			// Kafka's key partitioning does: its order is kept.
+			r := &kgo.Record{Key: fmt.Appendf(nil, "%d", k), Partition: int32(k % parts)}
+			if rng.IntN(4) == 0 {
+				delete(model, k)
+			} else {
+				v := rng.IntN(1000)
+				model[k] = v
+				r.Value = fmt.Appendf(nil, `{"v": %d}`, v)
+			}
+			offsets[k%parts]++
+			recs = append(recs, r)
+		}
+		if err := p.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if rng.IntN(3) == 0 {
+			if rng.IntN(2) == 0 {
+				if _, err := ts.e.Checkpoint(ts.ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ts.e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ts = openTestEngine(t, dir)
+		}
+	}
+	var want []string
+	for k, v := range model {
+		want = append(want, fmt.Sprintf("%d | %d", k, v))
+	}
+	slices.Sort(want)
+	ts.waitRows(`SELECT position FROM tb_catalog.sources`, fmt.Sprintf("kafka t 0:%d 1:%d 2:%d", offsets[0], offsets[1], offsets[2]))
+	ts.waitRows(`SELECT k, v FROM u`, strings.Join(want, "; "))
+	ts.e.Close()
 }
 
 // TestSourceKafkaUnreachable: a source whose brokers do not answer keeps
