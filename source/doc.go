@@ -1,6 +1,6 @@
 // Package source holds Tributary's source connectors: what CREATE SOURCE
 // reads from. FROM KAFKA (kafka.go, one topic read directly, FORMAT TEXT,
-// BYTES or JSON) and FROM LOAD GENERATOR COUNTER (loadgen.go) are
+// BYTES or JSON, ENVELOPE NONE or UPSERT) and FROM LOAD GENERATOR COUNTER (loadgen.go) are
 // supported; PostgreSQL CDC and webhooks are declared by the grammar and
 // refused as not supported yet.
 //

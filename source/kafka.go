@@ -32,6 +32,10 @@ import (
 // position moves past it, so it is never retried, and the count and the
 // last such error are part of the position (see the encoding below).
 //
+// With ENVELOPE UPSERT (FORMAT JSON, Spec.Key set) each message is an
+// upsert of the row of its key, or with a null value its deletion (see
+// Change and upsert): the engine, which holds the rows, retracts the old.
+//
 // Partitions added to the topic later are found by the metadata refresh
 // (every metadata_refresh_interval) and read from their start. That
 // metadata request is also the connector's liveness check: when it fails
