@@ -50,7 +50,9 @@ const (
 // numbered records that a producer writes to a cluster in this process
 // (kfake) during each round: after each restart each source holds every
 // value at most once and at least what a reader saw, and once the Kafka
-// source has caught up with what the cluster acknowledged, exactly once.
+// source has caught up with what the cluster acknowledged, exactly once;
+// an ENVELOPE UPSERT source over the same records then holds each key's
+// latest record.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
@@ -86,6 +88,9 @@ func TestCrashRecovery(t *testing.T) {
 		fmt.Sprintf("CREATE SOURCE events (n int8 NOT NULL) FROM KAFKA WITH (brokers = '%s', topic = 'events', max_batch_rows = 10) FORMAT JSON",
 			strings.Join(cluster.ListenAddrs(), ",")),
 		"CREATE MATERIALIZED VIEW event_stats AS SELECT count(*) AS n, max(n) AS m FROM events",
+		// The same records as upserts of their key: the latest n of each.
+		fmt.Sprintf("CREATE SOURCE latest (k int PRIMARY KEY, n int8 NOT NULL) FROM KAFKA WITH (brokers = '%s', topic = 'events') FORMAT JSON ENVELOPE UPSERT",
+			strings.Join(cluster.ListenAddrs(), ",")),
 		"CREATE TABLE items (tx int8, i int, w int, payload text, PRIMARY KEY (tx, i))",
 		"CREATE TABLE txlog (tx int8 PRIMARY KEY, w int, n int)",
 		"CREATE INDEX items_w ON items (w)",
@@ -175,7 +180,10 @@ func TestCrashRecovery(t *testing.T) {
 				chunk := 1 + prng.IntN(20)
 				recs := make([]*kgo.Record, chunk)
 				for i := range recs {
-					recs[i] = &kgo.Record{Value: fmt.Appendf(nil, `{"n": %d}`, produced+int64(i)), Partition: prng.Int32N(3)}
+					// Keyed n % 50, each key on one partition (its order
+					// kept), for the upsert source.
+					n := produced + int64(i)
+					recs[i] = &kgo.Record{Key: fmt.Appendf(nil, "%d", n%crashKeys), Value: fmt.Appendf(nil, `{"n": %d}`, n), Partition: int32(n % crashKeys % 3)}
 				}
 				if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 					t.Errorf("producing to kfake: %v", err)
@@ -533,7 +541,36 @@ func (s *server) verifyEvents(ctx context.Context, t *testing.T, seen, produced 
 		n, _, _, _, _ = read()
 	}
 	t.Logf("source events: %d after the restart (a reader saw %d), caught up with the %d produced, each once", n, seen, produced)
+
+	// The upsert source: once caught up, one row per key holding the
+	// key's latest n.
+	var wantCount, wantSum int64
+	for k := int64(0); k < min(crashKeys, produced); k++ {
+		wantCount++
+		wantSum += k + (produced-1-k)/crashKeys*crashKeys
+	}
+	var count, sum int64
+	for {
+		err := conn.QueryRow(ctx, `SELECT count(*), coalesce(sum(n), 0) FROM latest`).Scan(&count, &sum)
+		if err != nil {
+			t.Fatalf("reading the upsert source: %v", err)
+		}
+		if count > crashKeys {
+			t.Fatalf("source latest: %d rows for %d keys\nserver log:\n%s", count, crashKeys, s.stderr)
+		}
+		if count == wantCount && sum == wantSum {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("source latest: %d rows summing %d, want %d summing %d\nserver log:\n%s", count, sum, wantCount, wantSum, s.stderr)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("source latest: the latest of each of its %d keys", count)
 }
+
+// crashKeys is the number of keys of the crash test's upsert source.
+const crashKeys = 50
 
 func init() {
 	// The test builds the binary with the go command of this toolchain.
