@@ -32,15 +32,16 @@ var (
 	dErrors      = desc("tributary_query_errors_total", "Statements that failed, by SQLSTATE class (the code's first two characters).", "class")
 	dLastWrite   = desc("tributary_last_write_time_seconds", "Unix time of the latest write's timestamp.")
 
-	dViewRows      = desc("tributary_view_rows", "Rows in a materialized view's output arrangement.", "schema", "view")
-	dViewSteps     = desc("tributary_view_steps_total", "Times a materialized view's dataflow was stepped.", "schema", "view")
-	dViewStepSecs  = desc("tributary_view_step_seconds_total", "Total time spent stepping a materialized view's dataflow.", "schema", "view")
-	dViewFailed    = desc("tributary_view_failed", "1 while a materialized view holds an error (its definition fails on the current data).", "schema", "view")
-	dViewLate      = desc("tributary_view_late_rows_dropped_total", "Rows an EMIT ON WINDOW CLOSE view dropped because their window had closed.", "schema", "view")
-	dSourceRows    = desc("tributary_source_rows_total", "Updates a source's connector committed in this process.", "schema", "source")
-	dSourceBatches = desc("tributary_source_batches_total", "Batches (one durable write each, with the source's position) a source's connector committed in this process.", "schema", "source")
-	dSourceHealthy = desc("tributary_source_healthy", "1 while a source is running or has finished, 0 while it waits for disk space, retries a failed connector or is stopped.", "schema", "source")
-	dWatermark     = desc("tributary_table_watermark_seconds", "A table's watermark as Unix time (absent before its first row).", "schema", "table")
+	dViewRows        = desc("tributary_view_rows", "Rows in a materialized view's output arrangement.", "schema", "view")
+	dViewSteps       = desc("tributary_view_steps_total", "Times a materialized view's dataflow was stepped.", "schema", "view")
+	dViewStepSecs    = desc("tributary_view_step_seconds_total", "Total time spent stepping a materialized view's dataflow.", "schema", "view")
+	dViewFailed      = desc("tributary_view_failed", "1 while a materialized view holds an error (its definition fails on the current data).", "schema", "view")
+	dViewLate        = desc("tributary_view_late_rows_dropped_total", "Rows an EMIT ON WINDOW CLOSE view dropped because their window had closed.", "schema", "view")
+	dSourceRows      = desc("tributary_source_rows_total", "Updates a source's connector committed in this process.", "schema", "source")
+	dSourceBatches   = desc("tributary_source_batches_total", "Batches (one durable write each, with the source's position) a source's connector committed in this process.", "schema", "source")
+	dSourceMalformed = desc("tributary_source_malformed_total", "Messages a source skipped because they could not become a row (invalid JSON, a value of the wrong type, a NULL in a NOT NULL column), since the source was created.", "schema", "source")
+	dSourceHealthy   = desc("tributary_source_healthy", "1 while a source is running or has finished, 0 while it waits for disk space, retries a failed connector or is stopped.", "schema", "source")
+	dWatermark       = desc("tributary_table_watermark_seconds", "A table's watermark as Unix time (absent before its first row).", "schema", "table")
 
 	dCkptTime     = desc("tributary_checkpoint_last_time_seconds", "Unix time the latest checkpoint is valid at (0: none).")
 	dCkptTaken    = desc("tributary_checkpoint_last_taken_seconds", "Unix time the latest checkpoint written by this process was started (0: none).")
@@ -58,7 +59,7 @@ var (
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dReady, dRestorePhase, dRestoreElapsed, dRestoreCatalog, dRestoreTables, dRestoreRows,
 		dRestoreViews, dRestoreLoaded, dRestoreBatches, dRestoreUpdates, dRestoreCkpt, dCommits, dRowsWritten, dQueries, dErrors, dLastWrite,
-		dViewRows, dViewSteps, dViewStepSecs, dViewFailed, dViewLate, dSourceRows, dSourceBatches, dSourceHealthy, dWatermark,
+		dViewRows, dViewSteps, dViewStepSecs, dViewFailed, dViewLate, dSourceRows, dSourceBatches, dSourceMalformed, dSourceHealthy, dWatermark,
 		dCkptTime, dCkptTaken, dCkptDuration, dCkptRows, dCkptTables, dCkptWritten, dCkptFailed,
 		dConnsOpen, dConnsAccepted, dConnsRefused} {
 		ch <- d
@@ -133,6 +134,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, src := range s.Sources {
 		counter(ch, dSourceRows, float64(src.Rows), src.Schema, src.Name)
 		counter(ch, dSourceBatches, float64(src.Batches), src.Schema, src.Name)
+		counter(ch, dSourceMalformed, float64(src.Malformed), src.Schema, src.Name)
 		gauge(ch, dSourceHealthy, boolean(src.Status == "running" || src.Status == "finished"), src.Schema, src.Name)
 	}
 	for _, w := range s.Watermarks {

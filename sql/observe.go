@@ -246,6 +246,9 @@ type SourceStats struct {
 	Status string
 	// Batches and Rows: what this process committed for the source.
 	Batches, Rows uint64
+	// Malformed: events the connector skipped since the source was
+	// created (its position counts them).
+	Malformed int64
 }
 
 // WatermarkStats is one table's watermark.
@@ -304,7 +307,7 @@ func (e *Engine) Stats() EngineStats {
 		}
 		if o.Source != nil {
 			st := e.sources.statusOf(o)
-			s.Sources = append(s.Sources, SourceStats{Schema: o.Schema, Name: o.Name, Status: st.status, Batches: st.batches, Rows: st.rows})
+			s.Sources = append(s.Sources, SourceStats{Schema: o.Schema, Name: o.Name, Status: st.status, Batches: st.batches, Rows: st.rows, Malformed: st.malformed})
 		}
 	}
 	e.mu.RUnlock()

@@ -327,6 +327,7 @@ func TestMetricsAfterWrites(t *testing.T) {
 	wantMetric(t, m, `tributary_source_rows_total{schema="public",source="c"}`, 12)
 	wantMetric(t, m, `tributary_source_batches_total{schema="public",source="c"}`, 3)
 	wantMetric(t, m, `tributary_source_healthy{schema="public",source="c"}`, 1)
+	wantMetric(t, m, `tributary_source_malformed_total{schema="public",source="c"}`, 0)
 	wantMetric(t, m, "tributary_commits_total", 20+1+1+2+3)
 }
 
