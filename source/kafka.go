@@ -294,8 +294,9 @@ func (k *kafka) Run(ctx context.Context, position []byte, emit Emit) error {
 	if err != nil {
 		return err
 	}
-	// The metadata request below needs a client; consumption starts once
-	// the partitions are known (AddConsumePartitions).
+	// A direct consumer of no partitions yet (the empty map makes it
+	// direct, not a group member): they are added once the metadata says
+	// which exist (consume), at the position's offsets.
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(k.brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
