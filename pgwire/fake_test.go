@@ -181,7 +181,7 @@ func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, params []typ
 func (s *fakeSession) TxStatus() sql.TxStatus { return s.tx }
 
 func (s *fakeSession) IdleInTransactionTimeout() time.Duration { return 0 }
-func (s *fakeSession) Close()                 { s.env.closed.Add(1) }
+func (s *fakeSession) Close()                                  { s.env.closed.Add(1) }
 
 type fakeCopy struct {
 	env *fakeEnv

@@ -374,12 +374,20 @@ func TestResyncWaitsForSourceBatch(t *testing.T) {
 	l.mu.Unlock()
 	failed := make(chan error, 1)
 	go func() { _, err := ts.exec(`CREATE TABLE x (a int)`); failed <- err }()
+	waited := false
 	select {
 	case <-l.second: // the rebuild waits for the batch, as it must
-	case err := <-failed:
+		waited = true
+	case err = <-failed:
 		t.Logf("CREATE TABLE returned (%v) without waiting for the queued batch", err)
 	}
 	l.release()
+	if waited {
+		err = <-failed // the session is the test's again
+	}
+	if err == nil {
+		t.Fatal("CREATE TABLE succeeded though the log refused its catalog record")
+	}
 	l.mu.Lock()
 	l.failCatalog = false
 	l.mu.Unlock()
