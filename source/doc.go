@@ -1,7 +1,8 @@
 // Package source holds Tributary's source connectors: what CREATE SOURCE
 // reads from. FROM KAFKA (kafka.go, one topic read directly, FORMAT TEXT,
-// BYTES or JSON, ENVELOPE NONE or UPSERT) and FROM LOAD GENERATOR COUNTER (loadgen.go) are
-// supported; PostgreSQL CDC and webhooks are declared by the grammar and
+// BYTES or JSON, ENVELOPE NONE or UPSERT), FROM WEBHOOK (webhook.go, with
+// the HTTP handler serve mounts) and FROM LOAD GENERATOR COUNTER
+// (loadgen.go) are supported; PostgreSQL CDC is declared by the grammar and
 // refused as not supported yet.
 //
 // A connector produces batches of changes, each with the position it brings

@@ -39,6 +39,10 @@ type Change struct {
 type Batch struct {
 	Changes  []Change
 	Position []byte
+	// FailFast: while the disk is full, Emit returns the error (SQLSTATE
+	// 53100, nothing written) instead of waiting for space; for a
+	// connector whose senders wait for an answer (a webhook's).
+	FailFast bool
 }
 
 // Emit hands a batch to the engine. It returns nil once the batch and its
@@ -94,10 +98,12 @@ func New(spec Spec) (Connector, error) {
 		return newLoadGenerator(spec)
 	case "kafka":
 		return newKafka(spec)
-	case "postgres", "webhook":
+	case "webhook":
+		return newWebhook(spec)
+	case "postgres":
 		return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported,
 			Message: fmt.Sprintf("CREATE SOURCE ... FROM %s is not supported yet", strings.ToUpper(spec.Connector)),
-			Hint:    "FROM KAFKA and FROM LOAD GENERATOR COUNTER are supported."}
+			Hint:    "FROM KAFKA, FROM WEBHOOK and FROM LOAD GENERATOR COUNTER are supported."}
 	}
 	return nil, pgerror.New(pgerror.FeatureNotSupported, "unknown source connector %q", spec.Connector)
 }

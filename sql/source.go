@@ -359,6 +359,8 @@ func (e *Engine) emitSource(r *sourceRunner, b source.Batch) error {
 			r.mu.Unlock()
 			return nil
 		case errors.Is(err, errGateOwned):
+		case errors.Is(err, storage.ErrDiskFull) && b.FailFast:
+			return err
 		case errors.Is(err, storage.ErrDiskFull):
 			r.setStatus("waiting for disk space", err)
 			pause = max(pause, time.Second)
@@ -547,4 +549,26 @@ func init() {
 		}
 		return out
 	})
+}
+
+// Webhook returns the connector of webhook source schema.name, as its
+// runner runs it (a rebuilt catalog has a fresh connector of its own).
+func (e *Engine) Webhook(schema, name string) (*source.Webhook, error) {
+	e.mu.RLock()
+	o, ok := e.mu.cat.lookup(schema, name)
+	e.mu.RUnlock()
+	if !ok || o.Source == nil {
+		return nil, pgerror.New(pgerror.UndefinedTable, "source %q does not exist", relationName(schema, name))
+	}
+	e.sources.mu.Lock()
+	r := e.sources.byID[o.ID]
+	e.sources.mu.Unlock()
+	if r == nil {
+		return nil, pgerror.New(pgerror.ObjectNotInPrerequisiteState, "source %q is not running", relationName(schema, name))
+	}
+	w, ok := r.def.conn.(*source.Webhook)
+	if !ok {
+		return nil, pgerror.New(pgerror.WrongObjectType, "source %q is not a WEBHOOK source", relationName(schema, name))
+	}
+	return w, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tributary-db/tributary/metrics"
 	"github.com/tributary-db/tributary/pgwire"
+	"github.com/tributary-db/tributary/source"
 	"github.com/tributary-db/tributary/sql"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/storage"
@@ -27,7 +28,7 @@ import (
 
 func init() { commands["serve"] = runServe }
 
-const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR] [--metrics-listen HOST:PORT]
+const serveUsage = `usage: tributary serve [--listen HOST:PORT] [--data-dir DIR] [--metrics-listen HOST:PORT] [--webhook-listen HOST:PORT]
                        [--checkpoint-interval D] [--checkpoint-rows N]
                        [--gc-percent N] [--memory-limit BYTES] [--idle-in-transaction-session-timeout D]
                        [--auth trust|password|scram-sha-256] [--tls-cert FILE --tls-key FILE]
@@ -73,6 +74,7 @@ func runServe(args []string) int {
 	}
 	listen := fs.String("listen", "127.0.0.1:6877", "address to accept PostgreSQL connections on")
 	metricsListen := fs.String("metrics-listen", "", "address (e.g. 127.0.0.1:9187) to serve Prometheus metrics on /metrics, /healthz and /readyz over HTTP; empty: off")
+	webhookListen := fs.String("webhook-listen", "", "address (e.g. 127.0.0.1:6878) to accept events for WEBHOOK sources on, over HTTP: POST /api/webhook/<schema>/<source>; empty: off")
 	dataDir := fs.String("data-dir", "", "directory of the durable event log (created if missing); without it, data lives in memory")
 	authFlag := fs.String("auth", "trust", "client authentication: trust (loopback only), password or scram-sha-256")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate file; with --tls-key, clients may connect over TLS")
@@ -155,7 +157,7 @@ func runServe(args []string) int {
 	}
 
 	return serve(ctx, serveConfig{
-		listen: *listen, metricsListen: *metricsListen, dataDir: *dataDir, auth: auth, tls: tlsConfig,
+		listen: *listen, metricsListen: *metricsListen, webhookListen: *webhookListen, dataDir: *dataDir, auth: auth, tls: tlsConfig,
 		checkpoints: sql.CheckpointOptions{Interval: *ckptInterval, Rows: *ckptRows}, tick: *tick, minFree: *minFree,
 		bootUser: *bootUser, bootPwFile: *bootPwFile, idleInTx: *idleInTx,
 	}, log)
@@ -164,6 +166,7 @@ func runServe(args []string) int {
 // serveConfig is serve's validated configuration.
 type serveConfig struct {
 	listen, metricsListen, dataDir string
+	webhookListen                  string
 	auth                           pgwire.AuthMethod
 	tls                            *tls.Config
 	checkpoints                    sql.CheckpointOptions
@@ -278,6 +281,35 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	var webhookSrv *http.Server
+	if cfg.webhookListen != "" {
+		wln, err := net.Listen("tcp", cfg.webhookListen)
+		if err != nil {
+			log.Error("listening for webhooks", "addr", cfg.webhookListen, "err", err)
+			srv.Close()
+			if opts.Log != nil {
+				opts.Log.Close()
+			}
+			return 1
+		}
+		find := func(schema, name string) (*source.Webhook, error) {
+			eng := ready.Load()
+			if eng == nil {
+				return nil, pgerror.New(pgerror.ObjectNotInPrerequisiteState, "the server is starting up: %s", progress.Snapshot().Describe())
+			}
+			return eng.Webhook(schema, name)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/api/webhook/", source.WebhookHandler(find))
+		webhookSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := webhookSrv.Serve(wln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("serving webhooks", "err", err)
+			}
+		}()
+		defer webhookSrv.Close()
+		log.Info("webhooks", "addr", "http://"+wln.Addr().String()+"/api/webhook/<schema>/<source>")
+	}
 	log.Info("client authentication", "auth", string(cfg.auth), "tls", cfg.tls != nil)
 	log.Info("accepting connections; they are refused with 57P03 until the engine has restored its log", "addr", ln.Addr().String())
 	if serveHooks.listening != nil {
@@ -325,6 +357,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) int {
 	if err := srv.Close(); err != nil {
 		log.Error("closing the server", "err", err)
 		code = 1
+	}
+	if webhookSrv != nil {
+		webhookSrv.Close() // requests waiting for a commit are answered 503
 	}
 	if cfg.dataDir != "" {
 		// The next start then has no log tail to replay (sources stop
