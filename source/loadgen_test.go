@@ -92,7 +92,7 @@ func TestSourceSpecErrors(t *testing.T) {
 		{Spec{Connector: "load generator", Generator: "tpch", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "TPCH"},
 		{Spec{Connector: "load generator", Generator: "counter", Format: "json", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "FORMAT"},
 		{Spec{Connector: "load generator", Generator: "counter", Columns: []Column{}, Options: NewOptions(nil)}, pgerror.InvalidTableDefinition, "own columns"},
-		{Spec{Connector: "webhook", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "FROM WEBHOOK is not supported yet"},
+		{Spec{Connector: "postgres", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "FROM POSTGRES is not supported yet"},
 	} {
 		_, err := New(c.spec)
 		if pgerror.CodeOf(err) != c.code || !strings.Contains(err.Error(), c.msg) {

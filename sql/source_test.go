@@ -94,7 +94,9 @@ func TestSourceLoadGeneratorCounter(t *testing.T) {
 		{`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (speed = 3)`, pgerror.InvalidParameterValue, `unrecognized option "speed"`},
 		{`CREATE SOURCE d FROM LOAD GENERATOR COUNTER WITH (retention = 'forever')`, pgerror.InvalidParameterValue, "retention"},
 		{`CREATE SOURCE d (x int) FROM LOAD GENERATOR COUNTER`, pgerror.InvalidTableDefinition, "own columns"},
-		{`CREATE SOURCE d FROM WEBHOOK FORMAT JSON`, pgerror.FeatureNotSupported, "FROM WEBHOOK is not supported yet"},
+		{`CREATE SOURCE d FROM POSTGRES WITH (publication = 'p')`, pgerror.FeatureNotSupported, "FROM POSTGRES is not supported yet"},
+		{`CREATE SOURCE d FROM WEBHOOK`, pgerror.SyntaxError, "needs FORMAT TEXT, BYTES or JSON"},
+		{`CREATE SOURCE d (x int) FROM WEBHOOK FORMAT TEXT`, pgerror.InvalidTableDefinition, "one column, body"},
 		{`CREATE SOURCE d FROM LOAD GENERATOR TPCH`, pgerror.FeatureNotSupported, "LOAD GENERATOR TPCH"},
 		{`BEGIN; CREATE SOURCE d FROM LOAD GENERATOR COUNTER`, pgerror.ActiveSqlTransaction, "inside a transaction block"},
 	} {
@@ -424,5 +426,41 @@ func BenchmarkCounterSource(b *testing.B) {
 				ts.e.Close()
 			}
 		})
+	}
+}
+
+// TestWebhookSource: events delivered to a webhook source are rows once
+// Deliver returns, also after a ROLLBACK of DDL rebuilt the catalog (whose
+// objects then hold fresh connectors: Engine.Webhook finds the running
+// one), and Engine.Webhook refuses what is not a webhook source.
+func TestWebhookSource(t *testing.T) {
+	ts := newTestSession(t)
+	ts.mustExec(`CREATE SOURCE hooks FROM WEBHOOK FORMAT TEXT`)
+	ts.mustExec(`CREATE SOURCE c FROM LOAD GENERATOR COUNTER WITH (up_to = 1)`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	deliver := func(body string) {
+		t.Helper()
+		w, err := ts.e.Webhook("public", "hooks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Deliver(ctx, []byte(body)); err != nil {
+			t.Fatalf("delivering %q: %v", body, err)
+		}
+	}
+	deliver("one")
+	ts.mustExec(`BEGIN`)
+	ts.mustExec(`CREATE TABLE t (x int)`)
+	ts.mustExec(`ROLLBACK`)
+	deliver("two")
+	if rows, err := ts.query(`SELECT body FROM hooks`); err != nil || strings.Join(rows, ",") != "one,two" {
+		t.Fatalf("hooks: %v %v", rows, err)
+	}
+	ts.waitRows(`SELECT name, position FROM tb_catalog.sources WHERE name = 'hooks'`, "hooks | requests 2")
+	for name, code := range map[string]pgerror.Code{"c": pgerror.WrongObjectType, "nosuch": pgerror.UndefinedTable} {
+		if _, err := ts.e.Webhook("public", name); errCode(err) != code {
+			t.Errorf("Webhook(%s): %v, want %s", name, err, code)
+		}
 	}
 }
