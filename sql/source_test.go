@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tributary-db/tributary/source"
 	"github.com/tributary-db/tributary/sql/pgerror"
 	"github.com/tributary-db/tributary/sql/types"
 	"github.com/tributary-db/tributary/storage"
@@ -462,5 +467,50 @@ func TestWebhookSource(t *testing.T) {
 		if _, err := ts.e.Webhook("public", name); errCode(err) != code {
 			t.Errorf("Webhook(%s): %v, want %s", name, err, code)
 		}
+	}
+}
+
+// BenchmarkWebhookSource measures events/s POSTed over HTTP (keep-alive,
+// 32 concurrent clients) into a durable WEBHOOK source (FORMAT JSON) under
+// a view, each answered once durable; concurrent requests share a write:
+//
+//	timeout 900 go test -run XXX -bench WebhookSource -benchtime 20000x ./sql/
+func BenchmarkWebhookSource(b *testing.B) {
+	ts := openBenchEngine(b, b.TempDir())
+	ts.mustExec(`CREATE SOURCE hooks FROM WEBHOOK FORMAT JSON`)
+	ts.mustExec(`CREATE MATERIALIZED VIEW per_kind AS SELECT body->>'kind' AS kind, count(*) AS n FROM hooks GROUP BY 1`)
+	srv := httptest.NewServer(source.WebhookHandler(ts.e.Webhook))
+	defer srv.Close()
+	url := srv.URL + "/api/webhook/public/hooks"
+	const clients = 32
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	client := &http.Client{Transport: tr}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				res, err := client.Post(url, "application/json", strings.NewReader(fmt.Sprintf(`{"kind": "k%d", "i": %d}`, i%10, i)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					b.Errorf("POST: %s", res.Status)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if n := ts.countOf("hooks"); n != b.N {
+		b.Fatalf("%d events in the source, %d answered", n, b.N)
 	}
 }
