@@ -36,6 +36,9 @@ func (e *Engine) execDDL(s *Session, st *Statement) (*Result, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if s.ownsGate() && !s.addsOnlyLocked(st) {
+		s.tx.ddl.addsOnly = false // failed or not, it may have changed what existed
+	}
 	res, err := e.execDDLLocked(s, st)
 	if err != nil {
 		return nil, err
@@ -404,6 +407,7 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	}
 	sqlText, err := deparseQuery(ctas.Query)
 	if err != nil {
+		releaseShares(shares.used)
 		return nil, err
 	}
 	o := &Object{Kind: KindMatView, Schema: schema, Name: name, SearchPath: s.pathSchemas(), Columns: cols, SQL: sqlText, DependsOn: deps, Data: dataflow.NewIndex(), Flow: flow, shares: shares.used, EmitOnWindowClose: eowc, hist: hist}
@@ -412,6 +416,7 @@ func (e *Engine) createMatView(s *Session, ctas *pg.CreateTableAsStmt, st *State
 	for _, id := range dataflow.Gets(plan) {
 		in := e.mu.cat.byID(id)
 		if in.Err != nil && !s.replaying {
+			releaseShares(o.shares)
 			return nil, in.Err
 		}
 		inputErr = cmp.Or(inputErr, in.Err)

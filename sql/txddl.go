@@ -1,7 +1,9 @@
 package sql
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
@@ -152,6 +154,10 @@ type txDDL struct {
 	// droppedTables is the engine's list before the transaction, restored
 	// on rollback (the rebuild resets it).
 	droppedTables []dataflow.CollectionID
+	// addsOnly holds while every DDL statement of the block only added
+	// objects of its own (addsOnlyLocked): a rollback then removes what
+	// the block added instead of rebuilding the engine from the log.
+	addsOnly bool
 }
 
 // enterGate lets one statement of s into the engine: it waits while
@@ -207,7 +213,7 @@ func (s *Session) takeGate(ctx context.Context) error {
 		return err
 	}
 	s.e.mu.Lock()
-	s.tx.ddl = &txDDL{firstID: s.e.mu.cat.nextID, droppedTables: append([]dataflow.CollectionID(nil), s.e.mu.droppedTables...)}
+	s.tx.ddl = &txDDL{firstID: s.e.mu.cat.nextID, droppedTables: append([]dataflow.CollectionID(nil), s.e.mu.droppedTables...), addsOnly: true}
 	s.e.mu.Unlock()
 	return nil
 }
@@ -327,10 +333,17 @@ func (s *Session) rollbackDDL(tx *txn) error {
 	return s.undoDDLLocked(tx)
 }
 
-// undoDDLLocked rebuilds the engine's state from the log, which holds none
-// of the transaction's DDL. REQUIRES: e.mu held for writing, s owns the gate.
+// undoDDLLocked puts the engine back to what the log holds, which has none
+// of the transaction's DDL: by removing what the block added when it only
+// added objects (removeAddedLocked), else by rebuilding the engine from the
+// log. REQUIRES: e.mu held for writing, s owns the gate.
 func (s *Session) undoDDLLocked(tx *txn) error {
-	err := s.e.resyncLocked("rolling back a transaction's DDL")
+	var err error
+	if tx.ddl.addsOnly {
+		s.e.removeAddedLocked(tx.ddl.firstID)
+	} else {
+		err = s.e.resyncLocked("rolling back a transaction's DDL")
+	}
 	s.e.mu.droppedTables = tx.ddl.droppedTables
 	// currval and lastval keep their answers for the sequences that still
 	// exist (the rebuilt catalog has new objects).
@@ -349,6 +362,59 @@ func (s *Session) undoDDLLocked(tx *txn) error {
 		}
 	}
 	return err
+}
+
+// addsOnlyLocked reports whether a DDL statement of s's block can only
+// add objects of its own: CREATE TABLE, VIEW, MATERIALIZED VIEW, SEQUENCE
+// or SCHEMA, or CREATE INDEX on an object the block created. What such a
+// statement does to objects that existed before is to take shared
+// arrangements of them (a materialized view's joins), which removing the
+// view gives back, also when the statement failed halfway. Everything
+// else (DROP, ALTER, CREATE OR REPLACE, an index on an existing table,
+// roles) may change what existed. REQUIRES: e.mu held, s owns the gate.
+func (s *Session) addsOnlyLocked(st *Statement) bool {
+	n := st.ast
+	switch {
+	case n.GetCreateStmt() != nil, n.GetCreateTableAsStmt() != nil, n.GetCreateSeqStmt() != nil, n.GetCreateSchemaStmt() != nil:
+		return true
+	case n.GetViewStmt() != nil:
+		return !n.GetViewStmt().Replace
+	case n.GetIndexStmt() != nil:
+		rv := n.GetIndexStmt().Relation
+		on, ok := s.resolve(rv.Schemaname, rv.Relname)
+		return ok && on.ID >= s.tx.ddl.firstID
+	}
+	return false
+}
+
+// removeAddedLocked undoes a block that only added objects (addsOnlyLocked):
+// it removes every object and schema with an id from firstID on, newest
+// first, giving back the shared arrangements they took, and hands out
+// firstID next, so that ids stay those a replay of the log assigns.
+// Subscriptions to a removed object end, as at a DROP. REQUIRES: e.mu held
+// for writing.
+func (e *Engine) removeAddedLocked(firstID dataflow.CollectionID) {
+	subs := e.detachSubscriptionsLocked()
+	defer e.reattachSubscriptionsLocked(subs)
+	c := e.mu.cat
+	var added []*Object
+	for id, o := range c.ids {
+		if id >= firstID {
+			added = append(added, o)
+		}
+	}
+	slices.SortFunc(added, func(a, b *Object) int { return cmp.Compare(b.ID, a.ID) })
+	for _, o := range added {
+		releaseShares(o.shares)
+		c.remove(o)
+	}
+	for name, sc := range c.schemas {
+		if sc.oid >= userOIDBase+uint32(firstID) {
+			delete(c.schemas, name)
+		}
+	}
+	c.fresh = slices.DeleteFunc(c.fresh, func(o *Object) bool { return o.ID >= firstID })
+	c.nextID = firstID
 }
 
 // detachSubscriptionsLocked takes the running subscriptions out of the
