@@ -165,7 +165,8 @@ func (w *Webhook) Deliver(ctx context.Context, body []byte) error {
 	}
 }
 
-// WebhookHandler serves POST /api/webhook/<schema>/<name>: find returns
+// WebhookHandler serves POST /api/webhook/[<database>/]<schema>/<name>
+// (the database segment, which Materialize's URLs have, is ignored): find returns
 // the running webhook source of that name, or an error (a *pgerror.Error
 // with 55000 while the server is not ready, 42P01 for no such source).
 // Answers: 200 once durable; 400 for a body the format refuses; 401
@@ -175,12 +176,18 @@ func (w *Webhook) Deliver(ctx context.Context, body []byte) error {
 // full (nothing was written); 500 when the log failed.
 func WebhookHandler(find func(schema, name string) (*Webhook, error)) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		path := strings.TrimPrefix(req.URL.Path, "/api/webhook/")
-		schema, name, ok := strings.Cut(path, "/")
-		if !ok || schema == "" || name == "" || strings.Contains(name, "/") {
+		// /api/webhook/<schema>/<source>, or Materialize's
+		// /api/webhook/<database>/<schema>/<source> (a server holds one
+		// database, so its name is not checked).
+		parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/api/webhook/"), "/")
+		if len(parts) == 3 {
+			parts = parts[1:]
+		}
+		if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
 			http.Error(rw, "not found: POST to /api/webhook/<schema>/<source>", http.StatusNotFound)
 			return
 		}
+		schema, name := parts[0], parts[1]
 		if req.Method != http.MethodPost {
 			rw.Header().Set("Allow", http.MethodPost)
 			http.Error(rw, "method not allowed: POST the event", http.StatusMethodNotAllowed)

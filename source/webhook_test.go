@@ -111,7 +111,8 @@ func TestWebhook(t *testing.T) {
 		{"events", `{"pad": "` + strings.Repeat("x", 64) + `"}`, auth, http.StatusRequestEntityTooLarge},
 		{"nosuch", `{}`, auth, http.StatusNotFound},
 		{"starting", `{}`, auth, http.StatusServiceUnavailable},
-		{"events/extra", `{}`, auth, http.StatusNotFound},
+		{"events/extra/more", `{}`, auth, http.StatusNotFound},
+		{"", `{}`, auth, http.StatusNotFound},
 	} {
 		if got := post(t, srv, c.name, c.body, c.header); got != c.want {
 			t.Errorf("POST %s %q: %d, want %d", c.name, c.body, got, c.want)
@@ -127,6 +128,12 @@ func TestWebhook(t *testing.T) {
 	mu.Unlock()
 	if n != 50 {
 		t.Fatalf("refused requests were committed: %d rows", n)
+	}
+	// Materialize's URLs name the database first.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/webhook/materialize/public/events", strings.NewReader(`{"mz": 1}`))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	if res, err := srv.Client().Do(req); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("POST with a database segment: %v %v", res, err)
 	}
 	// Still serving after a full disk.
 	if code := post(t, srv, "events", `{"after": true}`, auth); code != http.StatusOK {
