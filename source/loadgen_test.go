@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tributary-db/tributary/sql/pgerror"
+	"github.com/tributary-db/tributary/sql/types"
 )
 
 func counterSpec(opts map[string]string) Spec {
@@ -92,7 +93,8 @@ func TestSourceSpecErrors(t *testing.T) {
 		{Spec{Connector: "load generator", Generator: "tpch", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "TPCH"},
 		{Spec{Connector: "load generator", Generator: "counter", Format: "json", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "FORMAT"},
 		{Spec{Connector: "load generator", Generator: "counter", Columns: []Column{}, Options: NewOptions(nil)}, pgerror.InvalidTableDefinition, "own columns"},
-		{Spec{Connector: "postgres", Options: NewOptions(nil)}, pgerror.FeatureNotSupported, "FROM POSTGRES is not supported yet"},
+		{Spec{Connector: "postgres", Options: NewOptions(nil)}, pgerror.InvalidParameterValue, "needs the option connection"},
+		{Spec{Connector: "postgres", Format: "json", Columns: []Column{{Name: "x", Type: types.Int4}}, Key: []int{0}, Options: NewOptions(map[string]string{"connection": "postgres://h/d", "table": "t", "publication": "p", "slot": "s"})}, pgerror.SyntaxError, "takes no FORMAT"},
 	} {
 		_, err := New(c.spec)
 		if pgerror.CodeOf(err) != c.code || !strings.Contains(err.Error(), c.msg) {

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +38,9 @@ type Change struct {
 type Batch struct {
 	Changes  []Change
 	Position []byte
+	// Truncate: every row of the source is deleted before Changes apply
+	// (an upstream TRUNCATE of a POSTGRES source's table).
+	Truncate bool
 	// FailFast: while the disk is full, Emit returns the error (SQLSTATE
 	// 53100, nothing written) instead of waiting for space; for a
 	// connector whose senders wait for an answer (a webhook's).
@@ -101,9 +103,7 @@ func New(spec Spec) (Connector, error) {
 	case "webhook":
 		return newWebhook(spec)
 	case "postgres":
-		return nil, &pgerror.Error{Code: pgerror.FeatureNotSupported,
-			Message: fmt.Sprintf("CREATE SOURCE ... FROM %s is not supported yet", strings.ToUpper(spec.Connector)),
-			Hint:    "FROM KAFKA, FROM WEBHOOK and FROM LOAD GENERATOR COUNTER are supported."}
+		return newPostgres(spec)
 	}
 	return nil, pgerror.New(pgerror.FeatureNotSupported, "unknown source connector %q", spec.Connector)
 }

@@ -380,8 +380,9 @@ func (e *Engine) emitSource(r *sourceRunner, b source.Batch) error {
 // sets the key's row, -1 deletes it; applied in order) into the updates
 // they make: for each key touched, the retraction of its current row (found
 // through the key's index) and the insertion of its last value. REQUIRES:
-// mu held.
-func upsertsLocked(o *Object, ups []dataflow.Update) []dataflow.Update {
+// mu held. With truncated, the keys' current rows are taken as gone (the
+// batch's Truncate retracts them).
+func upsertsLocked(o *Object, ups []dataflow.Update, truncated bool) []dataflow.Update {
 	type keyed struct {
 		before, after types.Row // nil: none
 	}
@@ -396,11 +397,13 @@ func upsertsLocked(o *Object, ups []dataflow.Update) []dataflow.Update {
 			for i, c := range o.PrimaryKey {
 				key[i] = u.Row[c]
 			}
-			o.pk.lookup(o, key, func(row types.Row, count int64) {
-				if count > 0 {
-					st.before = row
-				}
-			})
+			if !truncated {
+				o.pk.lookup(o, key, func(row types.Row, count int64) {
+					if count > 0 {
+						st.before = row
+					}
+				})
+			}
 			st.after = st.before
 			byKey[k] = st
 			order = append(order, st)
@@ -449,7 +452,14 @@ func (e *Engine) commitSourceBatch(r *sourceRunner, b source.Batch) (uint64, err
 		ups[i] = dataflow.Update{Row: c.Row, Diff: c.Diff}
 	}
 	if o.Source.spec.Key != nil {
-		ups = upsertsLocked(o, ups)
+		ups = upsertsLocked(o, ups, b.Truncate)
+	}
+	if b.Truncate {
+		// Every row goes first; the batch's changes apply after.
+		o.Data.Scan(func(row types.Row, count int64) bool {
+			ups = append(ups, dataflow.Update{Row: row, Diff: -count})
+			return true
+		})
 	}
 	ups = dataflow.Consolidate(ups)
 	retained := o.hist != nil && o.hist.expiry != nil

@@ -108,7 +108,7 @@ func TestSourceKafka(t *testing.T) {
 		{`CREATE SOURCE d (x nosuchtype) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON`, pgerror.UndefinedObject, "nosuchtype"},
 		{`CREATE SOURCE d (x int) FROM KAFKA WITH (brokers = 'b:1', topic = 't') FORMAT JSON ENVELOPE DEBEZIUM`, pgerror.FeatureNotSupported, "ENVELOPE DEBEZIUM is not supported yet"},
 		{`CREATE SOURCE d FROM KAFKA WITH (topic = 't') FORMAT JSON`, pgerror.InvalidParameterValue, "brokers"},
-		{`CREATE SOURCE d FROM POSTGRES`, pgerror.FeatureNotSupported, "FROM POSTGRES is not supported yet"},
+		{`CREATE SOURCE d FROM POSTGRES`, pgerror.InvalidParameterValue, "a POSTGRES source needs the option connection"},
 	} {
 		_, err := ts.exec(c.sql)
 		if errCode(err) != c.code || !strings.Contains(fmt.Sprint(err), c.msg) {

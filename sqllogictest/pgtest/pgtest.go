@@ -39,6 +39,13 @@ func Bin() (dir, why string) {
 // user (the test is skipped when there is none).
 func Start(t testing.TB, bin string) string {
 	t.Helper()
+	return StartWith(t, bin)
+}
+
+// StartWith is Start with server settings ("name=value", each passed as
+// -c name=value), e.g. "wal_level=logical" for logical replication.
+func StartWith(t testing.TB, bin string, settings ...string) string {
+	t.Helper()
 	var cred *syscall.Credential
 	var uid, gid int = -1, -1
 	if os.Geteuid() == 0 {
@@ -77,8 +84,11 @@ func Start(t testing.TB, bin string) string {
 
 	data := filepath.Join(dir, "data")
 	run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
-	run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "start",
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, dir))
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, dir)
+	for _, s := range settings {
+		opts += " -c " + s
+	}
+	run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "start", "-o", opts)
 	t.Cleanup(func() { run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop") })
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 }
