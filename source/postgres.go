@@ -306,13 +306,19 @@ func (p *postgres) Run(ctx context.Context, position []byte, emit Emit) error {
 	if err := p.check(ctx, conn); err != nil {
 		return err
 	}
-	rows, err := query(ctx, conn, fmt.Sprintf(`SELECT plugin FROM pg_catalog.pg_replication_slots WHERE slot_name = %s AND database = current_database()`, quoteLiteral(p.slot)))
+	rows, err := query(ctx, conn, fmt.Sprintf(`SELECT plugin, database = current_database(), coalesce(confirmed_flush_lsn, '0/0') FROM pg_catalog.pg_replication_slots WHERE slot_name = %s`, quoteLiteral(p.slot)))
 	if err != nil {
 		return upstreamErr("looking up slot %s: %v", p.slot, err)
 	}
 	exists := len(rows) == 1
-	if exists && string(rows[0][0]) != "pgoutput" {
-		return upstreamErr("replication slot %q uses plugin %s, not pgoutput", p.slot, rows[0][0])
+	var confirmed pglogrepl.LSN
+	if exists {
+		if string(rows[0][0]) != "pgoutput" || string(rows[0][1]) != "t" {
+			return upstreamErr("replication slot %q exists but is not a pgoutput slot of this database", p.slot)
+		}
+		if confirmed, err = pglogrepl.ParseLSN(string(rows[0][2])); err != nil {
+			return upstreamErr("slot %s: confirmed flush LSN %q: %v", p.slot, rows[0][2], err)
+		}
 	}
 	start := pos.lsn
 	switch {
@@ -332,6 +338,7 @@ func (p *postgres) Run(ctx context.Context, position []byte, emit Emit) error {
 		if start, err = p.copySnapshot(ctx, conn, emit); err != nil {
 			return err
 		}
+		confirmed = 0 // the old slot's
 		pos = postgresPosition{lsn: start, snapshotDone: true}
 	case position == nil && !exists:
 		res, err := pglogrepl.CreateReplicationSlot(ctx, conn, p.slot, "pgoutput",
@@ -353,7 +360,10 @@ func (p *postgres) Run(ctx context.Context, position []byte, emit Emit) error {
 		// (START_REPLICATION at 0/0 starts at its confirmed flush LSN).
 		pos.snapshotDone = true
 	}
-	return p.stream(ctx, conn, pos, emit)
+	// The slot may have acknowledged past the position (transactions with
+	// nothing for this table); never send it backwards (PostgreSQL 15
+	// would move it).
+	return p.stream(ctx, conn, pos, max(pos.lsn, confirmed), emit)
 }
 
 // copySnapshot creates the slot with USE_SNAPSHOT in a REPEATABLE READ
@@ -443,7 +453,9 @@ type txn struct {
 
 // stream runs START_REPLICATION from pos and emits each upstream
 // transaction that touched the table as one batch.
-func (p *postgres) stream(ctx context.Context, conn *pgconn.PgConn, pos postgresPosition, emit Emit) error {
+// acked is what the slot has acknowledged already: everything before it
+// is in the log or carried nothing of the table.
+func (p *postgres) stream(ctx context.Context, conn *pgconn.PgConn, pos postgresPosition, acked pglogrepl.LSN, emit Emit) error {
 	err := pglogrepl.StartReplication(ctx, conn, p.slot, pos.lsn, pglogrepl.StartReplicationOptions{
 		Mode:       pglogrepl.LogicalReplication,
 		PluginArgs: []string{"proto_version '1'", "publication_names " + quoteLiteral(p.publication)},
@@ -451,7 +463,6 @@ func (p *postgres) stream(ctx context.Context, conn *pgconn.PgConn, pos postgres
 	if err != nil {
 		return upstreamErr("START_REPLICATION of slot %s at %s: %v", p.slot, pos.lsn, err)
 	}
-	acked := pos.lsn // what is durable in the log (or carried nothing of ours)
 	sendStatus := func() error {
 		if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: acked}); err != nil {
 			return upstreamErr("sending a standby status update: %v", err)

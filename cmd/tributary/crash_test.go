@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tributary-db/tributary/sqllogictest/pgtest"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -52,7 +53,11 @@ const (
 // value at most once and at least what a reader saw, and once the Kafka
 // source has caught up with what the cluster acknowledged, exactly once;
 // an ENVELOPE UPSERT source over the same records then holds each key's
-// latest record.
+// latest record. When PostgreSQL is installed, a POSTGRES source follows a
+// table of a throwaway cluster that a writer changes (inserts, updates,
+// key changes, deletes, several per transaction) during each round: after
+// each restart, once caught up, it equals the upstream table, and the
+// slot never acknowledged more than the source's log holds.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
@@ -80,8 +85,37 @@ func TestCrashRecovery(t *testing.T) {
 	defer producer.Close()
 	var produced int64 // records 0..produced-1 are acknowledged by the cluster
 
+	// The CDC upstream, or nil without PostgreSQL.
+	var upstream *pgx.Conn
+	var upstreamURL string
+	if pgBin, why := pgtest.Bin(); pgBin == "" {
+		t.Logf("no POSTGRES source: %s", why)
+	} else {
+		upstreamURL = pgtest.StartWith(t, pgBin, "wal_level=logical")
+		if upstream, err = pgx.Connect(ctx, upstreamURL); err != nil {
+			t.Fatal(err)
+		}
+		defer upstream.Close(context.Background())
+		if _, err := upstream.Exec(ctx, `CREATE TABLE cdc (id int8 PRIMARY KEY, v int8 NOT NULL, note text);
+			CREATE PUBLICATION cdc_pub FOR TABLE cdc;
+			INSERT INTO cdc SELECT g, 0, 'seed' FROM generate_series(1, 100) g`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nextCDC := int64(101) // the next new id upstream
+
 	srv := startServer(ctx, t, bin, dataDir)
 	conn := srv.connect(ctx, t)
+	if upstream != nil {
+		for _, q := range []string{
+			fmt.Sprintf(`CREATE SOURCE cdc (id int8, v int8, note text, PRIMARY KEY (id)) FROM POSTGRES WITH (connection = '%s', table = 'public.cdc', publication = 'cdc_pub', slot = 'cdc_slot')`, upstreamURL),
+			"CREATE MATERIALIZED VIEW cdc_stats AS SELECT count(*) AS n, sum(v) AS s FROM cdc",
+		} {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
 	for _, q := range []string{
 		// Records {"n": 0}, {"n": 1}, … on three partitions, read in
 		// batches of at most 10.
@@ -192,6 +226,38 @@ func TestCrashRecovery(t *testing.T) {
 				produced += int64(chunk)
 			}
 		}()
+		if upstream != nil {
+			// The upstream writer: transactions of 1 to 4 random changes
+			// until the kill, at most 500 a round.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				urng := rand.New(rand.NewPCG(seed, uint64(round*10+8)))
+				for i := 0; i < 500 && !killed.Load(); i++ {
+					var stmts []string
+					for j := 0; j < 1+urng.IntN(4); j++ {
+						id := 1 + urng.Int64N(nextCDC)
+						switch urng.IntN(6) {
+						case 0, 1:
+							stmts = append(stmts, fmt.Sprintf("INSERT INTO cdc VALUES (%d, 1, 'r%d-%d')", nextCDC, round, i))
+							nextCDC++
+						case 2, 3:
+							stmts = append(stmts, fmt.Sprintf("UPDATE cdc SET v = v + 1, note = 'u%d-%d' WHERE id = %d", round, i, id))
+						case 4:
+							stmts = append(stmts, fmt.Sprintf("UPDATE cdc SET id = %d, v = v + 1 WHERE id = %d", nextCDC, id))
+							nextCDC++
+						case 5:
+							stmts = append(stmts, fmt.Sprintf("DELETE FROM cdc WHERE id = %d", id))
+						}
+					}
+					if _, err := upstream.Exec(ctx, "BEGIN; "+strings.Join(stmts, "; ")+"; COMMIT", pgx.QueryExecModeSimpleProtocol); err != nil {
+						t.Errorf("upstream writer: %v", err)
+						return
+					}
+					time.Sleep(time.Millisecond) // pacing: spread the round's changes over it
+				}
+			}()
+		}
 		for w := 0; w < 4; w++ {
 			wrng := rand.New(rand.NewPCG(seed, uint64(round*10+w+1)))
 			conn := srv.connect(ctx, t)
@@ -271,6 +337,9 @@ func TestCrashRecovery(t *testing.T) {
 		mu.Unlock()
 		srv.verifyTicks(ctx, t, ticksSeen.Load())
 		srv.verifyEvents(ctx, t, eventsSeen.Load(), produced)
+		if upstream != nil {
+			srv.verifyCDC(ctx, t, upstream)
+		}
 		vconn := srv.connect(ctx, t)
 		restart := srv.rows(ctx, t, vconn, "SELECT checkpoint_valid_at IS NOT NULL, log_batches FROM tb_catalog.restart")
 		vconn.Close(ctx)
@@ -567,6 +636,42 @@ func (s *server) verifyEvents(ctx context.Context, t *testing.T, seen, produced 
 		time.Sleep(time.Millisecond)
 	}
 	t.Logf("source latest: the latest of each of its %d keys", count)
+}
+
+// verifyCDC checks the POSTGRES source after a restart: the slot has not
+// acknowledged past the source's position, and once caught up the source
+// and its view equal the upstream table (the writer has stopped).
+func (s *server) verifyCDC(ctx context.Context, t *testing.T, upstream *pgx.Conn) {
+	t.Helper()
+	conn := s.connect(ctx, t)
+	defer conn.Close(ctx)
+	var position string
+	if err := conn.QueryRow(ctx, "SELECT coalesce(position, '') FROM tb_catalog.sources WHERE name = 'cdc'").Scan(&position); err != nil {
+		t.Fatalf("reading the CDC source's position: %v", err)
+	}
+	if lsn, ok := strings.CutPrefix(position, "lsn "); ok {
+		var ahead bool
+		if err := upstream.QueryRow(ctx, "SELECT confirmed_flush_lsn > $1::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cdc_slot'", lsn).Scan(&ahead); err != nil {
+			t.Fatalf("reading the slot: %v", err)
+		}
+		if ahead {
+			t.Fatalf("the slot acknowledged past the source's position %s", position)
+		}
+	}
+	want := s.rows(ctx, t, upstream, "SELECT id, v, note FROM cdc")
+	wantStats := s.rows(ctx, t, upstream, "SELECT count(*), coalesce(sum(v), 0) FROM cdc")
+	for {
+		got := s.rows(ctx, t, conn, "SELECT id, v, note FROM cdc")
+		stats := s.rows(ctx, t, conn, "SELECT n, coalesce(s, 0) FROM cdc_stats")
+		if slices.Equal(got, want) && slices.Equal(stats, wantStats) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("source cdc: %d rows (view %v), upstream %d (%v)\nserver log:\n%s", len(got), stats, len(want), wantStats, s.stderr)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("source cdc: equals the upstream table's %d rows (position %s)", len(want), position)
 }
 
 // crashKeys is the number of keys of the crash test's upsert source.
