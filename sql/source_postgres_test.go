@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tributary-db/tributary/sqllogictest/pgtest"
+	"github.com/tributary-db/tributary/storage"
 )
 
 // upstream is a throwaway PostgreSQL with wal_level = logical, the
@@ -262,4 +263,72 @@ func TestSourcePostgresRestart(t *testing.T) {
 		ts.waitSame(u, `SELECT n, q FROM totals`, `SELECT count(*), sum(qty) FROM items`)
 	}
 	ts.e.Close()
+}
+
+// BenchmarkPostgresSource: a durable POSTGRES source streaming a backlog
+// of upstream INSERTs. Each iteration creates a slot upstream, inserts the
+// rows (outside the measurement: they wait in the slot), then creates the
+// source (snapshot = false, on that slot) and measures until
+// tb_catalog.sources.rows says all of them are committed to the Pebble log.
+func BenchmarkPostgresSource(b *testing.B) {
+	const rows = 100_000
+	u := startUpstream(b)
+	u.exec(`CREATE TABLE items (id int8 PRIMARY KEY, name text, qty int4, at timestamptz, extra text);
+		CREATE PUBLICATION items_pub FOR TABLE items`)
+	l, err := storage.OpenPebble(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := NewEngine(EngineOptions{Log: l})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	ts := &testSession{t: b, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}
+	for _, bc := range []struct {
+		name   string
+		txRows int // rows per upstream transaction
+	}{{"tx-1000-rows", 1000}, {"tx-1-row", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var elapsed time.Duration
+			for i := 0; i < b.N; i++ {
+				u.exec(`TRUNCATE items`)
+				u.exec(`SELECT pg_create_logical_replication_slot('bench_slot', 'pgoutput')`)
+				var sb strings.Builder
+				for n := 0; n < rows; n += bc.txRows {
+					fmt.Fprintf(&sb, "BEGIN; INSERT INTO items SELECT g, 'item ' || g, g %% 100, '2026-11-28 12:00:00+00', NULL FROM generate_series(%d, %d) g; COMMIT;", n, n+bc.txRows-1)
+					if sb.Len() > 1<<20 {
+						u.exec(sb.String())
+						sb.Reset()
+					}
+				}
+				if sb.Len() > 0 {
+					u.exec(sb.String())
+				}
+				start := time.Now()
+				ts.mustExec(pgSourceSQL("bench", u, "bench_slot", ", snapshot = false"))
+				for {
+					got, err := ts.query(`SELECT rows, coalesce(error, '') FROM tb_catalog.sources WHERE name = 'bench'`)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if got[0] == fmt.Sprint(rows)+" | " {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+				elapsed += time.Since(start)
+				ts.mustExec(`DROP SOURCE bench`)
+				// The connector may still be letting go of the slot.
+				for deadline := time.Now().Add(30 * time.Second); u.rows(`SELECT count(*) FROM pg_replication_slots WHERE active`) != "0"; {
+					if time.Now().After(deadline) {
+						b.Fatal("the slot stays active after DROP SOURCE")
+					}
+					time.Sleep(time.Millisecond)
+				}
+				u.exec(`SELECT pg_drop_replication_slot('bench_slot')`)
+			}
+			b.ReportMetric(float64(rows*b.N)/elapsed.Seconds(), "rows/s")
+		})
+	}
 }
