@@ -90,3 +90,19 @@ func rowString(r types.Row) string {
 	}
 	return s
 }
+
+// FuzzPostgresPosition: any bytes decode without panicking, and what
+// decodes encodes to a position that decodes the same.
+func FuzzPostgresPosition(f *testing.F) {
+	f.Add(postgresPosition{lsn: 0x16B3748, snapshotDone: true}.encode())
+	f.Add([]byte{1, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodePostgresPosition(b)
+		if err != nil || len(b) == 0 {
+			return
+		}
+		if got, err := decodePostgresPosition(p.encode()); err != nil || got != p {
+			t.Fatalf("%x: decoded %+v, re-decoded %+v (%v)", b, p, got, err)
+		}
+	})
+}
