@@ -390,3 +390,38 @@ func TestSourcePostgresTypes(t *testing.T) {
 		UPDATE typed SET t = 'changed' WHERE k = 1`)
 	ts.waitSame(u, q, q)
 }
+
+// TestSourcePostgresToast: an UPDATE that leaves a TOASTed value unchanged
+// does not send it; under REPLICA IDENTITY FULL the source takes it from
+// the old row, otherwise it fails saying so.
+func TestSourcePostgresToast(t *testing.T) {
+	u := startUpstream(t)
+	u.exec(`CREATE TABLE docs (id int8 PRIMARY KEY, v int4, body text);
+		ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;
+		CREATE TABLE docs_full (id int8 PRIMARY KEY, v int4, body text);
+		ALTER TABLE docs_full ALTER COLUMN body SET STORAGE EXTERNAL;
+		ALTER TABLE docs_full REPLICA IDENTITY FULL;
+		CREATE PUBLICATION docs_pub FOR TABLE docs, docs_full`)
+	ts := newTestSession(t)
+	for _, name := range []string{"docs", "docs_full"} {
+		ts.mustExec(fmt.Sprintf(`CREATE SOURCE %[1]s (id int8 PRIMARY KEY, v int4, body text) FROM POSTGRES WITH (connection = '%[2]s', table = '%[1]s', publication = 'docs_pub', slot = '%[1]s_slot')`, name, u.url))
+	}
+	ts.waitRows(`SELECT count(*) FROM tb_catalog.sources WHERE position LIKE 'lsn %'`, "2")
+	for _, name := range []string{"docs", "docs_full"} {
+		u.exec(fmt.Sprintf(`INSERT INTO %[1]s VALUES (1, 0, repeat('x', 10000)), (2, 0, 'short'); UPDATE %[1]s SET v = 1`, name))
+	}
+	ts.waitRows(`SELECT id, v, length(body) FROM docs_full`, "1 | 1 | 10000; 2 | 1 | 5")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows := ts.restoredRows(`SELECT status, error FROM tb_catalog.sources WHERE name = 'docs'`)
+		if strings.Contains(rows[0], `failed (retrying) | postgres: UPDATE on "public"."docs"`) && strings.Contains(rows[0], "set REPLICA IDENTITY FULL upstream") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the docs source: %v", rows)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Nothing of the failed transaction is in the source.
+	ts.waitRows(`SELECT count(*) FROM docs`, "0")
+}
