@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tributary-db/tributary/sql/pgerror"
-	"github.com/tributary-db/tributary/storage"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -363,16 +362,7 @@ func BenchmarkKafkaSource(b *testing.B) {
 		}
 		produceJSON(b, p, parts, batch...)
 	}
-	l, err := storage.OpenPebble(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := NewEngine(EngineOptions{Log: l})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	ts := &testSession{t: b, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}
+	ts := openBenchEngine(b, b.TempDir())
 	brokers := strings.Join(c.ListenAddrs(), ",")
 	for _, bc := range []struct{ name, cols, format string }{
 		{"json-columns", "(n int8 NOT NULL, name text, price numeric, at timestamptz)", "JSON"},

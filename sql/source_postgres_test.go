@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tributary-db/tributary/sqllogictest/pgtest"
-	"github.com/tributary-db/tributary/storage"
 )
 
 // upstream is a throwaway PostgreSQL with wal_level = logical, the
@@ -54,22 +52,7 @@ func (u *upstream) rows(q string) string {
 	if err != nil {
 		u.t.Fatalf("upstream: %s: %v", q, err)
 	}
-	var out []string
-	for _, r := range res {
-		for _, row := range r.Rows {
-			parts := make([]string, len(row))
-			for i, c := range row {
-				if c == nil {
-					parts[i] = "NULL"
-				} else {
-					parts[i] = string(c)
-				}
-			}
-			out = append(out, strings.Join(parts, " | "))
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "; ")
+	return strings.Join(renderPGResults(res), "; ")
 }
 
 // waitSame waits until Tributary's answer to q equals upstream's to uq.
@@ -308,16 +291,7 @@ func BenchmarkPostgresSource(b *testing.B) {
 	u := startUpstream(b)
 	u.exec(`CREATE TABLE items (id int8 PRIMARY KEY, name text, qty int4, at timestamptz, extra text);
 		CREATE PUBLICATION items_pub FOR TABLE items`)
-	l, err := storage.OpenPebble(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := NewEngine(EngineOptions{Log: l})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	ts := &testSession{t: b, e: e, s: e.NewSession(SessionOptions{}), ctx: context.Background()}
+	ts := openBenchEngine(b, b.TempDir())
 	for _, bc := range []struct {
 		name   string
 		txRows int // rows per upstream transaction

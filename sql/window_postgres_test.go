@@ -89,22 +89,7 @@ func TestWindowsMatchPostgres(t *testing.T) {
 		if err != nil {
 			t.Fatalf("PostgreSQL: %s: %v", q, err)
 		}
-		var out []string
-		for _, r := range res {
-			for _, row := range r.Rows {
-				parts := make([]string, len(row))
-				for i, c := range row {
-					if c == nil {
-						parts[i] = "NULL"
-					} else {
-						parts[i] = string(c)
-					}
-				}
-				out = append(out, strings.Join(parts, " | "))
-			}
-		}
-		slices.Sort(out)
-		return out
+		return renderPGResults(res)
 	}
 	const schema = `CREATE TABLE ev (id int PRIMARY KEY, k int, ts timestamp, v int)`
 	pgQuery("SET TimeZone = 'UTC'")
@@ -155,4 +140,26 @@ func TestWindowsMatchPostgres(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d: %d transactions, %d rows at the end, PostgreSQL agreed on all %d questions after each", seed, steps, len(model), len(winQuestions))
+}
+
+// renderPGResults renders a real PostgreSQL's text-format results as
+// renderRows does Tributary's (" | " between columns, NULL for a null),
+// sorted: a multiset to compare with the same query's rows here.
+func renderPGResults(res []*pgconn.Result) []string {
+	var out []string
+	for _, r := range res {
+		for _, row := range r.Rows {
+			parts := make([]string, len(row))
+			for i, c := range row {
+				if c == nil {
+					parts[i] = "NULL"
+				} else {
+					parts[i] = string(c)
+				}
+			}
+			out = append(out, strings.Join(parts, " | "))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
