@@ -2,9 +2,12 @@ package sql
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -223,8 +226,24 @@ func TestCheckpointWhileWriting(t *testing.T) {
 // then, so the restart collects garbage as often as a fresh server's):
 //
 //	timeout 900 go test -run XXX -bench RestartFromCheckpoint -benchtime 1x ./sql/
+//
+// The restart runs under the pprof label phase=restart, which its
+// goroutines inherit, so that a CPU profile of the run can be cut down to
+// it (the checkpoint's build is most of the samples):
+//
+//	timeout 900 go test -p 1 -run XXX -bench 'RestartFromCheckpoint/rows=1000000$' -benchtime 1x -cpuprofile /tmp/r.cpu ./sql/
+//	go tool pprof -tagfocus phase=restart -top /tmp/r.cpu
+//
+// (The collector's own workers carry no label.) With
+// RESTART_HEAP_PROFILE=file set, the live heap after the restart (after a
+// GC; the builder is unreachable by then) is written to file, which is
+// where the bytes a row of each holder come from. The 3M-row size runs
+// only when named (-bench 'RestartFromCheckpoint/rows=3000000').
 func BenchmarkRestartFromCheckpoint(b *testing.B) {
-	for _, rows := range []int{200_000, 1_000_000} {
+	for _, rows := range []int{200_000, 1_000_000, 3_000_000} {
+		if rows > 1_000_000 && !strings.Contains(flag.Lookup("test.bench").Value.String(), fmt.Sprint(rows)) {
+			continue
+		}
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) { benchRestartFromCheckpoint(b, rows) })
 	}
 }
@@ -256,7 +275,10 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 		b.StopTimer()
 		base := liveHeap()
 		b.StartTimer()
-		ts := openUntrackedBenchEngine(b, dir) // closed below, then unreachable
+		var ts *testSession // closed below, then unreachable
+		pprof.Do(context.Background(), pprof.Labels("phase", "restart"), func(context.Context) {
+			ts = openUntrackedBenchEngine(b, dir)
+		})
 		b.StopTimer()
 		st := ts.restoredRows("SELECT load_ms, views_ms, views_restored, views_recomputed FROM tb_catalog.restart")
 		b.Logf("load_ms | views_ms | views_restored | views_recomputed: %v", st)
@@ -266,6 +288,9 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 		}
 		load, views = load+l, views+v
 		heap = float64(liveHeap()-base) / 1e6
+		if f := os.Getenv("RESTART_HEAP_PROFILE"); f != "" {
+			writeHeapProfile(b, f)
+		}
 		ts.e.Close()
 		b.StartTimer()
 	}
@@ -274,6 +299,19 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 	b.ReportMetric(held, "ckpt_writers_held_ms")
 	b.ReportMetric(stateBytes/1e6, "view_state_MB")
 	b.ReportMetric(heap, "heap_MB")
+}
+
+// writeHeapProfile writes the heap profile (live objects as of the last
+// GC) to file.
+func writeHeapProfile(b *testing.B, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // liveHeap is the heap in use after a garbage collection, in bytes.
