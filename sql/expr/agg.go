@@ -326,23 +326,10 @@ func (s *minMaxState) Add(args []types.Datum, diff int64) error {
 func compareFirst(a, b types.Row) int { return types.CompareRef(&a[0], &b[0]) }
 
 func (s *minMaxState) Result() (types.Datum, error) {
-	var out *msItem
-	visit := func(it *msItem) bool {
-		if it.n > 0 {
-			out = it
-			return false
-		}
-		return true
+	if d, ok := s.set.extreme(s.max); ok {
+		return d, nil
 	}
-	if s.max {
-		s.set.descend(visit)
-	} else {
-		s.set.ascend(visit)
-	}
-	if out == nil {
-		return types.Null(s.typ), nil
-	}
-	return out.key[0], nil
+	return types.Null(s.typ), nil
 }
 
 type boolState struct {

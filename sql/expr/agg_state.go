@@ -201,6 +201,15 @@ func (s *sumState) LoadState(src types.Row) error {
 func (m *multiset) appendState(dst types.Row, width int) types.Row {
 	m.flush()
 	dst = append(dst, types.NewInt8(int64(m.items)))
+	if len(m.ichunks) > 0 {
+		dst = slices.Grow(dst, 2*m.items)
+		for _, c := range m.ichunks {
+			for _, x := range c {
+				dst = append(dst, types.NewInt(m.intType, x.v), types.NewInt8(x.n))
+			}
+		}
+		return dst
+	}
 	m.ascend(func(it *msItem) bool {
 		if len(it.key) != width {
 			panic(fmt.Sprintf("expr: multiset key of %d datums, want %d", len(it.key), width))

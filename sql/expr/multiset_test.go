@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,6 +126,46 @@ func TestMultisetAgainstReference(t *testing.T) {
 					t.Fatalf("seed %d, iter %d, step %d: chunk of %d items", seed, iter, step, len(c))
 				}
 				count += len(c)
+			}
+			for _, c := range m.ichunks {
+				if len(c) == 0 || len(c) > msChunkMax {
+					t.Fatalf("seed %d, iter %d, step %d: integer chunk of %d items", seed, iter, step, len(c))
+				}
+				for i := 1; i < len(c); i++ {
+					if c[i-1].v >= c[i].v {
+						t.Fatalf("seed %d, iter %d, step %d: integer chunk out of order", seed, iter, step)
+					}
+				}
+				count += len(c)
+			}
+			if len(m.chunks) > 0 && len(m.ichunks) > 0 {
+				t.Fatalf("seed %d, iter %d, step %d: items in both kinds of chunks", seed, iter, step)
+			}
+			if ints && intType != types.Unknown && step == 0 && batch > 0 && len(m.ichunks) == 0 && len(wantItems) > 0 {
+				t.Fatalf("seed %d, iter %d: integer keys of one type in generic chunks", seed, iter)
+			}
+			for _, last := range []bool{false, true} {
+				d, ok := m.extreme(last)
+				want := ""
+				for i, it := range wantItems {
+					if last {
+						it = wantItems[len(wantItems)-1-i]
+					}
+					var n int64
+					if _, err := fmt.Sscanf(it[strings.LastIndex(it, "×")+len("×"):], "%d", &n); err != nil {
+						t.Fatal(err)
+					}
+					if n > 0 {
+						want = it[:strings.LastIndex(it, "×")]
+						break
+					}
+				}
+				if got := ""; ok != (want != "") || ok && render(d) != want {
+					if ok {
+						got = render(d)
+					}
+					t.Fatalf("seed %d, iter %d, step %d: extreme(%t) %q, want %q", seed, iter, step, last, got, want)
+				}
 			}
 			if count != m.items || count != len(wantItems) {
 				t.Fatalf("seed %d, iter %d, step %d: %d items counted, %d recorded, want %d", seed, iter, step, count, m.items, len(wantItems))
