@@ -14,90 +14,145 @@ import (
 // of an UPDATE's allocations under an ORDER BY … LIMIT view). As with a
 // B-tree of rows, adding a row that equals one already there keeps the old
 // one.
+//
+// The rows are kept dense in entries, in no order, and found through an
+// open-addressing table of slots (linear probing, at most half full),
+// each slot 8 bytes: a 32-bit hash of its row and the row's index in
+// entries. A row costs its entry (32 bytes), its hash (4) and two to four
+// slots; in a map[uint64]indexEntry it cost about 94 bytes (a restored
+// top-k's tail of 1M rows) and the map's growth rehashed every entry.
+// A removed row's place in entries is taken by the last one.
 type rowBag struct {
-	mask uint64                  // applied to hashes: tests force collisions
-	one  map[uint64]indexEntry   // the first row of each hash
-	more map[uint64][]indexEntry // the other rows of a hash; nil until one collides
-	n    int                     // distinct rows
-	buf  []byte                  // a row's encoding
+	mask    uint64       // applied to hashes: tests force collisions
+	entries []indexEntry // the rows, each with a count that is not 0
+	hashes  []uint32     // hashes[i] is the hash of entries[i].row
+	slots   []uint64     // hash<<32 | index in entries + 1; 0 is empty
+	n       int          // distinct rows: len(entries)
+	buf     []byte       // a row's encoding
 }
 
 var rowBagSeed = maphash.MakeSeed()
 
+// newRowBag returns a bag with room for size rows.
 func newRowBag(size int) *rowBag {
-	return &rowBag{mask: ^uint64(0), one: make(map[uint64]indexEntry, size)}
+	b := &rowBag{mask: ^uint64(0)}
+	if size > 0 {
+		b.entries = make([]indexEntry, 0, size)
+		b.hashes = make([]uint32, 0, size)
+		b.slots = make([]uint64, slotsFor(size))
+	}
+	return b
 }
 
-func (b *rowBag) hash(row types.Row) uint64 {
+// slotsFor is the table size for n rows: a power of two, at least 2n.
+func slotsFor(n int) int {
+	s := 8
+	for s < 2*n {
+		s <<= 1
+	}
+	return s
+}
+
+func (b *rowBag) hash(row types.Row) uint32 {
 	b.buf = types.RowKey(b.buf[:0], row)
-	return maphash.Bytes(rowBagSeed, b.buf) & b.mask
+	h := maphash.Bytes(rowBagSeed, b.buf) & b.mask
+	return uint32(h>>32) ^ uint32(h)
+}
+
+// find returns the slot of row, whose hash is h, and whether it holds the
+// row; when it does not, the slot is the empty one where row belongs.
+// REQUIRES: a table with an empty slot.
+func (b *rowBag) find(row types.Row, h uint32) (int, bool) {
+	m := len(b.slots) - 1
+	for s := int(h) & m; ; s = (s + 1) & m {
+		sl := b.slots[s]
+		if sl == 0 {
+			return s, false
+		}
+		if uint32(sl>>32) == h && types.RowsEqual(b.entries[uint32(sl)-1].row, row) {
+			return s, true
+		}
+	}
 }
 
 // add adds diff copies of row, and removes the row when its count reaches
 // zero.
 func (b *rowBag) add(row types.Row, diff int64) {
+	if diff == 0 {
+		return
+	}
+	if 2*(b.n+1) > len(b.slots) {
+		b.grow()
+	}
 	h := b.hash(row)
-	e, ok := b.one[h]
-	switch {
-	case !ok:
-		b.one[h] = indexEntry{row: row, count: diff}
+	s, found := b.find(row, h)
+	if !found {
+		b.slots[s] = uint64(h)<<32 | uint64(len(b.entries)+1)
+		b.entries = append(b.entries, indexEntry{row: row, count: diff})
+		b.hashes = append(b.hashes, h)
 		b.n++
 		return
-	case types.RowsEqual(e.row, row):
-		if e.count += diff; e.count != 0 {
-			b.one[h] = e
-			return
-		}
-		b.n--
-		m := b.more[h]
-		if len(m) == 0 {
-			delete(b.one, h)
-			return
-		}
-		b.one[h] = m[len(m)-1]
-		b.setMore(h, m[:len(m)-1])
+	}
+	i := int(uint32(b.slots[s])) - 1
+	if b.entries[i].count += diff; b.entries[i].count != 0 {
 		return
 	}
-	m := b.more[h]
-	for i := range m {
-		if !types.RowsEqual(m[i].row, row) {
-			continue
+	b.deleteSlot(s)
+	// The last entry takes the removed one's place: its slot is repointed.
+	last := len(b.entries) - 1
+	if i != last {
+		h := b.hashes[last]
+		m := len(b.slots) - 1
+		for s := int(h) & m; ; s = (s + 1) & m {
+			if int(uint32(b.slots[s])) == last+1 {
+				b.slots[s] = uint64(h)<<32 | uint64(i+1)
+				break
+			}
 		}
-		if m[i].count += diff; m[i].count == 0 {
-			b.n--
-			m[i] = m[len(m)-1]
-			b.setMore(h, m[:len(m)-1])
-		}
-		return
+		b.entries[i], b.hashes[i] = b.entries[last], b.hashes[last]
 	}
-	if b.more == nil {
-		b.more = map[uint64][]indexEntry{}
-	}
-	b.more[h] = append(m, indexEntry{row: row, count: diff})
-	b.n++
+	b.entries[last] = indexEntry{}
+	b.entries, b.hashes = b.entries[:last], b.hashes[:last]
+	b.n--
 }
 
-func (b *rowBag) setMore(h uint64, m []indexEntry) {
-	if len(m) == 0 {
-		delete(b.more, h)
-	} else {
-		b.more[h] = m
+// deleteSlot empties slot s, shifting back the slots after it in its run
+// that may take its place (linear probing's deletion without tombstones).
+func (b *rowBag) deleteSlot(s int) {
+	m := len(b.slots) - 1
+	for j := (s + 1) & m; b.slots[j] != 0; j = (j + 1) & m {
+		home := int(uint32(b.slots[j]>>32)) & m
+		// The slot at j may move to s unless its home lies cyclically in
+		// (s, j]: then s is before where it may be.
+		if (j-home)&m >= (j-s)&m {
+			b.slots[s] = b.slots[j]
+			s = j
+		}
+	}
+	b.slots[s] = 0
+}
+
+// grow doubles the table (or makes the first one), placing each row by
+// the hash kept with it.
+func (b *rowBag) grow() {
+	b.slots = make([]uint64, max(slotsFor(b.n+1), 2*len(b.slots)))
+	m := len(b.slots) - 1
+	for i, h := range b.hashes {
+		s := int(h) & m
+		for b.slots[s] != 0 {
+			s = (s + 1) & m
+		}
+		b.slots[s] = uint64(h)<<32 | uint64(i+1)
 	}
 }
 
 // each calls f for every row with its count, in no order, until f returns
-// false. f must not change the bag.
+// false. f must not change the bag. each only reads: joins stepped in
+// parallel read a shared arrangement's bags at once.
 func (b *rowBag) each(f func(e indexEntry) bool) {
-	for _, e := range b.one {
+	for _, e := range b.entries {
 		if !f(e) {
 			return
-		}
-	}
-	for _, m := range b.more {
-		for _, e := range m {
-			if !f(e) {
-				return
-			}
 		}
 	}
 }

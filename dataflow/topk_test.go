@@ -187,20 +187,26 @@ func mapsEqualTopK(a, b map[string]int64) bool {
 }
 
 // TestRowBag adds and retracts random rows, duplicates and rows equal under
-// types.RowsEqual but typed differently, in a bag whose hashes are cut to
-// two bits (so that most rows collide), and compares it after every change
-// with a reference keyed by the rows' text.
+// types.RowsEqual but typed differently, in bags whose hashes are cut to
+// two or eight bits (so that most rows collide, and removals shift long
+// runs of slots) or not, small and growing to thousands of rows, and
+// compares each with a reference keyed by the rows' text, checking that
+// every row is found from its hash.
 func TestRowBag(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	for _, mask := range []uint64{3, ^uint64(0)} {
+	for _, tc := range []struct {
+		mask          uint64
+		values, steps int
+	}{{3, 40, 3000}, {^uint64(0), 40, 3000}, {0xff, 3000, 30000}, {^uint64(0), 3000, 30000}} {
+		mask := tc.mask
 		b := newRowBag(0)
 		b.mask = mask
 		want := map[string]int64{}
 		kept := map[string]types.Type{} // the type of the row the bag keeps
-		for i := 0; i < 3000; i++ {
-			v := int64(rng.IntN(40))
+		for i := 0; i < tc.steps; i++ {
+			v := int64(rng.IntN(tc.values))
 			typ := []types.Type{types.Int4, types.Int8}[rng.IntN(2)]
 			row := types.Row{types.NewInt(typ, v), types.NewText(fmt.Sprint(v % 3))}
 			k := fmt.Sprint(v)
@@ -215,6 +221,9 @@ func TestRowBag(t *testing.T) {
 			if want[k] += diff; want[k] == 0 {
 				delete(want, k)
 			}
+			if tc.values > 100 && i%100 != 0 {
+				continue // the large rounds check the whole bag now and then
+			}
 			got := map[string]int64{}
 			b.each(func(e indexEntry) bool {
 				k := fmt.Sprint(e.row[0].Int())
@@ -226,6 +235,22 @@ func TestRowBag(t *testing.T) {
 			})
 			if fmt.Sprint(got) != fmt.Sprint(want) || b.n != len(want) {
 				t.Fatalf("seed %d, mask %x, change %d: bag %v (%d rows), want %v", seed, mask, i, got, b.n, want)
+			}
+			// Every row is found from its hash, and only rows fill slots.
+			used := 0
+			for _, sl := range b.slots {
+				if sl != 0 {
+					used++
+				}
+			}
+			for j, e := range b.entries {
+				s, ok := b.find(e.row, b.hash(e.row))
+				if !ok || int(uint32(b.slots[s]))-1 != j || b.hashes[j] != b.hash(e.row) {
+					t.Fatalf("seed %d, mask %x, change %d: row %v at %d not found from its hash", seed, mask, i, e.row, j)
+				}
+			}
+			if used != b.n || len(b.entries) != b.n || 2*b.n > len(b.slots) {
+				t.Fatalf("seed %d, mask %x, change %d: %d slots used of %d for %d rows", seed, mask, i, used, len(b.slots), b.n)
 			}
 		}
 	}
