@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -329,17 +330,24 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 		e.mu.lastTime = cp.Time
 	}
 	ectx := e.viewStepCtxLocked()
-	for _, mv := range e.mu.cat.matViews() {
+	views := e.mu.cat.matViews()
+	restores := e.restoreViewsLocked(ctx, ck, cp, views, restorable)
+	for i, mv := range views {
 		t0 := time.Now()
-		if restorable[mv.ID] {
-			err := e.restoreViewLocked(ctx, ck, cp, mv)
+		if r := restores[i]; r != nil {
+			err := e.finishViewRestoreLocked(cp, mv, r)
 			if err == nil {
-				e.logger.Debug("materialized view restored", "view", mv.Name, "rows", mv.Data.Len(), "state_rows", mv.Flow.StateRows(), "elapsed", time.Since(t0))
+				e.logger.Debug("materialized view restored", "view", mv.Name, "rows", mv.Data.Len(), "state_rows", mv.Flow.StateRows(), "elapsed", r.elapsed)
 				st.viewsRestored++
 				progress()
 				continue
 			}
 			if !errors.Is(err, dataflow.ErrStateMismatch) {
+				for _, r := range restores[i+1:] {
+					if r != nil && r.shares != nil {
+						releaseShares(r.shares.used)
+					}
+				}
 				return err
 			}
 			e.logger.Warn("materialized view's checkpointed state does not fit; recomputing it", "view", mv.Name, "err", err)
@@ -377,43 +385,90 @@ func (e *Engine) restorableViewsLocked(cp *storage.Checkpoint) map[dataflow.Coll
 	return out
 }
 
-// restoreViewLocked gives mv a dataflow built afresh with the operator
-// state checkpoint cp holds for it; its output was loaded with the tables.
-// A state that does not decode is corruption (XX001, naming the view); one
-// that does not fit the dataflow is an error wrapping
+// viewRestore is the restore of one view's dataflow from its checkpointed
+// state (restoreViewsLocked), until finishViewRestoreLocked installs it.
+type viewRestore struct {
+	shares  *viewArrangements
+	flow    *dataflow.Dataflow
+	err     error
+	elapsed time.Duration // reading the state and loading it
+}
+
+// restoreViewsLocked builds a fresh dataflow for each view of views that
+// restorable names and loads into it the operator state checkpoint cp
+// holds for it; the result's i-th entry is views[i]'s, nil for a view not
+// restorable. The dataflows are built one after another (building takes
+// shared arrangements from the catalog), then loaded on up to GOMAXPROCS
+// goroutines: a load touches only its own dataflow, and one view's state
+// (top10's 1M rows) took as long as all the others', with the second core
+// idle. Each worker reads a view's state (one at a time, under readMu) just
+// before loading it, so that at most a worker's worth of encoded states is
+// in memory at once.
+// REQUIRES: mu held for writing.
+func (e *Engine) restoreViewsLocked(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, views []*Object, restorable map[dataflow.CollectionID]bool) []*viewRestore {
+	out := make([]*viewRestore, len(views))
+	var todo []int
+	for i, mv := range views {
+		if !restorable[mv.ID] {
+			continue
+		}
+		r := &viewRestore{shares: &viewArrangements{cat: e.mu.cat}}
+		r.flow, r.err = dataflow.Build(mv.Flow.Plan(), r.shares)
+		out[i] = r
+		if r.err == nil {
+			todo = append(todo, i)
+		}
+	}
+	var next atomic.Int64
+	var readMu sync.Mutex
+	work := func() {
+		for {
+			k := int(next.Add(1)) - 1
+			if k >= len(todo) {
+				return
+			}
+			r, mv := out[todo[k]], views[todo[k]]
+			t0 := time.Now()
+			var chunks [][]byte
+			readMu.Lock()
+			r.err = ck.ReadCheckpointState(ctx, cp, storage.CollectionID(mv.ID), func(c []byte) error {
+				chunks = append(chunks, c)
+				return nil
+			})
+			readMu.Unlock()
+			if r.err == nil {
+				r.err = r.flow.Restore(&stateRows{chunks: chunks})
+			}
+			r.elapsed = time.Since(t0)
+		}
+	}
+	workers := make([]func(), min(len(todo), runtime.GOMAXPROCS(0)))
+	for i := range workers {
+		workers[i] = work
+	}
+	if len(workers) > 0 {
+		runParallel(workers)
+	}
+	return out
+}
+
+// finishViewRestoreLocked gives mv the dataflow r restored, or returns r's
+// error: a state that does not decode is corruption (XX001, naming the
+// view); one that does not fit the dataflow is an error wrapping
 // dataflow.ErrStateMismatch, and mv is left as it was.
 // REQUIRES: mu held for writing.
-func (e *Engine) restoreViewLocked(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, mv *Object) error {
-	corrupt := func(err error) error {
-		return pgerror.New(pgerror.DataCorrupted, "the checkpoint valid at %d holds an unreadable state of materialized view %s: %v", cp.Time, mv.Name, err)
-	}
-	var chunks [][]byte
-	err := ck.ReadCheckpointState(ctx, cp, storage.CollectionID(mv.ID), func(c []byte) error {
-		chunks = append(chunks, c)
-		return nil
-	})
-	var ce *storage.CorruptionError
-	if errors.As(err, &ce) {
-		return corrupt(err)
-	}
-	if err != nil {
-		return err
-	}
-	shares := &viewArrangements{cat: e.mu.cat}
-	flow, err := dataflow.Build(mv.Flow.Plan(), shares)
-	if err == nil {
-		err = flow.Restore(&stateRows{chunks: chunks})
-	}
-	if err != nil {
-		releaseShares(shares.used)
-		if errors.Is(err, dataflow.ErrBadState) {
-			return corrupt(err)
+func (e *Engine) finishViewRestoreLocked(cp *storage.Checkpoint, mv *Object, r *viewRestore) error {
+	if err := r.err; err != nil {
+		releaseShares(r.shares.used)
+		var ce *storage.CorruptionError
+		if errors.As(err, &ce) || errors.Is(err, dataflow.ErrBadState) {
+			return pgerror.New(pgerror.DataCorrupted, "the checkpoint valid at %d holds an unreadable state of materialized view %s: %v", cp.Time, mv.Name, err)
 		}
 		return err
 	}
 	releaseShares(mv.shares)
-	mv.shares = shares.used
-	mv.Flow, mv.Err, mv.errInherited = flow, nil, false
+	mv.shares = r.shares.used
+	mv.Flow, mv.Err, mv.errInherited = r.flow, nil, false
 	return nil
 }
 
