@@ -559,6 +559,8 @@ func (o *topKOp) loadState(r *stateIn) error {
 			o.group(nil).tail = newRowBag(n)
 		}
 	}
+	o.loading = true
+	defer func() { o.loading = false }()
 	err := r.rowsSized("a top-k row", sized, func() {
 		n := r.count()
 		row := r.datums(len(r.row))
@@ -576,7 +578,11 @@ func (o *topKOp) loadState(r *stateIn) error {
 	if err != nil {
 		return err
 	}
+	o.loading = false
 	for _, g := range o.groups {
+		if g.tail != nil {
+			g.tail.place()
+		}
 		o.refill(g)
 		g.out = o.window(g)
 	}

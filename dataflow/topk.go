@@ -28,6 +28,9 @@ type topKOp struct {
 	plan   *TopK
 	groups map[string]*topGroup
 	buf    []byte
+	// loading: rows go to tails by rowBag.appendRow, not add (loadState,
+	// whose rows are distinct; it places them when done).
+	loading bool
 }
 
 // topGroup is one group's rows. Every row of head orders at or before
@@ -127,7 +130,16 @@ func (o *topKOp) add(g *topGroup, row types.Row, diff int64) {
 		}
 		return
 	}
-	g.tail.add(row, diff)
+	o.addTail(g, row, diff)
+}
+
+// addTail adds diff copies of row to g's tail.
+func (o *topKOp) addTail(g *topGroup, row types.Row, diff int64) {
+	if o.loading {
+		g.tail.appendRow(row, diff)
+	} else {
+		g.tail.add(row, diff)
+	}
 }
 
 // split keeps the first keep entries of g's head and moves the others to
@@ -151,7 +163,7 @@ func (o *topKOp) split(g *topGroup, keep int) {
 		g.tail = newRowBag(len(moved))
 	}
 	for _, e := range moved {
-		g.tail.add(e.row, e.count) // a new row: the tail orders after the old boundary
+		o.addTail(g, e.row, e.count) // a new row: the tail orders after the old boundary
 	}
 }
 

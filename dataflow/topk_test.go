@@ -255,3 +255,70 @@ func TestRowBag(t *testing.T) {
 		}
 	}
 }
+
+// TestRowBagPlace appends rows to bags without looking them up (appendRow,
+// as a top-k's restore does) and places them in one pass, with hashes cut
+// to collide or not, with and without rows that are equal after all (which
+// place must fold, a zero sum removing the row), and checks the bag against
+// a reference, every row found from its hash, before and after more
+// changes.
+func TestRowBagPlace(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for round := 0; round < 24; round++ {
+		mask := []uint64{3, 0xff, ^uint64(0)}[round%3]
+		dups := round%2 == 1
+		rows := 1 + rng.IntN(5000)
+		b := newRowBag([]int{0, rows}[rng.IntN(2)])
+		b.mask = mask
+		want := map[int64]int64{}
+		row := func(v int64) types.Row { return types.Row{types.NewInt8(v), types.NewText(fmt.Sprint(v % 7))} }
+		for i := 0; i < rows; i++ {
+			v := int64(i)
+			if dups && rng.IntN(10) == 0 {
+				v = rng.Int64N(int64(i + 1)) // maybe one appended before
+			}
+			diff := int64(1 + rng.IntN(3))
+			if dups && want[v] > 0 && rng.IntN(2) == 0 {
+				diff = -want[v] // folds to zero
+			}
+			b.appendRow(row(v), diff)
+			if want[v] += diff; want[v] == 0 {
+				delete(want, v)
+			}
+		}
+		b.place()
+		check := func(when string) {
+			got := map[int64]int64{}
+			b.each(func(e indexEntry) bool {
+				if _, dup := got[e.row[0].Int()]; dup {
+					t.Fatalf("seed %d, round %d, %s: row %v twice", seed, round, when, e.row)
+				}
+				got[e.row[0].Int()] = e.count
+				return true
+			})
+			if fmt.Sprint(got) != fmt.Sprint(want) || b.n != len(want) || b.placed != b.n {
+				t.Fatalf("seed %d, round %d, %s: bag of %d rows (%d placed) differs from the %d wanted", seed, round, when, b.n, b.placed, len(want))
+			}
+			for j, e := range b.entries {
+				if s, ok := b.find(e.row, b.hash(e.row)); !ok || int(uint32(b.slots[s]))-1 != j {
+					t.Fatalf("seed %d, round %d, %s: row %v not found from its hash", seed, round, when, e.row)
+				}
+			}
+		}
+		check("placed")
+		for i := 0; i < 1000; i++ {
+			v := rng.Int64N(int64(rows + 100))
+			diff := int64(1)
+			if want[v] > 0 && rng.IntN(2) == 0 {
+				diff = -want[v]
+			}
+			b.add(row(v), diff)
+			if want[v] += diff; want[v] == 0 {
+				delete(want, v)
+			}
+		}
+		check("after changes")
+	}
+}
