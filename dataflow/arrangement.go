@@ -24,6 +24,11 @@ type Arrangement struct {
 	keys map[string]arrKey
 	ints map[int64]arrKey
 	buf  []byte
+	// loading: a key's bag takes rows by rowBag.appendRow, and the keys
+	// whose bags have rows to place are listed (AddColsDistinct).
+	loading   bool
+	unplacedI []int64
+	unplacedS []string
 }
 
 // arrKey is the rows under one key. Most keys hold one row (a primary key,
@@ -98,6 +103,41 @@ func (a *Arrangement) AddCols(row types.Row, cols []int, diff int64) {
 	a.addKeyed(row, diff)
 }
 
+// AddColsDistinct is AddCols of every row of ups, for rows that are not in
+// the arrangement and not twice in ups: a checkpoint's rows, or a table's
+// when an index is made. A key's rows then go into its bag without a
+// lookup each and are placed at the end, bag by bag (rowBag.place): added
+// one at a time, rows in the order of the table's primary key land in a
+// different key's bag each time, a cache miss each (0.6 s of restoring a
+// 3M-row table's index on k, 1000 keys). A row that was there after all is
+// folded as AddCols would, only slower.
+func (a *Arrangement) AddColsDistinct(ups []Update, cols []int) {
+	a.loading = true
+	for _, u := range ups {
+		a.AddCols(u.Row, cols, u.Diff)
+	}
+	a.loading = false
+	for _, v := range a.unplacedI {
+		if e := a.ints[v]; e.rows != nil {
+			if e.rows.place(); e.rows.n == 0 {
+				delete(a.ints, v)
+			}
+		}
+	}
+	for _, k := range a.unplacedS {
+		if e := a.keys[k]; e.rows != nil {
+			if e.rows.place(); e.rows.n == 0 {
+				delete(a.keys, k)
+			}
+		}
+	}
+	a.unplacedI, a.unplacedS = a.unplacedI[:0], a.unplacedS[:0]
+}
+
+// unplaced reports whether e's bag has rows appendRow added that are not
+// placed yet.
+func unplaced(e arrKey) bool { return e.rows != nil && e.rows.placed < e.rows.n }
+
 // addKeyed is Add for the key whose types.RowKey encoding is a.buf.
 func (a *Arrangement) addKeyed(row types.Row, diff int64) {
 	if v, ok := intKey(a.buf); ok {
@@ -110,8 +150,12 @@ func (a *Arrangement) addKeyed(row types.Row, diff int64) {
 		return
 	}
 	k := len(a.buf)
+	was := unplaced(e)
 	if a.addTo(&e, row, diff) {
 		a.keys[string(a.buf[:k])] = e
+		if !was && unplaced(e) {
+			a.unplacedS = append(a.unplacedS, string(a.buf[:k]))
+		}
 	} else {
 		delete(a.keys, string(a.buf[:k]))
 	}
@@ -125,8 +169,12 @@ func (a *Arrangement) addInt(v int64, row types.Row, diff int64) {
 		return
 	}
 	a.buf = a.buf[:0]
+	was := unplaced(e)
 	if a.addTo(&e, row, diff) {
 		a.ints[v] = e
+		if !was && unplaced(e) {
+			a.unplacedI = append(a.unplacedI, v)
+		}
 	} else {
 		delete(a.ints, v)
 	}
@@ -146,7 +194,11 @@ func (a *Arrangement) addTo(e *arrKey, row types.Row, diff int64) bool {
 		e.rows.add(e.one.row, e.one.count)
 		e.one = arrRow{}
 	}
-	e.rows.add(row, diff)
+	if a.loading {
+		e.rows.appendRow(row, diff)
+	} else {
+		e.rows.add(row, diff)
+	}
 	return e.rows.n > 0
 }
 

@@ -1,7 +1,11 @@
 package dataflow
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/tributary-db/tributary/sql/types"
 )
@@ -82,5 +86,71 @@ func TestArrangementAddCols(t *testing.T) {
 	a.AddCols(types.Row{txt, i5}, []int{1}, -2)
 	if got, want := a.Len(), 2; got != want {
 		t.Fatalf("Len after retracting 5: %d, want %d", got, want)
+	}
+}
+
+// TestArrangementAddColsDistinct loads random batches with AddColsDistinct
+// and the same batches row by row with AddCols, and compares the two
+// arrangements (every key's rows and counts, Len, and lookups) after each
+// batch. Batches are mostly new rows, under integer and text keys, some
+// keys holding one row and some many; now and then a batch holds rows
+// that are there already or twice, which must be folded, down to zero.
+func TestArrangementAddColsDistinct(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for round := 0; round < 20; round++ {
+		fast, slow := NewArrangement(), NewArrangement()
+		cols := []int{1}
+		if round%2 == 1 {
+			cols = []int{2} // text keys
+		}
+		keys := 1 + rng.IntN(200)
+		next := 0
+		var seen []types.Row
+		for batch := 0; batch < 8; batch++ {
+			var ups []Update
+			for i := rng.IntN(2000); i > 0; i-- {
+				var row types.Row
+				if len(seen) > 0 && round%4 >= 2 && rng.IntN(8) == 0 {
+					row = seen[rng.IntN(len(seen))] // there already, or twice
+				} else {
+					k := rng.IntN(keys)
+					row = types.Row{types.NewInt8(int64(next)), types.NewInt4(int32(k)), types.NewText(fmt.Sprint("k", k))}
+					next++
+					seen = append(seen, row)
+				}
+				diff := int64(1 + rng.IntN(2))
+				if rng.IntN(10) == 0 {
+					diff = -diff
+				}
+				ups = append(ups, Update{Row: row, Diff: diff})
+			}
+			fast.AddColsDistinct(ups, cols)
+			for _, u := range ups {
+				slow.AddCols(u.Row, cols, u.Diff)
+			}
+			dump := func(a *Arrangement) string {
+				var out []string
+				a.scan(func(key string, row types.Row, c int64) { out = append(out, fmt.Sprintf("%x %v ×%d", key, row, c)) })
+				slices.Sort(out)
+				return fmt.Sprint(a.Len(), out)
+			}
+			if got, want := dump(fast), dump(slow); got != want {
+				t.Fatalf("seed %d, round %d, batch %d: AddColsDistinct\n%s\nAddCols\n%s", seed, round, batch, got, want)
+			}
+			for k := 0; k < keys; k++ {
+				key := types.Row{types.NewInt4(int32(k))}
+				if cols[0] == 2 {
+					key = types.Row{types.NewText(fmt.Sprint("k", k))}
+				}
+				var got, want int64
+				fast.Lookup(key, func(_ types.Row, c int64) { got += c })
+				slow.Lookup(key, func(_ types.Row, c int64) { want += c })
+				if got != want {
+					t.Fatalf("seed %d, round %d, batch %d: key %v holds %d rows, want %d", seed, round, batch, key, got, want)
+				}
+			}
+		}
 	}
 }

@@ -124,7 +124,8 @@ func (b *rowBag) add(row types.Row, diff int64) {
 
 // appendRow adds a row of diff copies that the caller knows not to be in
 // the bag, without looking for it: restoring a top-k's tail, whose rows
-// the checkpoint holds once each. Inserted one by one, each row cost a
+// the checkpoint holds once each, or loading a table's rows into an
+// arrangement (Arrangement.AddColsDistinct). Inserted one by one, each row cost a
 // cache miss in a table of 2M slots (16 MB for a tail of 1M rows), most of
 // the time of restoring that tail. Until place, the bag serves only
 // appendRow and place (add places first; each would see the rows, but a
@@ -138,16 +139,66 @@ func (b *rowBag) appendRow(row types.Row, diff int64) {
 	b.n++
 }
 
-// place puts the rows appendRow added into the slots: the table is rebuilt
-// with every row placed in the order of its home slot, so that its writes
-// sweep the table once instead of landing at random. Rows that turn out
-// equal after all (a checkpoint that is not what it should be) are folded
-// by adding them again one by one.
+// place puts the rows appendRow added into the slots. When they are most
+// of the bag, or the table must grow, it is rebuilt with every row placed
+// in the order of its home slot, so that its writes sweep the table once
+// instead of landing at random; else the new rows are placed one by one,
+// in a table small enough to stay in cache while this bag is placed. Rows
+// that turn out to equal another (a checkpoint that is not what it should
+// be, or a row that was there) are folded by adding every row again one by
+// one.
 func (b *rowBag) place() {
 	if b.placed == len(b.entries) {
 		return
 	}
-	b.slots = make([]uint64, max(slotsFor(len(b.entries)), len(b.slots)))
+	if 2*len(b.entries) > len(b.slots) || 2*b.placed < len(b.entries) {
+		b.rebuild()
+		return
+	}
+	m := len(b.slots) - 1
+	dup := false
+	for i := b.placed; i < len(b.entries); i++ {
+		dup = b.placeEntry(i, m) || dup
+	}
+	b.placed = len(b.entries)
+	if dup {
+		b.fold()
+	}
+}
+
+// placeEntry puts entries[i] in the first free slot from its home, and
+// reports whether a slot on the way holds an equal row. m is the table's
+// mask.
+func (b *rowBag) placeEntry(i, m int) bool {
+	h := b.hashes[i]
+	dup := false
+	s := int(h) & m
+	for ; b.slots[s] != 0; s = (s + 1) & m {
+		if uint32(b.slots[s]>>32) == h && types.RowsEqual(b.entries[uint32(b.slots[s])-1].row, b.entries[i].row) {
+			dup = true
+		}
+	}
+	b.slots[s] = uint64(h)<<32 | uint64(i+1)
+	return dup
+}
+
+// fold rebuilds the bag by adding its entries one by one, which folds
+// equal rows (and drops those whose counts cancel).
+func (b *rowBag) fold() {
+	rows := b.entries
+	*b = rowBag{mask: b.mask, buf: b.buf}
+	for _, e := range rows {
+		b.add(e.row, e.count)
+	}
+}
+
+// rebuild is place, rebuilding the table with every row.
+func (b *rowBag) rebuild() {
+	if size := slotsFor(len(b.entries)); len(b.slots) < size {
+		b.slots = make([]uint64, size)
+	} else {
+		clear(b.slots)
+	}
 	m := len(b.slots) - 1
 	// A counting sort of the rows by the top (at most) 16 bits of their
 	// home slot: within a bucket they are placed near each other.
@@ -170,22 +221,11 @@ func (b *rowBag) place() {
 	}
 	dup := false
 	for _, i := range order {
-		h := b.hashes[i]
-		s := int(h) & m
-		for ; b.slots[s] != 0; s = (s + 1) & m {
-			if uint32(b.slots[s]>>32) == h && types.RowsEqual(b.entries[uint32(b.slots[s])-1].row, b.entries[i].row) {
-				dup = true
-			}
-		}
-		b.slots[s] = uint64(h)<<32 | uint64(i+1)
+		dup = b.placeEntry(int(i), m) || dup
 	}
 	b.placed = len(b.entries)
 	if dup {
-		rows := b.entries
-		*b = rowBag{mask: b.mask, buf: b.buf}
-		for _, e := range rows {
-			b.add(e.row, e.count)
-		}
+		b.fold()
 	}
 }
 

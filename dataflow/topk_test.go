@@ -320,5 +320,22 @@ func TestRowBagPlace(t *testing.T) {
 			}
 		}
 		check("after changes")
+		// More rows appended to the placed bag: a few (placed one by
+		// one) or many (the table rebuilt), some of them there already
+		// when dups is set.
+		more := []int{1 + rng.IntN(b.n/4+1), 1 + rng.IntN(4*b.n+1)}[rng.IntN(2)]
+		for i := 0; i < more; i++ {
+			v := int64(rows + 100 + i)
+			if dups && rng.IntN(10) == 0 {
+				v = rng.Int64N(int64(rows + 100))
+			}
+			diff := int64(1 + rng.IntN(3))
+			b.appendRow(row(v), diff)
+			if want[v] += diff; want[v] == 0 {
+				delete(want, v)
+			}
+		}
+		b.place()
+		check("appended to")
 	}
 }

@@ -273,13 +273,22 @@ func (x *tableIndex) add(ups []dataflow.Update) {
 	}
 }
 
+// addNew is add of rows none of which the index holds, each once: a
+// checkpoint's, or the contents an index is made from
+// (dataflow.Arrangement.AddColsDistinct).
+func (x *tableIndex) addNew(ups []dataflow.Update) {
+	if x.arr != nil {
+		x.arr.AddColsDistinct(ups, x.cols)
+	}
+}
+
 // addIndex returns the index on cols, creating it (filled from the current
 // contents) if there is none, and counts one more user of it.
 func (o *Object) addIndex(name string, cols []int) *tableIndex {
 	x := o.indexFor(cols)
 	if x == nil {
 		x = &tableIndex{name: name, cols: cols, arr: dataflow.NewArrangement()}
-		x.add(o.Data.Snapshot())
+		x.addNew(o.Data.Snapshot())
 		o.indexes = append(o.indexes, x)
 	} else if x.name == "" {
 		x.name = name
@@ -405,12 +414,22 @@ const parallelApplyRows = 4096
 
 // apply adds a consolidated batch to a table's or view's contents and keeps
 // its indexes (the primary key's among them) current.
-func (o *Object) apply(ups []dataflow.Update) {
+func (o *Object) apply(ups []dataflow.Update) { o.applyTo(ups, false) }
+
+// applyNew is apply of rows none of which o holds (a checkpoint's): its
+// indexes take them without a lookup each (tableIndex.addNew).
+func (o *Object) applyNew(ups []dataflow.Update) { o.applyTo(ups, true) }
+
+func (o *Object) applyTo(ups []dataflow.Update, fresh bool) {
 	if len(ups) >= parallelApplyRows {
 		tasks := make([]func(), 0, 1+len(o.indexes)+len(o.uniques))
 		tasks = append(tasks, func() { o.Data.Apply(ups) })
 		for _, x := range o.indexes {
-			if x.arr != nil { // else the contents answer for it
+			switch {
+			case x.arr == nil: // the contents answer for it
+			case fresh:
+				tasks = append(tasks, func() { x.addNew(ups) })
+			default:
 				tasks = append(tasks, func() { x.add(ups) })
 			}
 		}
@@ -421,7 +440,11 @@ func (o *Object) apply(ups []dataflow.Update) {
 	} else {
 		o.Data.Apply(ups)
 		for _, x := range o.indexes {
-			x.add(ups)
+			if fresh {
+				x.addNew(ups)
+			} else {
+				x.add(ups)
+			}
 		}
 		for _, u := range o.uniques {
 			u.apply(ups)

@@ -293,7 +293,10 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 		for _, en := range entries {
 			ups = append(ups, dataflow.Update{Row: en.Row, Diff: en.Diff})
 		}
-		o.apply(ups)
+		// A checkpoint holds each row of a collection once, and the
+		// tables and restored views are empty before it is loaded (a
+		// row there after all would be folded in, only slower).
+		o.applyNew(ups)
 		if o.Kind == KindTable {
 			st.rowsLoaded += int64(len(entries))
 		}
