@@ -3,6 +3,7 @@ package dataflow
 import (
 	"hash/maphash"
 	"slices"
+	"sync/atomic"
 
 	"github.com/google/btree"
 	"github.com/tributary-db/tributary/sql/types"
@@ -52,6 +53,12 @@ func Consolidate(batch []Update) []Update {
 type Index struct {
 	tree *btree.BTreeG[*indexEntry]
 	n    int64 // total multiplicity
+	// appending is the entry Apply is inserting when it orders after
+	// every entry of the tree: the tree's less orders it without
+	// comparing rows. Clones share the tree's less, and are read while
+	// the original changes, hence atomic; a clone never holds the entry.
+	// nil in a clone, whose Apply compares every time.
+	appending *atomic.Pointer[indexEntry]
 }
 
 type indexEntry struct {
@@ -61,15 +68,54 @@ type indexEntry struct {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{tree: btree.NewG(16, func(a, b *indexEntry) bool { return types.CompareRows(a.row, b.row) < 0 })}
+	appending := new(atomic.Pointer[indexEntry])
+	less := func(a, b *indexEntry) bool {
+		if p := appending.Load(); p != nil {
+			// p orders after every other entry.
+			if a == p {
+				return false
+			}
+			if b == p {
+				return true
+			}
+		}
+		return types.CompareRows(a.row, b.row) < 0
+	}
+	return &Index{tree: btree.NewG(16, less), appending: appending}
 }
 
 // Apply adds a batch of updates. A count that would go negative is clamped
 // at the caller's risk: it signals a broken invariant upstream.
+//
+// Rows that order after every row of the index (a checkpoint loaded in
+// row order, a COPY of rising keys) are inserted as such: one comparison
+// with the greatest row, where a descent compared the row with about
+// twenty (log₂ of the rows), most of the B-tree's cost. Apply stops trying
+// at the first row of the batch that does not.
 func (x *Index) Apply(batch []Update) {
+	var last *indexEntry // the greatest entry, after an appended row
+	tryAppend := x.appending != nil
 	for _, u := range batch {
+		if tryAppend && u.Diff != 0 {
+			if last == nil {
+				last, _ = x.tree.Max()
+			}
+			if last == nil || types.CompareRows(u.Row, last.row) > 0 {
+				e := &indexEntry{row: u.Row, count: u.Diff}
+				x.appending.Store(e)
+				x.tree.ReplaceOrInsert(e)
+				last = e
+				x.n += u.Diff
+				continue
+			}
+			x.appending.Store(nil)
+			tryAppend = false
+		}
 		addCount(x.tree, u.Row, u.Diff)
 		x.n += u.Diff
+	}
+	if tryAppend {
+		x.appending.Store(nil)
 	}
 }
 
