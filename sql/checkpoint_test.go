@@ -237,10 +237,11 @@ func TestCheckpointWhileWriting(t *testing.T) {
 // (The collector's own workers carry no label.) With
 // RESTART_HEAP_PROFILE=file set, the live heap after the restart (after a
 // GC; the builder is unreachable by then) is written to file, which is
-// where the bytes a row of each holder come from. The 3M-row size runs
-// only when named (-bench 'RestartFromCheckpoint/rows=3000000').
+// where the bytes a row of each holder come from. The 3M- and 10M-row
+// sizes run only when named (-bench 'RestartFromCheckpoint/rows=3000000';
+// 10M needs about 12 GB).
 func BenchmarkRestartFromCheckpoint(b *testing.B) {
-	for _, rows := range []int{200_000, 1_000_000, 3_000_000} {
+	for _, rows := range []int{200_000, 1_000_000, 3_000_000, 10_000_000} {
 		if rows > 1_000_000 && !strings.Contains(flag.Lookup("test.bench").Value.String(), fmt.Sprint(rows)) {
 			continue
 		}
