@@ -7,11 +7,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tributary-db/tributary/storage"
 )
@@ -223,7 +226,9 @@ func TestCheckpointWhileWriting(t *testing.T) {
 // views' operator state under the lock) and the size of that state, and
 // the live heap the restarted engine holds (heap_MB: its growth over the
 // heap before it; the engine that built the checkpoint is unreachable by
-// then, so the restart collects garbage as often as a fresh server's):
+// then, so the restart collects garbage as often as a fresh server's) and
+// the most heap it held meanwhile, garbage included (peak_heap_MB, sampled
+// every 5 ms, over the same base):
 //
 //	timeout 900 go test -run XXX -bench RestartFromCheckpoint -benchtime 1x ./sql/
 //
@@ -239,7 +244,8 @@ func TestCheckpointWhileWriting(t *testing.T) {
 // GC; the builder is unreachable by then) is written to file, which is
 // where the bytes a row of each holder come from. The 3M- and 10M-row
 // sizes run only when named (-bench 'RestartFromCheckpoint/rows=3000000';
-// 10M needs about 12 GB).
+// 10M needs about 12 GB). RESTART_COLLECTOR=off-while-loading restarts
+// with CollectorWhileLoading, as tributary serve does.
 func BenchmarkRestartFromCheckpoint(b *testing.B) {
 	for _, rows := range []int{200_000, 1_000_000, 3_000_000, 10_000_000} {
 		if rows > 1_000_000 && !strings.Contains(flag.Lookup("test.bench").Value.String(), fmt.Sprint(rows)) {
@@ -270,17 +276,25 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 	}
 	ts.e.Close()
 	b.ResetTimer()
-	var load, views, heap float64
+	var load, views, heap, peak float64
 	ts = nil // the restart runs with the builder's state unreachable, as in a fresh process
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		base := liveHeap()
 		b.StartTimer()
 		var ts *testSession // closed below, then unreachable
+		stopPeak := watchPeakHeap()
 		pprof.Do(context.Background(), pprof.Labels("phase", "restart"), func(context.Context) {
+			if os.Getenv("RESTART_COLLECTOR") == "off-while-loading" {
+				var c CollectorWhileLoading
+				ts = openUntrackedBenchEngineWith(b, dir, c.Phase)
+				c.End()
+				return
+			}
 			ts = openUntrackedBenchEngine(b, dir)
 		})
 		b.StopTimer()
+		peak = max(peak, float64(stopPeak()-base)/1e6)
 		st := ts.restoredRows("SELECT load_ms, views_ms, views_restored, views_recomputed FROM tb_catalog.restart")
 		b.Logf("load_ms | views_ms | views_restored | views_recomputed: %v", st)
 		var l, v float64
@@ -300,6 +314,43 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 	b.ReportMetric(held, "ckpt_writers_held_ms")
 	b.ReportMetric(stateBytes/1e6, "view_state_MB")
 	b.ReportMetric(heap, "heap_MB")
+	b.ReportMetric(peak, "peak_heap_MB")
+}
+
+// watchPeakHeap samples the bytes of heap objects, live or not yet
+// collected, every 5 ms until the returned function is called, which
+// returns the largest sample (runtime/metrics: no stop of the world).
+func watchPeakHeap() func() int64 {
+	const name = "/memory/classes/heap/objects:bytes"
+	sample := []metrics.Sample{{Name: name}}
+	read := func() int64 {
+		metrics.Read(sample)
+		return int64(sample[0].Value.Uint64())
+	}
+	var peak atomic.Int64
+	peak.Store(read())
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if v := read(); v > peak.Load() {
+					peak.Store(v)
+				}
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-stopped
+		return max(peak.Load(), read())
+	}
 }
 
 // writeHeapProfile writes the heap profile (live objects as of the last

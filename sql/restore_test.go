@@ -327,6 +327,13 @@ func openBenchEngine(b *testing.B, dir string) *testSession {
 // server's).
 func openUntrackedBenchEngine(b *testing.B, dir string) *testSession {
 	b.Helper()
+	return openUntrackedBenchEngineWith(b, dir, nil)
+}
+
+// openUntrackedBenchEngineWith is openUntrackedBenchEngine with a restore
+// phase hook (EngineOptions.RestorePhaseHook).
+func openUntrackedBenchEngineWith(b *testing.B, dir string, hook func(phase string)) *testSession {
+	b.Helper()
 	var l storage.Log = storage.NewMemLog()
 	if dir != "" {
 		var err error
@@ -338,7 +345,7 @@ func openUntrackedBenchEngine(b *testing.B, dir string) *testSession {
 	if os.Getenv("BENCH_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e, err := NewEngine(EngineOptions{Log: l, Logger: logger})
+	e, err := NewEngine(EngineOptions{Log: l, Logger: logger, RestorePhaseHook: hook})
 	if err != nil {
 		b.Fatal(err)
 	}
