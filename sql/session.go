@@ -56,7 +56,8 @@ type EngineOptions struct {
 	IdleInTransactionSessionTimeout time.Duration
 	// RestorePhaseHook, when set, is called as the restore enters each
 	// phase (RestorePhases), with the engine's lock held; tests use it to
-	// hold a restore at a phase.
+	// hold a restore at a phase, tributary serve to set the collector
+	// (CollectorWhileLoading).
 	RestorePhaseHook func(phase string)
 }
 
