@@ -27,13 +27,21 @@ import "runtime/debug"
 // history rather than the state, is replayed with the target back. A
 // target set below the default (GOGC or --gc-percent under 100: an
 // operator short of memory) is left alone, as is one already off.
+//
+// It acts at startup only: after End, Phase does nothing, so the rebuild
+// a ROLLBACK of DDL may run in a serving process (which passes through
+// the same phases) leaves the collector alone.
 type CollectorWhileLoading struct {
 	off     bool
+	ended   bool
 	percent int // the target to put back
 }
 
 // Phase is the restore phase hook.
 func (c *CollectorWhileLoading) Phase(phase string) {
+	if c.ended {
+		return
+	}
 	loading := phase == PhaseLoadingCheckpoint || phase == PhaseRestoringViews
 	switch {
 	case loading && !c.off:
@@ -44,12 +52,18 @@ func (c *CollectorWhileLoading) Phase(phase string) {
 		}
 		c.off, c.percent = true, prev
 	case !loading:
-		c.End()
+		c.restore()
 	}
 }
 
-// End puts the previous target back, if Phase turned it off.
+// End puts the previous target back, if Phase turned it off, and ends
+// the policy.
 func (c *CollectorWhileLoading) End() {
+	c.ended = true
+	c.restore()
+}
+
+func (c *CollectorWhileLoading) restore() {
 	if c.off {
 		debug.SetGCPercent(c.percent)
 		c.off = false

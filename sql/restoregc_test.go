@@ -40,5 +40,11 @@ func TestCollectorWhileLoading(t *testing.T) {
 		if got := percent(); got != tc.start {
 			t.Fatalf("start %d: %d after End", tc.start, got)
 		}
+		// After End (the server serves), a rebuild passing through the
+		// same phases leaves the collector alone.
+		c.Phase(PhaseLoadingCheckpoint)
+		if got := percent(); got != tc.start {
+			t.Fatalf("start %d: %d in a rebuild after End", tc.start, got)
+		}
 	}
 }
