@@ -28,11 +28,12 @@ import (
 // holds; the upstream table needs no REPLICA IDENTITY FULL. A TRUNCATE of
 // the table deletes every row of the source (Batch.Truncate).
 //
-// One upstream transaction is one batch, applied atomically at one
-// timestamp with the position after it (its end LSN), so a reader never
-// sees half of an upstream transaction. A transaction is held in memory
-// until its commit arrives (pgoutput protocol version 1 sends it whole,
-// after the commit).
+// Upstream transactions are never split: the whole ones received at once
+// make one batch (stream: pgGather, pgBatchChanges, pgBatchAge), applied
+// atomically at one timestamp with the position after the last (its end
+// LSN), so a reader never sees half of an upstream transaction. A
+// transaction is held in memory until its commit arrives (pgoutput
+// protocol version 1 sends it whole, after the commit).
 //
 // Exactly once: the position is the end LSN of the last upstream
 // transaction the source's log holds. Run restarts replication from it and
@@ -451,8 +452,20 @@ type txn struct {
 	truncate bool
 }
 
-// stream runs START_REPLICATION from pos and emits each upstream
-// transaction that touched the table as one batch.
+// Batching of upstream transactions: a transaction is never split, and a
+// batch is sent as soon as the stream has nothing more to give at once
+// (no message within pgGather), or holds pgBatchChanges changes, or has
+// waited pgBatchAge. One-row transactions arriving faster than the log
+// commits then share a write (each durable write took 0.35–0.47 ms, which
+// bounded a stream of one-row transactions to about 2.5k a second).
+const (
+	pgGather       = time.Millisecond
+	pgBatchChanges = 10_000
+	pgBatchAge     = 100 * time.Millisecond
+)
+
+// stream runs START_REPLICATION from pos and emits the upstream
+// transactions that touched the table, whole, one or several to a batch.
 // acked is what the slot has acknowledged already: everything before it
 // is in the log or carried nothing of the table.
 func (p *postgres) stream(ctx context.Context, conn *pgconn.PgConn, pos postgresPosition, acked pglogrepl.LSN, emit Emit) error {
@@ -473,14 +486,42 @@ func (p *postgres) stream(ctx context.Context, conn *pgconn.PgConn, pos postgres
 	var rel *relation
 	relID := uint32(0)
 	var tx txn
+	// pending are whole transactions received and not yet emitted; seen
+	// is the end of the last transaction received, of the table or not.
+	var pending Batch
+	var pendingSince time.Time
+	var seen pglogrepl.LSN
+	waiting := func() bool { return len(pending.Changes) > 0 || pending.Truncate }
+	flush := func() error {
+		if !waiting() {
+			return nil
+		}
+		pos.lsn = seen
+		pending.Position = pos.encode()
+		if err := emit(ctx, pending); err != nil {
+			return err
+		}
+		pending = Batch{}
+		// Durable, with everything of ours before seen: the slot may let
+		// go of it.
+		acked = max(acked, seen)
+		return nil
+	}
 	for {
 		if time.Now().After(nextStatus) {
+			if err := flush(); err != nil {
+				return err
+			}
 			if err := sendStatus(); err != nil {
 				return err
 			}
 			nextStatus = time.Now().Add(p.status)
 		}
-		rctx, cancel := context.WithDeadline(ctx, nextStatus)
+		deadline := nextStatus
+		if gather := time.Now().Add(pgGather); waiting() && gather.Before(deadline) {
+			deadline = gather
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
 		msg, err := conn.ReceiveMessage(rctx)
 		cancel()
 		if err != nil {
@@ -488,6 +529,10 @@ func (p *postgres) stream(ctx context.Context, conn *pgconn.PgConn, pos postgres
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				// Nothing more at once: what was received goes now.
+				if err := flush(); err != nil {
+					return err
+				}
 				continue
 			}
 			return upstreamErr("receiving from slot %s: %v", p.slot, err)
@@ -582,19 +627,33 @@ func (p *postgres) stream(ctx context.Context, conn *pgconn.PgConn, pos postgres
 				tx.changes, tx.truncate = nil, true
 			}
 		case *pglogrepl.CommitMessage:
-			switch {
-			case !tx.active:
+			if !tx.active {
 				return upstreamErr("slot %s: COMMIT without BEGIN at %s", p.slot, m.CommitLSN)
-			case m.CommitLSN < pos.lsn:
-				// Already in the log (or in the snapshot).
-			case len(tx.changes) > 0 || tx.truncate:
-				pos.lsn = m.TransactionEndLSN
-				if err := emit(ctx, Batch{Changes: tx.changes, Truncate: tx.truncate, Position: pos.encode()}); err != nil {
-					return err
+			}
+			if m.CommitLSN >= pos.lsn && (len(tx.changes) > 0 || tx.truncate) {
+				if !waiting() {
+					pendingSince = time.Now()
+				}
+				if tx.truncate {
+					// Everything before it is gone, pending changes too.
+					pending.Changes, pending.Truncate = tx.changes, true
+				} else {
+					pending.Changes = append(pending.Changes, tx.changes...)
+				}
+				seen = m.TransactionEndLSN
+				if len(pending.Changes) >= pgBatchChanges || time.Since(pendingSince) >= pgBatchAge {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			} else {
+				// Already in the log (or the snapshot), or nothing of
+				// ours.
+				seen = max(seen, m.TransactionEndLSN)
+				if !waiting() {
+					acked = max(acked, m.TransactionEndLSN)
 				}
 			}
-			// Durable, or nothing of ours: the slot may let go of it.
-			acked = max(acked, m.TransactionEndLSN)
 			tx = txn{}
 		}
 	}
