@@ -1,10 +1,13 @@
 package sql
 
 import (
+	"cmp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tributary-db/tributary/dataflow"
 	"github.com/tributary-db/tributary/sql/expr"
@@ -478,6 +481,27 @@ func runParallel(tasks []func()) {
 			panic(p)
 		}
 	}
+}
+
+// eachParallel calls f(k) for every k in [0, n), on up to workers
+// goroutines at once (0: GOMAXPROCS), each taking the next k as it is
+// done, so that one long call does not hold the others back. A panic is
+// re-raised, as by runParallel.
+func eachParallel(n, workers int, f func(k int)) {
+	if n == 0 {
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for k := int(next.Add(1)) - 1; k < n; k = int(next.Add(1)) - 1 {
+			f(k)
+		}
+	}
+	tasks := make([]func(), min(n, cmp.Or(workers, runtime.GOMAXPROCS(0))))
+	for i := range tasks {
+		tasks[i] = work
+	}
+	runParallel(tasks)
 }
 
 // pkCount is the number of rows holding row's primary key, whose encoding

@@ -366,6 +366,48 @@ func writeHeapProfile(b *testing.B, file string) {
 	}
 }
 
+// BenchmarkCheckpointPause measures how long a CHECKPOINT holds writers
+// off (tb_catalog.checkpoints.writers_held_ms: cloning the B-trees and
+// encoding the views' operator state) over 1M rows under the five views,
+// with the views encoded on one goroutine and on GOMAXPROCS, alternating
+// in the same process (one write before each checkpoint, or it is skipped):
+//
+//	timeout 900 go test -run XXX -bench CheckpointPause -benchtime 10x ./sql/
+func BenchmarkCheckpointPause(b *testing.B) {
+	const rows = 1_000_000
+	ts := openUntrackedBenchEngine(b, b.TempDir())
+	defer ts.e.Close()
+	ts.mustExec("CREATE TABLE dims (k int PRIMARY KEY, label text)")
+	ts.mustExec("INSERT INTO dims SELECT g, 'label ' || (g % 7) FROM generate_series(0, 999) AS g")
+	ts.mustExec("CREATE TABLE events (id int8 PRIMARY KEY, k int, v int, note text)")
+	for _, v := range benchViews {
+		ts.mustExec("CREATE MATERIALIZED VIEW " + v)
+	}
+	for i := 0; i < rows; i += 100_000 {
+		ts.mustExec(fmt.Sprintf("INSERT INTO events SELECT g, g %% 1000, (random() * 999999)::int, 'note ' || g FROM generate_series(%d, %d) AS g", i, i+99_999))
+	}
+	next := rows
+	defer func() { checkpointEncoders = 0 }()
+	held := map[int][]float64{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, workers := range []int{1, 0} {
+			checkpointEncoders = workers
+			ts.mustExec(fmt.Sprintf("INSERT INTO events VALUES (%d, 1, 1, 'x')", next))
+			next++
+			ts.mustExec("CHECKPOINT")
+			var ms float64
+			fmt.Sscan(ts.restoredRows("SELECT writers_held_ms FROM tb_catalog.checkpoints")[0], &ms)
+			held[workers] = append(held[workers], ms)
+		}
+	}
+	b.StopTimer()
+	for workers, name := range map[int]string{1: "held_ms_1_encoder", 0: "held_ms_parallel"} {
+		slices.Sort(held[workers])
+		b.ReportMetric(held[workers][len(held[workers])/2], name)
+	}
+}
+
 // liveHeap is the heap in use after a garbage collection, in bytes.
 func liveHeap() int64 {
 	runtime.GC()
