@@ -258,15 +258,7 @@ func BenchmarkRestartFromCheckpoint(b *testing.B) {
 func benchRestartFromCheckpoint(b *testing.B, rows int) {
 	dir := b.TempDir()
 	ts := openUntrackedBenchEngine(b, dir)
-	ts.mustExec("CREATE TABLE dims (k int PRIMARY KEY, label text)")
-	ts.mustExec("INSERT INTO dims SELECT g, 'label ' || (g % 7) FROM generate_series(0, 999) AS g")
-	ts.mustExec("CREATE TABLE events (id int8 PRIMARY KEY, k int, v int, note text)")
-	for _, v := range benchViews {
-		ts.mustExec("CREATE MATERIALIZED VIEW " + v)
-	}
-	for i := 0; i < rows; i += 100_000 {
-		ts.mustExec(fmt.Sprintf("INSERT INTO events SELECT g, g %% 1000, (random() * 999999)::int, 'note ' || g FROM generate_series(%d, %d) AS g", i, i+99_999))
-	}
+	fillBenchEvents(ts, rows)
 	ts.mustExec("CHECKPOINT")
 	cp := ts.restoredRows("SELECT writers_held_ms, view_state_bytes, duration_ms FROM tb_catalog.checkpoints")
 	b.Logf("checkpoint writers_held_ms | view_state_bytes | duration_ms: %v", cp)
@@ -377,15 +369,7 @@ func BenchmarkCheckpointPause(b *testing.B) {
 	const rows = 1_000_000
 	ts := openUntrackedBenchEngine(b, b.TempDir())
 	defer ts.e.Close()
-	ts.mustExec("CREATE TABLE dims (k int PRIMARY KEY, label text)")
-	ts.mustExec("INSERT INTO dims SELECT g, 'label ' || (g % 7) FROM generate_series(0, 999) AS g")
-	ts.mustExec("CREATE TABLE events (id int8 PRIMARY KEY, k int, v int, note text)")
-	for _, v := range benchViews {
-		ts.mustExec("CREATE MATERIALIZED VIEW " + v)
-	}
-	for i := 0; i < rows; i += 100_000 {
-		ts.mustExec(fmt.Sprintf("INSERT INTO events SELECT g, g %% 1000, (random() * 999999)::int, 'note ' || g FROM generate_series(%d, %d) AS g", i, i+99_999))
-	}
+	fillBenchEvents(ts, rows)
 	next := rows
 	defer func() { checkpointEncoders = 0 }()
 	held := map[int][]float64{}
@@ -457,6 +441,20 @@ func BenchmarkRestartWithTail(b *testing.B) {
 	}
 	b.ReportMetric(tail/float64(b.N), "tail_ms")
 	b.ReportMetric(float64(b.N)*2*rows/(tail/1000), "tail_updates/s")
+}
+
+// fillBenchEvents creates dims (1 000 keys), events and the five views
+// over them, and inserts rows events, 100k to a statement.
+func fillBenchEvents(ts *testSession, rows int) {
+	ts.mustExec("CREATE TABLE dims (k int PRIMARY KEY, label text)")
+	ts.mustExec("INSERT INTO dims SELECT g, 'label ' || (g % 7) FROM generate_series(0, 999) AS g")
+	ts.mustExec("CREATE TABLE events (id int8 PRIMARY KEY, k int, v int, note text)")
+	for _, v := range benchViews {
+		ts.mustExec("CREATE MATERIALIZED VIEW " + v)
+	}
+	for i := 0; i < rows; i += 100_000 {
+		ts.mustExec(fmt.Sprintf("INSERT INTO events SELECT g, g %% 1000, (random() * 999999)::int, 'note ' || g FROM generate_series(%d, %d) AS g", i, min(i+100_000, rows)-1))
+	}
 }
 
 // benchViews are the five views of the restart benchmarks.
