@@ -160,11 +160,8 @@ func TestCrashRecovery(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		killAfter := int64(20 + rng.IntN(150))
 		t.Logf("round %d: kill after %d acknowledged commits", round, killAfter)
-		var acked atomic.Int64
-		var killed atomic.Bool
-		reached := make(chan struct{})
-		var once sync.Once
-		var wg sync.WaitGroup
+		kr := newKillRound(killAfter)
+		killed, wg := &kr.killed, &kr.wg
 		readerConn := srv.connect(ctx, t)
 		wg.Add(1)
 		go func() {
@@ -298,10 +295,7 @@ func TestCrashRecovery(t *testing.T) {
 					if err != nil {
 						// After the kill this is expected, and the last
 						// transaction stays unknown; before it, it is a bug.
-						if !killed.Load() {
-							t.Errorf("writer %d before the kill: %s: %v", w, q, err)
-							once.Do(func() { close(reached) })
-						}
+						kr.failed(t, "writer %d before the kill: %s: %v", w, q, err)
 						return
 					}
 					mu.Lock()
@@ -312,24 +306,11 @@ func TestCrashRecovery(t *testing.T) {
 						mine = append(mine, tx)
 					}
 					mu.Unlock()
-					if acked.Add(1) == killAfter {
-						once.Do(func() { close(reached) })
-					}
+					kr.answered()
 				}
 			}()
 		}
-		select {
-		case <-reached:
-		case <-ctx.Done():
-			t.Fatalf("round %d: only %d commits before the deadline", round, acked.Load())
-		}
-		killed.Store(true)
-		srv.kill(t)
-		wg.Wait()
-		if t.Failed() {
-			t.Fatalf("server log:\n%s", srv.stderr)
-		}
-		t.Logf("round %d: killed after %d acknowledged commits", round, acked.Load())
+		kr.kill(ctx, t, srv, round, "acknowledged commits")
 
 		srv = startServer(ctx, t, bin, dataDir)
 		mu.Lock()
@@ -352,6 +333,56 @@ func TestCrashRecovery(t *testing.T) {
 	if fromCheckpoint == 0 {
 		t.Errorf("no restart read a checkpoint; the test meant to exercise them")
 	}
+}
+
+// killRound is one round of a kill test: clients write until killAfter
+// writes were answered (or one failed, which is a bug before the kill),
+// then the server gets SIGKILL. Clients stop once killed is set and are
+// counted in wg.
+type killRound struct {
+	killAfter int64
+	n         atomic.Int64
+	killed    atomic.Bool
+	wg        sync.WaitGroup
+	reached   chan struct{}
+	once      sync.Once
+}
+
+func newKillRound(killAfter int64) *killRound {
+	return &killRound{killAfter: killAfter, reached: make(chan struct{})}
+}
+
+// answered counts a write the server answered.
+func (k *killRound) answered() {
+	if k.n.Add(1) == k.killAfter {
+		k.once.Do(func() { close(k.reached) })
+	}
+}
+
+// failed reports a write the server did not answer: an error before the
+// kill (and the round ends), expected after it.
+func (k *killRound) failed(t *testing.T, format string, args ...any) {
+	if !k.killed.Load() {
+		t.Errorf(format, args...)
+		k.once.Do(func() { close(k.reached) })
+	}
+}
+
+// kill waits for the round's answers, kills srv and waits for the clients.
+func (k *killRound) kill(ctx context.Context, t *testing.T, srv *server, round int, what string) {
+	t.Helper()
+	select {
+	case <-k.reached:
+	case <-ctx.Done():
+		t.Fatalf("round %d: only %d %s before the deadline", round, k.n.Load(), what)
+	}
+	k.killed.Store(true)
+	srv.kill(t)
+	k.wg.Wait()
+	if t.Failed() {
+		t.Fatalf("server log:\n%s", srv.stderr)
+	}
+	t.Logf("round %d: killed after %d %s", round, k.n.Load(), what)
 }
 
 type server struct {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -55,53 +54,30 @@ func TestWebhookSurvivesKill(t *testing.T) {
 	var acked sync.Map // event id -> true, answered 200
 	for round := 0; round < 3; round++ {
 		url := srv.webhookURL(t, "hooks")
-		killAfter := int64(50 + rng.IntN(300))
-		var answered atomic.Int64
-		var killed atomic.Bool
-		reached := make(chan struct{})
-		var once sync.Once
-		var wg sync.WaitGroup
+		kr := newKillRound(int64(50 + rng.IntN(300)))
 		client := &http.Client{Timeout: 30 * time.Second}
 		for w := 0; w < 4; w++ {
-			wg.Add(1)
+			kr.wg.Add(1)
 			go func() {
-				defer wg.Done()
+				defer kr.wg.Done()
 				for k := 0; ; k++ {
 					id := fmt.Sprintf("%d-%d-%d", round, w, k)
 					res, err := client.Post(url, "application/json", strings.NewReader(fmt.Sprintf(`{"id": %q, "w": %d}`, id, w)))
 					if err != nil {
-						if !killed.Load() {
-							t.Errorf("posting %s before the kill: %v", id, err)
-							once.Do(func() { close(reached) })
-						}
+						kr.failed(t, "posting %s before the kill: %v", id, err)
 						return
 					}
 					res.Body.Close()
 					if res.StatusCode != http.StatusOK {
-						if !killed.Load() {
-							t.Errorf("posting %s before the kill: %s", id, res.Status)
-							once.Do(func() { close(reached) })
-						}
+						kr.failed(t, "posting %s before the kill: %s", id, res.Status)
 						return
 					}
 					acked.Store(id, true)
-					if answered.Add(1) == killAfter {
-						once.Do(func() { close(reached) })
-					}
+					kr.answered()
 				}
 			}()
 		}
-		select {
-		case <-reached:
-		case <-ctx.Done():
-			t.Fatalf("round %d: only %d events answered before the deadline", round, answered.Load())
-		}
-		killed.Store(true)
-		srv.kill(t)
-		wg.Wait()
-		if t.Failed() {
-			t.Fatalf("server log:\n%s", srv.stderr)
-		}
+		kr.kill(ctx, t, srv, round, "events answered 200")
 		srv = startServer(ctx, t, bin, dataDir, "--webhook-listen", "127.0.0.1:0")
 		conn := srv.connect(ctx, t)
 		present := map[string]int{}
@@ -132,7 +108,7 @@ func TestWebhookSurvivesKill(t *testing.T) {
 		if t.Failed() {
 			t.Fatalf("server log:\n%s", srv.stderr)
 		}
-		t.Logf("round %d: killed after %d answers; %d events present, none answered 200 missing", round, answered.Load(), len(present))
+		t.Logf("round %d: %d events present, none answered 200 missing", round, len(present))
 	}
 	srv.stop(t)
 }
