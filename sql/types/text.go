@@ -49,16 +49,16 @@ func AppendTextIn(buf []byte, d Datum, loc *time.Location) []byte {
 	case Int2, Int4, Int8, Oid:
 		return strconv.AppendInt(buf, d.i, 10)
 	case Float4:
-		return AppendFloat(buf, d.f, 32)
+		return AppendFloat(buf, d.Float(), 32)
 	case Float8:
-		return AppendFloat(buf, d.f, 64)
+		return AppendFloat(buf, d.Float(), 64)
 	case Numeric:
-		return append(buf, d.d.Text('f')...)
+		return append(buf, d.Decimal().Text('f')...)
 	case Bytea:
 		buf = append(buf, `\x`...)
-		return hex.AppendEncode(buf, []byte(d.s))
+		return hex.AppendEncode(buf, []byte(d.Str()))
 	case UUID:
-		h := hex.EncodeToString([]byte(d.s))
+		h := hex.EncodeToString([]byte(d.Str()))
 		if len(h) != 32 {
 			return append(buf, h...)
 		}
@@ -78,7 +78,7 @@ func AppendTextIn(buf []byte, d Datum, loc *time.Location) []byte {
 	case Interval:
 		return AppendInterval(buf, d.Interval())
 	}
-	return append(buf, d.s...)
+	return append(buf, d.Str()...)
 }
 
 func appendBC(buf []byte, bc bool) []byte {
