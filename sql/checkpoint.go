@@ -302,6 +302,11 @@ func (s *Session) execCheckpoint(ctx context.Context) (*Result, error) {
 // state it holds for the dataflow this binary builds (restorableViewsLocked)
 // and recomputes the others from their restored inputs. The catalog must
 // have been replayed up to cp.Time, and nothing else applied.
+//
+// The views' states load while the tables load: a view's state goes into a
+// dataflow of its own (the arrangements it shares with a table are not in
+// it), so the two touch nothing in common. One after the other, a restart
+// of 10M rows under five views left a core idle for much of each phase.
 // REQUIRES: mu held for writing.
 func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, st *restartStatus, progress func()) error {
 	if e.mu.catalogTime != cp.CatalogTime {
@@ -321,6 +326,65 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 		}
 		mv.apply(old)
 	}
+	views := e.mu.cat.matViews()
+	restores := e.buildViewRestoresLocked(views, restorable)
+	viewsLoaded := make(chan struct{})
+	go func() {
+		defer close(viewsLoaded)
+		loadViewStates(ctx, ck, cp, views, restores)
+	}()
+	err := e.loadTablesLocked(ctx, ck, cp, st, restorable, progress)
+	st.loadElapsed = time.Since(start)
+	// The views phase is what the views take past the tables' load.
+	start = time.Now()
+	e.enterPhase(st, PhaseRestoringViews)
+	<-viewsLoaded
+	if err != nil {
+		releaseRestores(restores)
+		return err
+	}
+	// Views are recomputed as of the checkpoint's time (temporal filters
+	// compare with it).
+	if e.mu.lastTime < cp.Time {
+		e.mu.lastTime = cp.Time
+	}
+	ectx := e.viewStepCtxLocked()
+	for i, mv := range views {
+		t0 := time.Now()
+		if r := restores[i]; r != nil {
+			err := e.finishViewRestoreLocked(cp, mv, r)
+			if err == nil {
+				e.logger.Debug("materialized view restored", "view", mv.Name, "rows", mv.Data.Len(), "state_rows", mv.Flow.StateRows(), "elapsed", r.elapsed)
+				st.viewsRestored++
+				progress()
+				continue
+			}
+			if !errors.Is(err, dataflow.ErrStateMismatch) {
+				releaseRestores(restores[i+1:])
+				return err
+			}
+			e.logger.Warn("materialized view's checkpointed state does not fit; recomputing it", "view", mv.Name, "err", err)
+		}
+		mv.Err, mv.errInherited = nil, false
+		e.rebuildLocked(ectx, mv, map[dataflow.CollectionID][]dataflow.Update{})
+		e.logger.Debug("materialized view recomputed", "view", mv.Name, "rows", mv.Data.Len(), "elapsed", time.Since(t0))
+		st.viewsRebuilt++
+		progress()
+	}
+	st.viewsElapsed = time.Since(start)
+	if e.mu.lastTime < cp.Time {
+		e.mu.lastTime = cp.Time
+	}
+	e.ckpt.status.mu.Lock()
+	e.ckpt.status.last = checkpointStatus{time: cp.Time, tables: st.tablesLoaded, rows: st.rowsLoaded, views: len(restorable)}
+	e.ckpt.status.mu.Unlock()
+	return nil
+}
+
+// loadTablesLocked fills the tables and the restorable views' outputs from
+// checkpoint cp, with the tables' watermarks and retention expiry.
+// REQUIRES: mu held for writing.
+func (e *Engine) loadTablesLocked(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, st *restartStatus, restorable map[dataflow.CollectionID]bool, progress func()) error {
 	var ups []dataflow.Update
 	err := ck.ReadCheckpoint(ctx, cp, func(c storage.CollectionID, entries []storage.Entry) error {
 		o := e.mu.cat.byID(dataflow.CollectionID(c))
@@ -361,55 +425,8 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 			return pgerror.New(pgerror.DataCorrupted, "the checkpoint valid at %d holds a %v for table %s", cp.Time, err, o.Name)
 		}
 	}
-	if err := e.rebuildExpiryLocked(ctx, cp.Time); err != nil {
-		return err
-	}
 	st.tablesLoaded = tables
-	st.loadElapsed = time.Since(start)
-	start = time.Now()
-	e.enterPhase(st, PhaseRestoringViews)
-	// Views are recomputed as of the checkpoint's time (temporal filters
-	// compare with it).
-	if e.mu.lastTime < cp.Time {
-		e.mu.lastTime = cp.Time
-	}
-	ectx := e.viewStepCtxLocked()
-	views := e.mu.cat.matViews()
-	restores := e.restoreViewsLocked(ctx, ck, cp, views, restorable)
-	for i, mv := range views {
-		t0 := time.Now()
-		if r := restores[i]; r != nil {
-			err := e.finishViewRestoreLocked(cp, mv, r)
-			if err == nil {
-				e.logger.Debug("materialized view restored", "view", mv.Name, "rows", mv.Data.Len(), "state_rows", mv.Flow.StateRows(), "elapsed", r.elapsed)
-				st.viewsRestored++
-				progress()
-				continue
-			}
-			if !errors.Is(err, dataflow.ErrStateMismatch) {
-				for _, r := range restores[i+1:] {
-					if r != nil && r.shares != nil {
-						releaseShares(r.shares.used)
-					}
-				}
-				return err
-			}
-			e.logger.Warn("materialized view's checkpointed state does not fit; recomputing it", "view", mv.Name, "err", err)
-		}
-		mv.Err, mv.errInherited = nil, false
-		e.rebuildLocked(ectx, mv, map[dataflow.CollectionID][]dataflow.Update{})
-		e.logger.Debug("materialized view recomputed", "view", mv.Name, "rows", mv.Data.Len(), "elapsed", time.Since(t0))
-		st.viewsRebuilt++
-		progress()
-	}
-	st.viewsElapsed = time.Since(start)
-	if e.mu.lastTime < cp.Time {
-		e.mu.lastTime = cp.Time
-	}
-	e.ckpt.status.mu.Lock()
-	e.ckpt.status.last = checkpointStatus{time: cp.Time, tables: tables, rows: st.rowsLoaded, views: len(restorable)}
-	e.ckpt.status.mu.Unlock()
-	return nil
+	return e.rebuildExpiryLocked(ctx, cp.Time)
 }
 
 // restorableViewsLocked returns the materialized views whose output and
@@ -430,7 +447,8 @@ func (e *Engine) restorableViewsLocked(cp *storage.Checkpoint) map[dataflow.Coll
 }
 
 // viewRestore is the restore of one view's dataflow from its checkpointed
-// state (restoreViewsLocked), until finishViewRestoreLocked installs it.
+// state (buildViewRestoresLocked, loadViewStates), until
+// finishViewRestoreLocked installs it.
 type viewRestore struct {
 	shares  *viewArrangements
 	flow    *dataflow.Dataflow
@@ -438,20 +456,14 @@ type viewRestore struct {
 	elapsed time.Duration // reading the state and loading it
 }
 
-// restoreViewsLocked builds a fresh dataflow for each view of views that
-// restorable names and loads into it the operator state checkpoint cp
-// holds for it; the result's i-th entry is views[i]'s, nil for a view not
-// restorable. The dataflows are built one after another (building takes
-// shared arrangements from the catalog), then loaded on up to GOMAXPROCS
-// goroutines: a load touches only its own dataflow, and one view's state
-// (top10's 1M rows) took as long as all the others', with the second core
-// idle. Each worker reads a view's state (one at a time, under readMu) just
-// before loading it, so that at most a worker's worth of encoded states is
-// in memory at once.
+// buildViewRestoresLocked builds a fresh dataflow for each view of views
+// that restorable names, for loadViewStates to load; the result's i-th
+// entry is views[i]'s, nil for a view not restorable. The dataflows are
+// built one after another: building takes shared arrangements from the
+// catalog.
 // REQUIRES: mu held for writing.
-func (e *Engine) restoreViewsLocked(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, views []*Object, restorable map[dataflow.CollectionID]bool) []*viewRestore {
+func (e *Engine) buildViewRestoresLocked(views []*Object, restorable map[dataflow.CollectionID]bool) []*viewRestore {
 	out := make([]*viewRestore, len(views))
-	var todo []int
 	for i, mv := range views {
 		if !restorable[mv.ID] {
 			continue
@@ -459,17 +471,32 @@ func (e *Engine) restoreViewsLocked(ctx context.Context, ck storage.Checkpoints,
 		r := &viewRestore{shares: &viewArrangements{cat: e.mu.cat}}
 		r.flow, r.err = dataflow.Build(mv.Flow.Plan(), r.shares)
 		out[i] = r
-		if r.err == nil {
+	}
+	return out
+}
+
+// loadViewStates loads into each dataflow restores built the operator
+// state checkpoint cp holds for its view, on up to GOMAXPROCS goroutines:
+// a load touches only its own dataflow, and one view's state (top10's 1M
+// rows) took as long as all the others', with the second core idle. Each
+// worker reads a view's state (one at a time, under readMu) just before
+// loading it, so that at most a worker's worth of encoded states is in
+// memory at once. It touches nothing of the engine's but the log, and
+// runs beside the tables' load.
+func loadViewStates(ctx context.Context, ck storage.Checkpoints, cp *storage.Checkpoint, views []*Object, restores []*viewRestore) {
+	var todo []int
+	for i, r := range restores {
+		if r != nil && r.err == nil {
 			todo = append(todo, i)
 		}
 	}
 	var readMu sync.Mutex
 	eachParallel(len(todo), 0, func(k int) {
-		r, mv := out[todo[k]], views[todo[k]]
+		r, id := restores[todo[k]], views[todo[k]].ID
 		t0 := time.Now()
 		var chunks [][]byte
 		readMu.Lock()
-		r.err = ck.ReadCheckpointState(ctx, cp, storage.CollectionID(mv.ID), func(c []byte) error {
+		r.err = ck.ReadCheckpointState(ctx, cp, storage.CollectionID(id), func(c []byte) error {
 			chunks = append(chunks, c)
 			return nil
 		})
@@ -479,7 +506,16 @@ func (e *Engine) restoreViewsLocked(ctx context.Context, ck storage.Checkpoints,
 		}
 		r.elapsed = time.Since(t0)
 	})
-	return out
+}
+
+// releaseRestores gives back the shared arrangements of restores that
+// will not be installed.
+func releaseRestores(restores []*viewRestore) {
+	for _, r := range restores {
+		if r != nil && r.shares != nil {
+			releaseShares(r.shares.used)
+		}
+	}
 }
 
 // finishViewRestoreLocked gives mv the dataflow r restored, or returns r's

@@ -273,6 +273,9 @@ func benchRestartFromCheckpoint(b *testing.B, rows int) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		base := liveHeap()
+		if f := os.Getenv("RESTART_HEAP_PROFILE"); f != "" {
+			writeHeapProfile(b, f+".before")
+		}
 		b.StartTimer()
 		var ts *testSession // closed below, then unreachable
 		stopPeak := watchPeakHeap()
