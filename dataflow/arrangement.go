@@ -112,11 +112,26 @@ func (a *Arrangement) AddCols(row types.Row, cols []int, diff int64) {
 // 3M-row table's index on k, 1000 keys). A row that was there after all is
 // folded as AddCols would, only slower.
 func (a *Arrangement) AddColsDistinct(ups []Update, cols []int) {
+	a.AddColsUnplaced(ups, cols)
+	a.Place()
+}
+
+// AddColsUnplaced is AddColsDistinct without the placing: a load of many
+// batches (a table's rows from a checkpoint) places once at the end, so
+// that each bag is rebuilt once at its final size instead of at every
+// doubling (placing per batch was 1.4 s of CPU restoring 10M rows under an
+// index on k). Until Place, the arrangement serves only AddColsUnplaced
+// and Place.
+func (a *Arrangement) AddColsUnplaced(ups []Update, cols []int) {
 	a.loading = true
 	for _, u := range ups {
 		a.AddCols(u.Row, cols, u.Diff)
 	}
 	a.loading = false
+}
+
+// Place places the rows AddColsUnplaced added.
+func (a *Arrangement) Place() {
 	for _, v := range a.unplacedI {
 		if e := a.ints[v]; e.rows != nil {
 			if e.rows.place(); e.rows.n == 0 {

@@ -285,6 +285,14 @@ func (x *tableIndex) addNew(ups []dataflow.Update) {
 	}
 }
 
+// loadNew is addNew for one batch of a load of many: the rows wait
+// unplaced until placeLoaded (dataflow.Arrangement.AddColsUnplaced).
+func (x *tableIndex) loadNew(ups []dataflow.Update) {
+	if x.arr != nil {
+		x.arr.AddColsUnplaced(ups, x.cols)
+	}
+}
+
 // addIndex returns the index on cols, creating it (filled from the current
 // contents) if there is none, and counts one more user of it.
 func (o *Object) addIndex(name string, cols []int) *tableIndex {
@@ -419,9 +427,20 @@ const parallelApplyRows = 4096
 // its indexes (the primary key's among them) current.
 func (o *Object) apply(ups []dataflow.Update) { o.applyTo(ups, false) }
 
-// applyNew is apply of rows none of which o holds (a checkpoint's): its
-// indexes take them without a lookup each (tableIndex.addNew).
-func (o *Object) applyNew(ups []dataflow.Update) { o.applyTo(ups, true) }
+// loadNew is apply of one batch of rows none of which o holds (a
+// checkpoint's): its indexes take them without a lookup each, and place
+// them once the last batch is in, at placeLoaded (tableIndex.loadNew).
+// Until then o serves only loadNew and placeLoaded.
+func (o *Object) loadNew(ups []dataflow.Update) { o.applyTo(ups, true) }
+
+// placeLoaded ends a load by loadNew.
+func (o *Object) placeLoaded() {
+	for _, x := range o.indexes {
+		if x.arr != nil {
+			x.arr.Place()
+		}
+	}
+}
 
 func (o *Object) applyTo(ups []dataflow.Update, fresh bool) {
 	if len(ups) >= parallelApplyRows {
@@ -431,7 +450,7 @@ func (o *Object) applyTo(ups []dataflow.Update, fresh bool) {
 			switch {
 			case x.arr == nil: // the contents answer for it
 			case fresh:
-				tasks = append(tasks, func() { x.addNew(ups) })
+				tasks = append(tasks, func() { x.loadNew(ups) })
 			default:
 				tasks = append(tasks, func() { x.add(ups) })
 			}
@@ -444,7 +463,7 @@ func (o *Object) applyTo(ups []dataflow.Update, fresh bool) {
 		o.Data.Apply(ups)
 		for _, x := range o.indexes {
 			if fresh {
-				x.addNew(ups)
+				x.loadNew(ups)
 			} else {
 				x.add(ups)
 			}
