@@ -132,18 +132,39 @@ func (a *Arrangement) AddColsUnplaced(ups []Update, cols []int) {
 
 // Place places the rows AddColsUnplaced added.
 func (a *Arrangement) Place() {
+	a.PlaceEach(func(n int, f func(k int)) {
+		for k := range n {
+			f(k)
+		}
+	})
+}
+
+// PlaceEach is Place with the bags placed by each, which calls f(k) once
+// for every k in [0, n), on as many goroutines as it likes: the bags are
+// independent, and placing 10M rows in 1000 of them was a second on one
+// core at the end of a restart.
+func (a *Arrangement) PlaceEach(each func(n int, f func(k int))) {
+	bags := make([]*rowBag, 0, len(a.unplacedI)+len(a.unplacedS))
 	for _, v := range a.unplacedI {
 		if e := a.ints[v]; e.rows != nil {
-			if e.rows.place(); e.rows.n == 0 {
-				delete(a.ints, v)
-			}
+			bags = append(bags, e.rows)
 		}
 	}
 	for _, k := range a.unplacedS {
 		if e := a.keys[k]; e.rows != nil {
-			if e.rows.place(); e.rows.n == 0 {
-				delete(a.keys, k)
-			}
+			bags = append(bags, e.rows)
+		}
+	}
+	each(len(bags), func(k int) { bags[k].place() })
+	// A key whose rows cancelled out goes.
+	for _, v := range a.unplacedI {
+		if e := a.ints[v]; e.rows != nil && e.rows.n == 0 {
+			delete(a.ints, v)
+		}
+	}
+	for _, k := range a.unplacedS {
+		if e := a.keys[k]; e.rows != nil && e.rows.n == 0 {
+			delete(a.keys, k)
 		}
 	}
 	a.unplacedI, a.unplacedS = a.unplacedI[:0], a.unplacedS[:0]

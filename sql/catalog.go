@@ -433,11 +433,12 @@ func (o *Object) apply(ups []dataflow.Update) { o.applyTo(ups, false) }
 // Until then o serves only loadNew and placeLoaded.
 func (o *Object) loadNew(ups []dataflow.Update) { o.applyTo(ups, true) }
 
-// placeLoaded ends a load by loadNew.
+// placeLoaded ends a load by loadNew, placing each index's rows on
+// GOMAXPROCS goroutines.
 func (o *Object) placeLoaded() {
 	for _, x := range o.indexes {
 		if x.arr != nil {
-			x.arr.Place()
+			x.arr.PlaceEach(func(n int, f func(k int)) { eachParallel(n, 0, f) })
 		}
 	}
 }
