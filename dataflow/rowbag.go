@@ -9,7 +9,7 @@ import (
 
 // rowBag is an unordered multiset of rows: a top-k group's tail, and the
 // rows under one key of an Arrangement. A row is found by a hash of its
-// types.RowKey encoding and told apart from other rows of that hash by
+// types.RowKey encoding (types.HashRow) and told apart from other rows of that hash by
 // types.RowsEqual, so that keeping a row costs no key string and no entry
 // of its own (in a map[string] the key was an allocation per row, a fifth
 // of an UPDATE's allocations under an ORDER BY … LIMIT view). As with a
@@ -35,7 +35,10 @@ type rowBag struct {
 	placed int
 }
 
-var rowBagSeed = maphash.MakeSeed()
+var (
+	rowBagSeed = maphash.MakeSeed()
+	rowBagKey  = maphash.String(rowBagSeed, "rowBag")
+)
 
 // newRowBag returns a bag with room for size rows.
 func newRowBag(size int) *rowBag {
@@ -58,8 +61,9 @@ func slotsFor(n int) int {
 }
 
 func (b *rowBag) hash(row types.Row) uint32 {
-	b.buf = types.RowKey(b.buf[:0], row)
-	h := maphash.Bytes(rowBagSeed, b.buf) & b.mask
+	var h uint64
+	h, b.buf = types.HashRow(rowBagSeed, rowBagKey, row, b.buf)
+	h &= b.mask
 	return uint32(h>>32) ^ uint32(h)
 }
 

@@ -3,6 +3,8 @@ package types
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"strings"
 	"time"
@@ -385,6 +387,54 @@ func AppendKey(buf []byte, d Datum) []byte {
 
 func appendUint(buf []byte, v uint64) []byte {
 	return append(buf, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// HashRow hashes r's identity encoding (RowKey) without building it: rows
+// whose encodings are equal hash equal. Integers and strings, most columns,
+// are mixed in directly; another datum's own encoding is hashed, in buf,
+// which HashRow returns (grown) for the next call. seed and key are the
+// caller's, fixed per process: key is mixed into integers, seed hashes the
+// bytes. Encoding rows to hash them was a tenth of the CPU of a restart of
+// 10M rows under an index on k and a top-k view.
+func HashRow(seed maphash.Seed, key uint64, r Row, buf []byte) (uint64, []byte) {
+	h := key
+	for i := range r {
+		d := &r[i]
+		var c uint64
+		switch {
+		case d.null:
+			c = 0x5bd1e995
+		case d.typ.IsInteger():
+			c = mixKey(uint64(d.i), key)
+		case d.typ.Family() == FamString:
+			s := d.Str()
+			if d.typ == Bpchar {
+				s = strings.TrimRight(s, " ")
+			}
+			c = maphash.String(seed, s)
+		default:
+			buf = AppendKey(buf[:0], *d)
+			if len(buf) == 10 && buf[1] == byte(FamNumeric) {
+				// The form of an integer: a float or numeric equal to one.
+				c = mixKey(binary.BigEndian.Uint64(buf[2:]), key)
+			} else {
+				c = maphash.Bytes(seed, buf)
+			}
+		}
+		h = mixKey(h^c, key)
+	}
+	return h, buf
+}
+
+// mixKey is a 64-bit finalizer (murmur3's fmix64) of x xor key.
+func mixKey(x, key uint64) uint64 {
+	x ^= key
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // RowKey appends the identity encoding of every datum of r.
