@@ -116,6 +116,11 @@ func (d *Dataflow) computeFingerprint() string {
 	Visit(d.plan, func(p Plan) { fmt.Fprintf(h, "%T %v\n", p, p.Types()) })
 	for _, n := range d.nodes {
 		fmt.Fprintf(h, "%T %v\n", n.op, n.inputs)
+		if r, ok := n.op.(*reduceOp); ok && r.twins != nil {
+			// A twin saves no state: a checkpoint from before twins
+			// (which has one) is recomputed.
+			fmt.Fprintf(h, "min/max twins %v\n", r.twins)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

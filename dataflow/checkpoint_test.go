@@ -89,6 +89,9 @@ func checkpointPlans(t *testing.T) map[string]dataflow.Plan {
 				aggCall(t, "count", true, v), aggCall(t, "bool_and", false, &expr.Compare{Op: expr.GT, L: v, R: &expr.Const{Val: types.NewInt8(0)}}),
 			},
 		},
+		"minmax-twins": &dataflow.Reduce{Input: a, Keys: []int{0}, Aggs: []dataflow.AggCall{
+			aggCall(t, "max", false, v), aggCall(t, "count", false), aggCall(t, "min", false, v), aggCall(t, "min", false, v),
+		}},
 		"global": &dataflow.Reduce{Input: a, Global: true, Aggs: []dataflow.AggCall{aggCall(t, "sum", false, v), aggCall(t, "count", false)}},
 		"join":   &dataflow.Join{Left: a, Right: b, LeftKey: []expr.Expr{k}, RightKey: []expr.Expr{k}},
 		"join-expr": &dataflow.Map{
@@ -289,5 +292,84 @@ func TestRestoreSharedSideMismatch(t *testing.T) {
 	again, _ := dataflow.Build(plan, sharedLeft{dataflow.NewArrangement()})
 	if err := again.Restore(&stateReader{rest: saved.buf}); err != nil {
 		t.Fatalf("Restore into the same sharing: %v", err)
+	}
+}
+
+// TestExtremeTwins steps min and max of one column, which share a
+// multiset, beside the same with the maxes filtered by a constant true,
+// which keep their own: the outputs must be equal at every step, and the shared
+// state must be smaller.
+func TestExtremeTwins(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 5))
+	typs := []types.Type{types.Int8, types.Int8, types.Timestamp}
+	a := &dataflow.Get{ID: 1, Name: "a", Typs: typs}
+	v := &expr.Col{Idx: 1, Typ: types.Int8}
+	ts := &expr.Col{Idx: 2, Typ: types.Timestamp}
+	always := &expr.Const{Val: types.NewBool(true)}
+	// Over a Map that projects v and ts twice, as the planner does for
+	// each aggregate's argument: min(#1) and max(#3) are both of v, max(#2)
+	// and min(#4) both of ts.
+	k := &expr.Col{Idx: 0, Typ: types.Int8}
+	vAgain := &expr.Col{Idx: 3, Typ: types.Int8}
+	tsAgain := &expr.Col{Idx: 4, Typ: types.Timestamp}
+	plan := func(twins bool) dataflow.Plan {
+		maxV, minTS := aggCall(t, "max", false, vAgain), aggCall(t, "min", false, tsAgain)
+		if !twins {
+			maxV.Filter, minTS.Filter = always, always
+		}
+		return &dataflow.Reduce{Input: &dataflow.Map{Input: a, Exprs: []expr.Expr{k, v, ts, v, ts}}, Keys: []int{0}, Aggs: []dataflow.AggCall{
+			aggCall(t, "min", false, v), aggCall(t, "max", false, ts), maxV, minTS,
+		}}
+	}
+	shared, err := dataflow.Build(plan(true), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apart, err := dataflow.Build(plan(false), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []types.Row
+	ctx := &expr.Ctx{}
+	for step := 0; step < 300; step++ {
+		var ch []dataflow.Update
+		for n := rng.IntN(8); n > 0; n-- {
+			if len(live) > 0 && rng.IntN(2) == 0 {
+				i := rng.IntN(len(live))
+				ch = append(ch, dataflow.Update{Row: live[i], Diff: -1})
+				live = append(live[:i], live[i+1:]...)
+				continue
+			}
+			row := types.Row{types.NewInt8(int64(rng.IntN(3))), types.NewInt8(int64(rng.IntN(9) - 4)), types.NewTimestamp(types.Timestamp, int64(rng.IntN(20)))}
+			if rng.IntN(8) == 0 {
+				row[1] = types.Null(types.Int8)
+			}
+			ch = append(ch, dataflow.Update{Row: row, Diff: 1})
+			live = append(live, row)
+		}
+		in := map[dataflow.CollectionID][]dataflow.Update{1: dataflow.Consolidate(ch)}
+		got, err := shared.Step(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := apart.Step(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if showUpdates(got) != showUpdates(want) {
+			t.Fatalf("step %d: shared min/max gave %v, separate %v", step, showUpdates(got), showUpdates(want))
+		}
+	}
+	s, p := &encodedState{}, &encodedState{}
+	if err := shared.Checkpoint(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := apart.Checkpoint(p); err != nil {
+		t.Fatal(err)
+	}
+	if len(live) > 10 && len(s.buf) >= len(p.buf) {
+		t.Fatalf("the shared state is %d bytes, the separate %d", len(s.buf), len(p.buf))
 	}
 }

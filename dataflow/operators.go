@@ -433,6 +433,69 @@ type reduceOp struct {
 	// scratch row (the groups copy the datums they keep).
 	pre    *projection
 	preRow types.Row
+	// twins[i] is the index of the aggregate whose state aggregate i
+	// answers from (min(v) and max(v): extremeTwins), or -1.
+	twins []int
+}
+
+// extremeTwins pairs each max(c) with a min(c) of the same value before it
+// (or a min with a max), neither DISTINCT nor filtered: the later one keeps
+// no multiset of its own (expr.ExtremeTwin). Two argument columns hold the
+// same value when they are one column, or columns of the Map under the
+// Reduce that are one column of its input (the planner projects each
+// aggregate's argument apart: min(v), max(v) read #1 and #2, both v). nil
+// when there is no pair.
+func extremeTwins(p *Reduce) []int {
+	var twins []int
+	type source struct {
+		in  bool // a column of the Map's input, not of the Reduce's
+		col int
+		typ types.Type
+	}
+	plain := func(a AggCall) (source, bool) {
+		if !expr.IsExtreme(a.Agg) || a.Distinct || a.Filter != nil || a.OrderKeys != 0 || len(a.Args) != 1 {
+			return source{}, false
+		}
+		c, ok := a.Args[0].(*expr.Col)
+		if !ok {
+			return source{}, false
+		}
+		if m, ok := p.Input.(*Map); ok && c.Idx < len(m.Exprs) {
+			if in, ok := m.Exprs[c.Idx].(*expr.Col); ok {
+				return source{in: true, col: in.Idx, typ: in.Typ}, true
+			}
+		}
+		return source{col: c.Idx, typ: c.Typ}, true
+	}
+	for i, a := range p.Aggs {
+		si, ok := plain(a)
+		if !ok {
+			continue
+		}
+		for j, b := range p.Aggs[:i] {
+			sj, ok := plain(b)
+			if !ok || b.Agg.Name == a.Agg.Name || sj != si || (twins != nil && twins[j] >= 0) {
+				continue
+			}
+			if twins == nil {
+				twins = make([]int, len(p.Aggs))
+				for k := range twins {
+					twins[k] = -1
+				}
+			}
+			twins[i] = j
+			break
+		}
+	}
+	return twins
+}
+
+// twinOf returns the aggregate whose state aggregate i answers from, or -1.
+func (o *reduceOp) twinOf(i int) int {
+	if o.twins == nil {
+		return -1
+	}
+	return o.twins[i]
 }
 
 type group struct {
@@ -466,6 +529,12 @@ func (o *reduceOp) groupOf(row types.Row) (g *group, created bool) {
 func (o *reduceOp) newGroup(key types.Row) *group {
 	g := &group{key: key, states: make([]expr.AggState, len(o.aggs)), distinct: make([]map[string]int64, len(o.aggs))}
 	for i, a := range o.aggs {
+		if j := o.twinOf(i); j >= 0 {
+			if twin, ok := expr.ExtremeTwin(g.states[j]); ok {
+				g.states[i] = twin
+				continue
+			}
+		}
 		argTypes := make([]types.Type, len(a.Args))
 		for j, e := range a.Args {
 			argTypes[j] = e.Type()
@@ -557,6 +626,9 @@ func (o *reduceOp) step(ctx *expr.Ctx, first bool, ins [][]Update) ([]Update, er
 func (o *reduceOp) accumulate(ctx *expr.Ctx, g *group, u Update, args []types.Datum) ([]types.Datum, error) {
 	g.count += u.Diff
 	for i, a := range o.aggs {
+		if o.twinOf(i) >= 0 {
+			continue // its twin's state has the change
+		}
 		if a.Filter != nil {
 			d, err := a.Filter.Eval(ctx, u.Row)
 			if err != nil {
@@ -626,7 +698,7 @@ func buildOp(p Plan, once bool, shared SharedArrangements) (operator, error) {
 		op.right, op.rightShared = sharedSide(shared, p.Right, p.RightKey)
 		return op, nil
 	case *Reduce:
-		op := &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}}
+		op := &reduceOp{keys: p.Keys, aggs: p.Aggs, global: p.Global, groups: map[string]*group{}, twins: extremeTwins(p)}
 		if p.Close != nil && !once {
 			c, err := newClosing(p.Close, shared)
 			if err != nil {
