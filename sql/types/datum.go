@@ -19,7 +19,7 @@ import (
 // allocate. A Datum is immutable once built; the *apd.Decimal of a numeric is
 // never modified after construction and may be shared.
 //
-// A Datum is 32 bytes, because rows of them are most of a large state's
+// A Datum is 24 bytes, because rows of them are most of a large state's
 // memory (a 56-byte layout with a field per representation cost a restart
 // of 10M rows a third of its heap in page faults). Representation by type:
 //
@@ -34,7 +34,10 @@ import (
 //	Date                 i (days since 2000-01-01, PostgreSQL's epoch)
 //	Time                 i (microseconds since midnight)
 //	Timestamp(TZ)        i (microseconds since 2000-01-01 00:00:00 UTC)
-//	Interval             i (microseconds), n (months<<32 | uint32(days))
+//	Interval             i (microseconds), p (*IntervalValue: rare in a large
+//	                     state, and its three fields fit no other way)
+//
+// A string's length is 32 bits: PostgreSQL's largest value is 1 GB.
 //
 // Datums are compared with Compare, never with ==: p makes == compare
 // where two strings are stored rather than what they hold, so the
@@ -43,9 +46,9 @@ type Datum struct {
 	_    [0]func()
 	typ  Type
 	null bool
+	n    uint32
 	i    int64
 	p    unsafe.Pointer
-	n    int64
 }
 
 // Row is one tuple. Rows handed across a package boundary are owned by the
@@ -101,7 +104,10 @@ func NewNumeric(d *apd.Decimal) Datum {
 // NewString returns a value of a string type (Text, Varchar, Bpchar) or of
 // Bytea, JSONB (canonical text) or UUID (16 raw bytes).
 func NewString(t Type, s string) Datum {
-	return Datum{typ: t, p: unsafe.Pointer(unsafe.StringData(s)), n: int64(len(s))}
+	if len(s) > math.MaxUint32 {
+		panic("types: a string value of more than 4 GB")
+	}
+	return Datum{typ: t, p: unsafe.Pointer(unsafe.StringData(s)), n: uint32(len(s))}
 }
 
 // NameDataLen is PostgreSQL's NAMEDATALEN: a name holds at most
@@ -151,7 +157,7 @@ func (v IntervalValue) Duration() time.Duration {
 
 // NewInterval returns an interval.
 func NewInterval(v IntervalValue) Datum {
-	return Datum{typ: Interval, i: v.Micros, n: int64(v.Months)<<32 | int64(uint32(v.Days))}
+	return Datum{typ: Interval, i: v.Micros, p: unsafe.Pointer(&v)}
 }
 
 // Type returns the datum's type.
@@ -179,7 +185,7 @@ func (d Datum) Decimal() *apd.Decimal {
 
 // Str returns the bytes of a string, bytea, jsonb or uuid value.
 func (d Datum) Str() string {
-	if d.p == nil { // not a string (an interval keeps its months and days in n)
+	if d.typ == Numeric || d.typ == Interval { // p is not a string's
 		return ""
 	}
 	return unsafe.String((*byte)(d.p), int(d.n))
@@ -187,7 +193,10 @@ func (d Datum) Str() string {
 
 // Interval returns an interval's fields.
 func (d Datum) Interval() IntervalValue {
-	return IntervalValue{Months: int32(d.n >> 32), Days: int32(uint32(d.n)), Micros: d.i}
+	if d.typ != Interval || d.p == nil {
+		return IntervalValue{}
+	}
+	return *(*IntervalValue)(d.p)
 }
 
 // WithType returns the same value relabelled as type t, for conversions that
