@@ -24,11 +24,9 @@ type Arrangement struct {
 	keys map[string]arrKey
 	ints map[int64]arrKey
 	buf  []byte
-	// loading: a key's bag takes rows by rowBag.appendRow, and the keys
-	// whose bags have rows to place are listed (AddColsDistinct).
-	loading   bool
-	unplacedI []int64
-	unplacedS []string
+	// loading: a key's bag takes rows by rowBag.appendRow
+	// (AddColsDistinct).
+	loading bool
 }
 
 // arrKey is the rows under one key. Most keys hold one row (a primary key,
@@ -106,73 +104,20 @@ func (a *Arrangement) AddCols(row types.Row, cols []int, diff int64) {
 // AddColsDistinct is AddCols of every row of ups, for rows that are not in
 // the arrangement and not twice in ups: a checkpoint's rows, or a table's
 // when an index is made. A key's rows then go into its bag without a
-// lookup each and are placed at the end, bag by bag (rowBag.place): added
-// one at a time, rows in the order of the table's primary key land in a
-// different key's bag each time, a cache miss each (0.6 s of restoring a
-// 3M-row table's index on k, 1000 keys). A row that was there after all is
-// folded as AddCols would, only slower.
+// lookup or a hash each, and the bag hashes and places them at its first
+// change (rowBag.appendRow): added one at a time, rows in the order of the
+// table's primary key land in a different key's bag each time, a cache
+// miss each (0.6 s of restoring a 3M-row table's index on k, 1000 keys),
+// and placing every bag at the end of a restart of 10M rows was a second
+// of CPU for keys that may never change. A row that was there after all
+// is folded by that first change.
 func (a *Arrangement) AddColsDistinct(ups []Update, cols []int) {
-	a.AddColsUnplaced(ups, cols)
-	a.Place()
-}
-
-// AddColsUnplaced is AddColsDistinct without the placing: a load of many
-// batches (a table's rows from a checkpoint) places once at the end, so
-// that each bag is rebuilt once at its final size instead of at every
-// doubling (placing per batch was 1.4 s of CPU restoring 10M rows under an
-// index on k). Until Place, the arrangement serves only AddColsUnplaced
-// and Place.
-func (a *Arrangement) AddColsUnplaced(ups []Update, cols []int) {
 	a.loading = true
 	for _, u := range ups {
 		a.AddCols(u.Row, cols, u.Diff)
 	}
 	a.loading = false
 }
-
-// Place places the rows AddColsUnplaced added.
-func (a *Arrangement) Place() {
-	a.PlaceEach(func(n int, f func(k int)) {
-		for k := range n {
-			f(k)
-		}
-	})
-}
-
-// PlaceEach is Place with the bags placed by each, which calls f(k) once
-// for every k in [0, n), on as many goroutines as it likes: the bags are
-// independent, and placing 10M rows in 1000 of them was a second on one
-// core at the end of a restart.
-func (a *Arrangement) PlaceEach(each func(n int, f func(k int))) {
-	bags := make([]*rowBag, 0, len(a.unplacedI)+len(a.unplacedS))
-	for _, v := range a.unplacedI {
-		if e := a.ints[v]; e.rows != nil {
-			bags = append(bags, e.rows)
-		}
-	}
-	for _, k := range a.unplacedS {
-		if e := a.keys[k]; e.rows != nil {
-			bags = append(bags, e.rows)
-		}
-	}
-	each(len(bags), func(k int) { bags[k].place() })
-	// A key whose rows cancelled out goes.
-	for _, v := range a.unplacedI {
-		if e := a.ints[v]; e.rows != nil && e.rows.n == 0 {
-			delete(a.ints, v)
-		}
-	}
-	for _, k := range a.unplacedS {
-		if e := a.keys[k]; e.rows != nil && e.rows.n == 0 {
-			delete(a.keys, k)
-		}
-	}
-	a.unplacedI, a.unplacedS = a.unplacedI[:0], a.unplacedS[:0]
-}
-
-// unplaced reports whether e's bag has rows appendRow added that are not
-// placed yet.
-func unplaced(e arrKey) bool { return e.rows != nil && e.rows.placed < e.rows.n }
 
 // addKeyed is Add for the key whose types.RowKey encoding is a.buf.
 func (a *Arrangement) addKeyed(row types.Row, diff int64) {
@@ -186,11 +131,10 @@ func (a *Arrangement) addKeyed(row types.Row, diff int64) {
 		return
 	}
 	k := len(a.buf)
-	was := unplaced(e)
+	bag := e.rows != nil // then e itself does not change
 	if a.addTo(&e, row, diff) {
-		a.keys[string(a.buf[:k])] = e
-		if !was && unplaced(e) {
-			a.unplacedS = append(a.unplacedS, string(a.buf[:k]))
+		if !bag {
+			a.keys[string(a.buf[:k])] = e
 		}
 	} else {
 		delete(a.keys, string(a.buf[:k]))
@@ -205,11 +149,10 @@ func (a *Arrangement) addInt(v int64, row types.Row, diff int64) {
 		return
 	}
 	a.buf = a.buf[:0]
-	was := unplaced(e)
+	bag := e.rows != nil // then e itself does not change
 	if a.addTo(&e, row, diff) {
-		a.ints[v] = e
-		if !was && unplaced(e) {
-			a.unplacedI = append(a.unplacedI, v)
+		if !bag {
+			a.ints[v] = e
 		}
 	} else {
 		delete(a.ints, v)

@@ -285,14 +285,6 @@ func (x *tableIndex) addNew(ups []dataflow.Update) {
 	}
 }
 
-// loadNew is addNew for one batch of a load of many: the rows wait
-// unplaced until placeLoaded (dataflow.Arrangement.AddColsUnplaced).
-func (x *tableIndex) loadNew(ups []dataflow.Update) {
-	if x.arr != nil {
-		x.arr.AddColsUnplaced(ups, x.cols)
-	}
-}
-
 // addIndex returns the index on cols, creating it (filled from the current
 // contents) if there is none, and counts one more user of it.
 func (o *Object) addIndex(name string, cols []int) *tableIndex {
@@ -427,21 +419,9 @@ const parallelApplyRows = 4096
 // its indexes (the primary key's among them) current.
 func (o *Object) apply(ups []dataflow.Update) { o.applyTo(ups, false) }
 
-// loadNew is apply of one batch of rows none of which o holds (a
-// checkpoint's): its indexes take them without a lookup each, and place
-// them once the last batch is in, at placeLoaded (tableIndex.loadNew).
-// Until then o serves only loadNew and placeLoaded.
-func (o *Object) loadNew(ups []dataflow.Update) { o.applyTo(ups, true) }
-
-// placeLoaded ends a load by loadNew, placing each index's rows on
-// GOMAXPROCS goroutines.
-func (o *Object) placeLoaded() {
-	for _, x := range o.indexes {
-		if x.arr != nil {
-			x.arr.PlaceEach(func(n int, f func(k int)) { eachParallel(n, 0, f) })
-		}
-	}
-}
+// applyNew is apply of rows none of which o holds (a checkpoint's): its
+// indexes take them without a lookup each (tableIndex.addNew).
+func (o *Object) applyNew(ups []dataflow.Update) { o.applyTo(ups, true) }
 
 func (o *Object) applyTo(ups []dataflow.Update, fresh bool) {
 	if len(ups) >= parallelApplyRows {
@@ -451,7 +431,7 @@ func (o *Object) applyTo(ups []dataflow.Update, fresh bool) {
 			switch {
 			case x.arr == nil: // the contents answer for it
 			case fresh:
-				tasks = append(tasks, func() { x.loadNew(ups) })
+				tasks = append(tasks, func() { x.addNew(ups) })
 			default:
 				tasks = append(tasks, func() { x.add(ups) })
 			}
@@ -464,7 +444,7 @@ func (o *Object) applyTo(ups []dataflow.Update, fresh bool) {
 		o.Data.Apply(ups)
 		for _, x := range o.indexes {
 			if fresh {
-				x.loadNew(ups)
+				x.addNew(ups)
 			} else {
 				x.add(ups)
 			}

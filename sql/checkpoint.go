@@ -401,7 +401,7 @@ func (e *Engine) loadTablesLocked(ctx context.Context, ck storage.Checkpoints, c
 		// A checkpoint holds each row of a collection once, and the
 		// tables and restored views are empty before it is loaded (a
 		// row there after all would be folded in, only slower).
-		o.loadNew(ups)
+		o.applyNew(ups)
 		if o.Kind == KindTable {
 			st.rowsLoaded += int64(len(entries))
 		}
@@ -410,9 +410,6 @@ func (e *Engine) loadTablesLocked(ctx context.Context, ck storage.Checkpoints, c
 	})
 	if err != nil {
 		return err
-	}
-	for _, o := range e.mu.cat.ids {
-		o.placeLoaded()
 	}
 	tables := 0
 	for _, c := range cp.Collections {
