@@ -1,6 +1,9 @@
 package sql
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+	"runtime/metrics"
+)
 
 // CollectorWhileLoading is a policy for the process that owns the Go
 // runtime (tributary serve), not something the engine does by itself: it
@@ -23,10 +26,19 @@ import "runtime/debug"
 // 8.9 GB allocated for a 5.5 GB heap at 10M rows), where the default
 // target lets the heap reach twice the live data. A memory limit
 // (GOMEMLIMIT, --memory-limit) still holds: near it the collector runs
-// whatever the target says. The log's tail, whose garbage grows with the
-// history rather than the state, is replayed with the target back. A
-// target set below the default (GOGC or --gc-percent under 100: an
-// operator short of memory) is left alone, as is one already off.
+// whatever the target says. A target set below the default (GOGC or
+// --gc-percent under 100: an operator short of memory) is left alone, as
+// is one already off.
+//
+// The log's tail after the checkpoint is replayed with the target still
+// off, under a memory limit of twice what the process holds once the
+// checkpoint is loaded (or the operator's, if lower): its garbage grows
+// with the history, not the state, so the limit bounds it as the default
+// target would, but the target put back there would have started a
+// collection at once — its last mark was before the load — and marked the
+// whole loaded state on the restart's critical path (2 s of a restart of
+// 10M rows with a 100k-row tail). That first collection now runs once the
+// server serves, beside it.
 //
 // It acts at startup only: after End, Phase does nothing, so the rebuild
 // a ROLLBACK of DDL may run in a serving process (which passes through
@@ -35,6 +47,8 @@ type CollectorWhileLoading struct {
 	off     bool
 	ended   bool
 	percent int // the target to put back
+	limited bool
+	limit   int64 // the memory limit to put back, when limited
 }
 
 // Phase is the restore phase hook.
@@ -42,30 +56,48 @@ func (c *CollectorWhileLoading) Phase(phase string) {
 	if c.ended {
 		return
 	}
-	loading := phase == PhaseLoadingCheckpoint || phase == PhaseRestoringViews
 	switch {
-	case loading && !c.off:
+	case phase == PhaseLoadingCheckpoint || phase == PhaseRestoringViews:
+		if c.off {
+			return
+		}
 		prev := debug.SetGCPercent(-1)
 		if prev < 100 {
 			debug.SetGCPercent(prev)
 			return
 		}
 		c.off, c.percent = true, prev
-	case !loading:
+	case phase == PhaseReplayingLog && c.off && !c.limited:
+		c.limit = debug.SetMemoryLimit(-1) // reads it
+		debug.SetMemoryLimit(min(c.limit, 2*processMemory()))
+		c.limited = true
+	case phase != PhaseReplayingLog:
 		c.restore()
 	}
 }
 
-// End puts the previous target back, if Phase turned it off, and ends
-// the policy.
+// End puts the previous target and limit back, if Phase changed them, and
+// ends the policy.
 func (c *CollectorWhileLoading) End() {
 	c.ended = true
 	c.restore()
 }
 
 func (c *CollectorWhileLoading) restore() {
+	if c.limited {
+		debug.SetMemoryLimit(c.limit)
+		c.limited = false
+	}
 	if c.off {
 		debug.SetGCPercent(c.percent)
 		c.off = false
 	}
+}
+
+// processMemory is the memory the Go runtime holds from the OS, as the
+// memory limit counts it.
+func processMemory() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64() - s[1].Value.Uint64())
 }

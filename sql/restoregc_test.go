@@ -6,13 +6,16 @@ import (
 )
 
 // TestCollectorWhileLoading walks the restore phases through the policy
-// and checks the collector's target at each: off while the checkpoint
-// loads, the previous one back for the log's tail and after End, and a
-// target under the default left alone.
+// and checks the collector's target and memory limit at each: the target
+// off while the checkpoint loads and while the log's tail replays, then
+// under a memory limit of at most twice the process' memory; both back
+// when done and after End; a target under the default left alone.
 func TestCollectorWhileLoading(t *testing.T) {
 	orig := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(orig)
 	percent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	origLimit := limit()
 
 	for _, tc := range []struct {
 		start       int
@@ -30,15 +33,24 @@ func TestCollectorWhileLoading(t *testing.T) {
 			t.Fatalf("start %d: %d while restoring the views, want %d", tc.start, got, tc.whileLoaded)
 		}
 		c.Phase(PhaseReplayingLog)
-		if got := percent(); got != tc.start {
-			t.Fatalf("start %d: %d while replaying the log's tail", tc.start, got)
+		switch got, lim := percent(), limit(); {
+		case got != tc.whileLoaded:
+			t.Fatalf("start %d: %d while replaying the log's tail, want %d", tc.start, got, tc.whileLoaded)
+		case tc.whileLoaded == -1 && (lim <= 0 || lim > 2*processMemory()):
+			t.Fatalf("start %d: memory limit %d while replaying the log's tail, want at most twice the process' %d", tc.start, lim, processMemory())
+		case tc.whileLoaded != -1 && lim != origLimit:
+			t.Fatalf("start %d: memory limit %d while replaying the log's tail, want the operator's %d", tc.start, lim, origLimit)
+		}
+		c.Phase(PhaseDone)
+		if got, lim := percent(), limit(); got != tc.start || lim != origLimit {
+			t.Fatalf("start %d: target %d and limit %d when done, want %d and %d", tc.start, got, lim, tc.start, origLimit)
 		}
 		// A restore that fails while loading never reaches another phase:
 		// End puts the target back.
 		c.Phase(PhaseLoadingCheckpoint)
 		c.End()
-		if got := percent(); got != tc.start {
-			t.Fatalf("start %d: %d after End", tc.start, got)
+		if got, lim := percent(), limit(); got != tc.start || lim != origLimit {
+			t.Fatalf("start %d: target %d and limit %d after End", tc.start, got, lim)
 		}
 		// After End (the server serves), a rebuild passing through the
 		// same phases leaves the collector alone.
