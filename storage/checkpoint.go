@@ -409,6 +409,7 @@ var errStopped = errors.New("storage: stopped")
 // checkpointReadChunk entries; it stops (errStopped) when emit returns
 // false.
 func (l *PebbleLog) readCheckpointRows(ctx context.Context, cp *Checkpoint, alloc func(size int) []Entry, emit func(c CollectionID, entries []Entry) bool) error {
+	var arena rowArena
 	for _, c := range cp.Collections {
 		lo := appendCheckpointKey(nil, cp.Time, c.ID, 0)
 		hi := appendCheckpointKey(nil, cp.Time, c.ID, stateSeq)
@@ -429,7 +430,7 @@ func (l *PebbleLog) readCheckpointRows(ctx context.Context, cp *Checkpoint, allo
 				it.Close()
 				return l.corruption(name, err)
 			}
-			e, err := decodeEntry(v)
+			e, err := decodeEntryArena(v, &arena)
 			if err != nil {
 				it.Close()
 				return &CorruptionError{Range: fmt.Sprintf("%s of %s at key %x", name, l.dir, it.Key()), Err: err}

@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tributary-db/tributary/sql/types"
 )
 
 // FormatVersion is the version of the on-disk layout (format.md). It only
@@ -787,7 +788,10 @@ func (c *cursor) readBatch(b *Batch) error {
 	return nil
 }
 
-func decodeEntry(v []byte) (Entry, error) {
+func decodeEntry(v []byte) (Entry, error) { return decodeEntryArena(v, nil) }
+
+// decodeEntryArena is decodeEntry with the row from arena, when not nil.
+func decodeEntryArena(v []byte, arena *rowArena) (Entry, error) {
 	if len(v) == 0 || v[0] != RowEncodingVersion {
 		return Entry{}, fmt.Errorf("%w: unknown row encoding version", errBadRow)
 	}
@@ -795,7 +799,14 @@ func decodeEntry(v []byte) (Entry, error) {
 	if n <= 0 {
 		return Entry{}, fmt.Errorf("%w: bad diff", errBadRow)
 	}
-	row, rest, err := DecodeRow(v[1+n:])
+	var row types.Row
+	var rest []byte
+	var err error
+	if arena != nil {
+		row, rest, err = decodeRowArena(v[1+n:], arena)
+	} else {
+		row, rest, err = DecodeRow(v[1+n:])
+	}
 	if err != nil {
 		return Entry{}, err
 	}
