@@ -30,8 +30,8 @@ type rowBag struct {
 	slots   []uint64     // hash<<32 | index in entries + 1; 0 is empty
 	n       int          // distinct rows: len(entries)
 	buf     []byte       // a row's encoding
-	// placed is the entries in slots: less than n only while rows are
-	// appended by appendRow, until place.
+	// placed is the entries in slots: less than n after appendRow, until
+	// place (for a restored index's bag, until its first change).
 	placed int
 }
 
