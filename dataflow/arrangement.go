@@ -173,7 +173,13 @@ func (a *Arrangement) addTo(e *arrKey, row types.Row, diff int64) bool {
 		e.rows.add(e.one.row, e.one.count)
 		e.one = arrRow{}
 	}
-	if a.loading {
+	// A bag not placed yet (a restored index's, until it changes) takes
+	// insertions unplaced too: a bag is a Z-set, and a row it then holds
+	// twice reads as the sum of its two counts until the first retraction
+	// places the bag and folds them. The log's tail after a restart, and
+	// any run of inserts, then places nothing (the tail's 100k inserts
+	// placed all 1000 bags of a 10M-row index on k).
+	if a.loading || (diff > 0 && e.rows.placed < len(e.rows.entries)) {
 		e.rows.appendRow(row, diff)
 	} else {
 		e.rows.add(row, diff)
