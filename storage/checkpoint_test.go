@@ -82,9 +82,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if e := contents[3][99_999]; e.Diff != 1+99_999%3 || types.FormatText(e.Row[1]) != "three 99999" {
 		t.Fatalf("last row read back as %+v", e)
 	}
-	// Only the latest checkpoint's rows are left.
-	if n := countKeys(t, l, []byte{prefixCheckpoint}, []byte{prefixCheckpoint + 1}); n != 100_003 {
-		t.Fatalf("%d checkpoint keys, want 100003", n)
+	// Only the latest checkpoint's rows are left, many rows to a value.
+	lo, hi := checkpointBounds(4)
+	if n, latest := countKeys(t, l, []byte{prefixCheckpoint}, []byte{prefixCheckpoint + 1}), countKeys(t, l, lo, hi); n != latest || n > 100 {
+		t.Fatalf("%d checkpoint keys, %d of them the latest's; want only the latest's, and a value of many rows", n, latest)
 	}
 	var tail []string
 	if err := l.ReplayAfter(ctx, 4, func(b Batch) error {
@@ -145,8 +146,9 @@ func TestCheckpointCrashMidWrite(t *testing.T) {
 	if err != nil || cp == nil || cp.Time != 2 {
 		t.Fatalf("latest checkpoint after the crash: %+v, %v; want the one at 2", cp, err)
 	}
-	if n := countKeys(t, l, []byte{prefixCheckpoint}, []byte{prefixCheckpoint + 1}); n != 2 {
-		t.Fatalf("%d checkpoint keys after reopening, want the 2 of the checkpoint at 2", n)
+	lo, hi := checkpointBounds(2)
+	if n, at2 := countKeys(t, l, []byte{prefixCheckpoint}, []byte{prefixCheckpoint + 1}), countKeys(t, l, lo, hi); n != at2 {
+		t.Fatalf("%d checkpoint keys after reopening, want only the %d of the checkpoint at 2", n, at2)
 	}
 }
 
@@ -162,13 +164,51 @@ func TestCheckpointRowCountMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.db.Delete(appendCheckpointKey(nil, 1, 4, 7), pebble.Sync); err != nil {
+	// The rows after the first value's (seq 0) are missing.
+	rows := countKeys(t, l, appendCheckpointKey(nil, 1, 4, 0), appendCheckpointKey(nil, 1, 4, stateSeq))
+	b := l.db.NewBatch()
+	b.Set(appendCheckpointKey(nil, 1, 4, 0), AppendRow(binary.AppendVarint([]byte{checkpointRowsEncoding}, 1), types.Row{types.NewInt8(1)}), nil)
+	for seq := uint64(1); seq < uint64(rows); seq++ {
+		b.Delete(appendCheckpointKey(nil, 1, 4, seq), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	err = l.ReadCheckpoint(ctx, cp, func(CollectionID, []Entry) error { return nil })
 	var ce *CorruptionError
 	if !errors.As(err, &ce) {
 		t.Fatalf("reading a checkpoint with a missing row: %v, want a CorruptionError", err)
+	}
+}
+
+// TestCheckpointOfRowAValue reads a version 4 checkpoint, whose values
+// hold a row each, beside a value of many rows.
+func TestCheckpointOfRowAValue(t *testing.T) {
+	l := openMem(t, vfs.NewMem())
+	defer l.Close()
+	if err := l.Append(ctx, Batch{Time: 1, Catalog: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	b := l.db.NewBatch()
+	for i := int64(0); i < 5; i++ {
+		b.Set(appendCheckpointKey(nil, 1, 4, uint64(i)), AppendRow(binary.AppendVarint([]byte{RowEncodingVersion}, i+1), types.Row{types.NewInt8(i)}), nil)
+	}
+	many := []byte{checkpointRowsEncoding}
+	for i := int64(5); i < 8; i++ {
+		many = AppendRow(binary.AppendVarint(many, 1), types.Row{types.NewInt8(i)})
+	}
+	b.Set(appendCheckpointKey(nil, 1, 4, 5), many, nil)
+	cp := &Checkpoint{Time: 1, CatalogTime: 1, Collections: []CheckpointCollection{{ID: 4, Rows: 8}}}
+	b.Set(keyCheckpoint, encodeManifest(cp), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range readCheckpoint(t, l, cp)[4] {
+		got = append(got, fmt.Sprintf("%s×%d", types.FormatText(e.Row[0]), e.Diff))
+	}
+	if want := "[0×1 1×2 2×3 3×4 4×5 5×1 6×1 7×1]"; fmt.Sprint(got) != want {
+		t.Fatalf("read %v, want %s", got, want)
 	}
 }
 
@@ -222,35 +262,38 @@ func TestReadCheckpointStopsAtError(t *testing.T) {
 	}
 }
 
-// TestFormatVersion1Upgrades: a version 1 directory (before checkpoints)
-// opens, keeps its log and is stamped with the current version.
-func TestFormatVersion1Upgrades(t *testing.T) {
-	fs := vfs.NewMem()
-	l := openMem(t, fs)
-	if err := l.Append(ctx, Batch{Time: 5, Catalog: []byte("CREATE TABLE t (a int)")}); err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	db, err := pebble.Open("data", &pebble.Options{FS: fs, Logger: quietPebble})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Set(keyFormatVersion, binary.AppendUvarint(nil, 1), pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	l = openMem(t, fs)
-	defer l.Close()
-	if got := describe(replayAll(t, l)); got != `t=5 catalog="CREATE TABLE t (a int)"`+"\n" {
-		t.Fatalf("replay after the upgrade: %q", got)
-	}
-	v, closer, err := l.db.Get(keyFormatVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closer.Close()
-	if got, _ := binary.Uvarint(v); got != FormatVersion {
-		t.Fatalf("format version after opening a version 1 directory: %d", got)
+// TestOlderFormatsUpgrade: a directory of every older version (1, before
+// checkpoints, to 4, a checkpoint row a value) opens, keeps its log and is
+// stamped with the current version.
+func TestOlderFormatsUpgrade(t *testing.T) {
+	for version := uint64(1); version < FormatVersion; version++ {
+		fs := vfs.NewMem()
+		l := openMem(t, fs)
+		if err := l.Append(ctx, Batch{Time: 5, Catalog: []byte("CREATE TABLE t (a int)")}); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		db, err := pebble.Open("data", &pebble.Options{FS: fs, Logger: quietPebble})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Set(keyFormatVersion, binary.AppendUvarint(nil, version), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		l = openMem(t, fs)
+		if got := describe(replayAll(t, l)); got != `t=5 catalog="CREATE TABLE t (a int)"`+"\n" {
+			t.Fatalf("replay after the upgrade from version %d: %q", version, got)
+		}
+		v, closer, err := l.db.Get(keyFormatVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := binary.Uvarint(v); got != FormatVersion {
+			t.Fatalf("format version after opening a version %d directory: %d", version, got)
+		}
+		closer.Close()
+		l.Close()
 	}
 }
 

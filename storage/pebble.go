@@ -30,7 +30,10 @@ import (
 // 3, state chunks at seq ≥ 2^63); a version 2 directory's checkpoints are
 // still read, so opening it stamps it with version 3. Version 4 adds source
 // positions (0x05); opening an older directory stamps it with version 4.
-const FormatVersion = 4
+// Version 5 writes a checkpoint's rows many to a value
+// (checkpointRowsEncoding); a version 4 checkpoint (a row a value) is still
+// read, so opening a version 4 directory stamps it with version 5.
+const FormatVersion = 5
 
 // The key spaces, each behind a one-byte prefix (format.md, "Keys").
 const (
@@ -266,10 +269,11 @@ func (l *PebbleLog) checkFormat() error {
 		return fmt.Errorf("%w: %s has format version %d, this binary reads version %d at most; run a newer tributary",
 			ErrNewerFormat, l.dir, version, FormatVersion)
 	}
-	if version >= 1 && version <= 3 {
+	if version >= 1 && version <= 4 {
 		// Version 2 only added checkpoints, of which a version 1 directory
 		// has none; version 3 reads version 2's checkpoints; version 4 only
-		// added source positions, of which an older directory has none.
+		// added source positions, of which an older directory has none;
+		// version 5 reads version 4's checkpoints.
 		l.logger.Info("upgrading the data directory's format", "dir", l.dir, "from", version, "to", FormatVersion)
 		return l.db.Set(keyFormatVersion, binary.AppendUvarint(nil, FormatVersion), pebble.Sync)
 	}
