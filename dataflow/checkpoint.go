@@ -208,10 +208,10 @@ func boolDatum(b bool) types.Datum { return types.NewBool(b) }
 // stateIn reads rows and the datums of the current row, keeping the first
 // error; reads after an error return zero values.
 type stateIn struct {
-	r     StateReader
-	row   types.Row
-	err   error
-	block []types.Datum // the free part of datums' current block
+	r      StateReader
+	row    types.Row
+	err    error
+	blocks types.RowBlocks // the rows datums returns
 }
 
 // next reads the next row; what names it for the error at the end of the
@@ -265,21 +265,11 @@ func (s *stateIn) datums(n int) types.Row {
 		s.err = fmt.Errorf("%w: a row ends early", ErrBadState)
 		return nil
 	}
-	if len(s.block) < n {
-		s.block = make([]types.Datum, max(n, stateBlockDatums))
-	}
-	r := s.block[:n:n]
-	s.block = s.block[n:]
+	r := s.blocks.Row(n) // a row each was 10M allocations restoring a top-k over 10M rows
 	copy(r, s.row)
 	s.row = s.row[n:]
 	return r
 }
-
-// stateBlockDatums is how many datums stateIn.datums allocates at once:
-// a row each was 10M allocations restoring a top-k over 10M rows. A block
-// lives while any row in it does, which is never more memory than the
-// restore filled it with.
-const stateBlockDatums = 4096
 
 // view is datums without the copy: the next n datums of the row, valid
 // until the next row is read, for a reader that copies what it keeps

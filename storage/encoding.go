@@ -263,31 +263,20 @@ func decodeDatum(buf []byte, arena *rowArena) (types.Datum, []byte, error) {
 	}
 }
 
-// rowArena hands out the rows a checkpoint load decodes, and their
-// strings' bytes, from blocks instead of an allocation each (two per row
-// of events(id, k, v, note): 20M allocations restoring 10M rows). A block
-// lives while any row or string in it does, which is never more memory
-// than the block took when the load filled it. Not safe for concurrent
-// use.
+// rowArena hands out the rows a checkpoint load decodes (types.RowBlocks)
+// and their strings' bytes from blocks instead of an allocation each (two
+// per row of events(id, k, v, note): 20M allocations restoring 10M rows).
+// A block lives while any row or string in it does, which is never more
+// memory than the block took when the load filled it. Not safe for
+// concurrent use.
 type rowArena struct {
-	datums []types.Datum // the free part of the current block
-	bytes  []byte        // the free part of the current block
+	rows  types.RowBlocks
+	bytes []byte // the free part of the current block
 }
 
-const (
-	arenaDatums = 4096     // datums per block
-	arenaBytes  = 32 << 10 // bytes per block; a longer string gets its own
-)
-
-// row returns a row of n datums.
-func (a *rowArena) row(n int) types.Row {
-	if len(a.datums) < n {
-		a.datums = make([]types.Datum, max(n, arenaDatums))
-	}
-	r := a.datums[:n:n]
-	a.datums = a.datums[n:]
-	return r
-}
+// arenaBytes is the size of a block of bytes; a longer string than an
+// eighth of it gets its own.
+const arenaBytes = 32 << 10
 
 // str returns a string holding b's bytes.
 func (a *rowArena) str(b []byte) string {
@@ -313,7 +302,7 @@ func decodeRowArena(buf []byte, arena *rowArena) (types.Row, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: bad column count", errBadRow)
 	}
 	buf = buf[k:]
-	row := arena.row(int(n))
+	row := arena.rows.Row(int(n))
 	for i := range row {
 		var err error
 		if row[i], buf, err = decodeDatum(buf, arena); err != nil {

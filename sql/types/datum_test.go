@@ -98,3 +98,22 @@ func TestHashRowFollowsRowKey(t *testing.T) {
 		t.Fatalf("%d of %d pairs of different rows hashed equal", collide, differ)
 	}
 }
+
+// TestRowBlocksRowsApart: rows from one block are apart, and appending to
+// one reallocates it instead of writing over the next.
+func TestRowBlocksRowsApart(t *testing.T) {
+	var b RowBlocks
+	a, c := b.Row(2), b.Row(3)
+	a[0], a[1] = NewInt8(1), NewInt8(2)
+	c[0] = NewInt8(3)
+	if cap(a) != 2 || len(c) != 3 {
+		t.Fatalf("rows of cap %d and len %d, want 2 and 3", cap(a), len(c))
+	}
+	_ = append(a, NewInt8(9))
+	if c[0].Int() != 3 {
+		t.Fatalf("appending to a row wrote over the next: %d", c[0].Int())
+	}
+	if big := b.Row(2 * rowBlockDatums); len(big) != 2*rowBlockDatums {
+		t.Fatalf("a row longer than a block has %d datums", len(big))
+	}
+}
