@@ -103,16 +103,18 @@ const indexEntryBlock = 1024
 // twenty (log₂ of the rows), most of the B-tree's cost. Apply stops trying
 // at the first row of the batch that does not.
 //
-// Appended entries are allocated in blocks of up to indexEntryBlock, not
-// one by one (10M allocations restoring 10M rows): a block lives while
-// any of its entries is in the tree, which is never more memory than the
-// block took when it was filled.
+// Appended entries are allocated in blocks, not one by one (10M
+// allocations restoring 10M rows): a block lives while any of its entries
+// is in the tree. Blocks start at a few entries, double up to
+// indexEntryBlock and never outrun the batch, so a block holds at most as
+// many entries as were appended with it, and a few more when the batch
+// stops appending (a single-row INSERT allocates one entry).
 func (x *Index) Apply(batch []Update) {
 	var last *indexEntry // the greatest entry, after an appended row
 	tryAppend := x.appending != nil
 	var block []indexEntry
-	blockSize := 8
-	for _, u := range batch {
+	blockSize := 4
+	for i, u := range batch {
 		if tryAppend && u.Diff != 0 {
 			if last == nil {
 				last, _ = x.tree.Max()
@@ -120,7 +122,7 @@ func (x *Index) Apply(batch []Update) {
 			if last == nil || types.CompareRows(u.Row, last.row) > 0 {
 				if len(block) == 0 {
 					blockSize = min(2*blockSize, indexEntryBlock)
-					block = make([]indexEntry, blockSize)
+					block = make([]indexEntry, min(blockSize, len(batch)-i))
 				}
 				e := &block[0]
 				block = block[1:]

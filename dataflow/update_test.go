@@ -3,6 +3,7 @@ package dataflow
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -92,5 +93,30 @@ func TestIndexApply(t *testing.T) {
 		if x.Len() != total {
 			t.Fatalf("seed %d, batch %d: Len %d, want %d", seed, batch, x.Len(), total)
 		}
+	}
+}
+
+// TestIndexAppendAllocatesForItsRows: appending rows in batches of one (a
+// single-row INSERT with a rising key) allocates about one entry a row,
+// not a block of entries for each.
+func TestIndexAppendAllocatesForItsRows(t *testing.T) {
+	const n = 20000
+	x := NewIndex()
+	batches := make([][]Update, n)
+	for i := range batches {
+		batches[i] = []Update{{Row: types.Row{types.NewInt8(int64(i))}, Diff: 1}}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, b := range batches {
+		x.Apply(b)
+	}
+	runtime.ReadMemStats(&after)
+	// An entry is 32 bytes; the B-tree's nodes add about 16 a row.
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 96 {
+		t.Fatalf("%d bytes allocated a row appended alone, want at most 96", per)
+	}
+	if x.Len() != n {
+		t.Fatalf("%d rows, want %d", x.Len(), n)
 	}
 }
