@@ -328,17 +328,32 @@ func (e *Engine) loadCheckpointLocked(ctx context.Context, ck storage.Checkpoint
 	}
 	views := e.mu.cat.matViews()
 	restores := e.buildViewRestoresLocked(views, restorable)
-	viewsLoaded := make(chan struct{})
+	// A panic loading a view's state comes back here, to be raised on the
+	// restore's goroutine, whose recovery names it instead of letting it
+	// end the process; one loading the tables waits for the views first.
+	viewsLoaded := make(chan any, 1)
 	go func() {
-		defer close(viewsLoaded)
+		defer func() { viewsLoaded <- recover() }()
 		loadViewStates(ctx, ck, cp, views, restores)
 	}()
+	var viewsPanic any
+	waited := false
+	waitViews := func() {
+		if !waited {
+			waited, viewsPanic = true, <-viewsLoaded
+		}
+	}
+	defer waitViews()
 	err := e.loadTablesLocked(ctx, ck, cp, st, restorable, progress)
 	st.loadElapsed = time.Since(start)
 	// The views phase is what the views take past the tables' load.
 	start = time.Now()
 	e.enterPhase(st, PhaseRestoringViews)
-	<-viewsLoaded
+	waitViews()
+	if viewsPanic != nil {
+		releaseRestores(restores)
+		panic(viewsPanic)
+	}
 	if err != nil {
 		releaseRestores(restores)
 		return err
