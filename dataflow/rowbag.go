@@ -9,8 +9,8 @@ import (
 
 // rowBag is an unordered multiset of rows: a top-k group's tail, and the
 // rows under one key of an Arrangement. A row is found by a hash of its
-// types.RowKey encoding (types.HashRow) and told apart from other rows of that hash by
-// types.RowsEqual, so that keeping a row costs no key string and no entry
+// types.RowKey encoding (types.HashRow) and told apart from other rows of
+// that hash by types.RowsEqual, so that keeping a row costs no key string and no entry
 // of its own (in a map[string] the key was an allocation per row, a fifth
 // of an UPDATE's allocations under an ORDER BY … LIMIT view). As with a
 // B-tree of rows, adding a row that equals one already there keeps the old
